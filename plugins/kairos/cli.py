@@ -1,0 +1,227 @@
+"""``kairos``: the command line of the Kairos pipeline.
+
+kairos generate --date 2026-11-21 --subscribers 10000 --seed 42 --out var/landing
+kairos ingest --date 2026-11-21            # or --from D1 --to D2, --system boss
+kairos ledger --date 2026-11-21
+kairos quarantine --date 2026-11-21
+kairos contract-doc [--check]
+kairos demo                                 # generate a day, run the ingest DAGs
+kairos release-late --out var/landing
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+from kairos import contract
+from kairos.config import REPO_ROOT, settings
+
+CONTRACT_DOC = REPO_ROOT / "docs" / "extract-contract.md"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kairos", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a sample delivery of BOSS, CRM and BI extracts")
+    g.add_argument("--date", type=_date, required=True, help="first business date")
+    g.add_argument("--days", type=_positive, default=1, help="number of business dates")
+    g.add_argument("--subscribers", type=_positive, default=10_000)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--out", type=Path, default=None, help="landing area (default $KAIROS_LANDING)")
+    g.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:SYSTEM.EXTRACT]",
+        help="inject a fault: malformed (bad rows of every kind), truncated (file cut after"
+        " its control file was written), wrong-count (control count off by one), late"
+        " (control file held back in _late/; see release-late). Without an extract it"
+        " applies to all. A duplicate delivery is the same command run again: the output is"
+        " byte-identical.",
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    r = sub.add_parser("release-late", help="deliver the control files a 'late' fault held back")
+    r.add_argument("--out", type=Path, default=None)
+
+    i = sub.add_parser("ingest", help="load delivered extracts into the warehouse")
+    when = i.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", type=_date)
+    when.add_argument("--from", dest="first", type=_date)
+    i.add_argument("--to", dest="last", type=_date, help="last date, with --from")
+    i.add_argument("--system", action="append", choices=contract.systems())
+    i.add_argument("--extract", action="append", metavar="SYSTEM.EXTRACT")
+    i.add_argument("--force", action="store_true", help="reload even an unchanged delivery")
+
+    le = sub.add_parser("ledger", help="show the load ledger")
+    le.add_argument("--date", type=_date)
+
+    q = sub.add_parser("quarantine", help="show quarantined rows")
+    q.add_argument("--date", type=_date)
+    q.add_argument("--limit", type=int, default=50)
+
+    d = sub.add_parser("demo", help="generate a day and run the ingest DAGs through Airflow")
+    d.add_argument("--date", type=_date, default=None, help="default: yesterday (Beijing)")
+    d.add_argument("--subscribers", type=_positive, default=20_000)
+    d.add_argument("--seed", type=int, default=42)
+
+    c = sub.add_parser("contract-doc", help="write docs/extract-contract.md from the contract")
+    c.add_argument("--check", action="store_true", help="fail if the page is out of date")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = COMMANDS[args.command]
+    return handler(args)
+
+
+def _generate(args) -> int:
+    from kairos.generator import Fault, generate
+
+    try:
+        faults = [Fault.parse(f) for f in args.fault]
+    except (ValueError, KeyError) as exc:
+        print(f"kairos generate: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or settings().landing
+    manifest = generate(
+        out, args.date, args.days, args.subscribers, args.seed, faults, progress=not args.quiet
+    )
+    rows = sum(f["rows"] for day in manifest["files"].values() for f in day.values())
+    files = sum(len(day) for day in manifest["files"].values())
+    print(
+        f"wrote {files} extract files, {rows:,} rows, to {out}"
+        f" (ground truth in {out / '_ground_truth'})"
+    )
+    return 0
+
+
+def _release_late(args) -> int:
+    from kairos.generator import release_late
+
+    for path in release_late(args.out or settings().landing):
+        print(f"delivered {path}")
+    return 0
+
+
+def _ingest(args) -> int:
+    from kairos.ingest import ingest_dates
+
+    if args.first and not args.last:
+        print("kairos ingest: --from needs --to", file=sys.stderr)
+        return 2
+    first = args.date or args.first
+    last = args.date or args.last
+    if last < first:
+        print("kairos ingest: --to is before --from", file=sys.stderr)
+        return 2
+    logging.getLogger("kairos").setLevel(logging.INFO)
+    results, failures = ingest_dates(first, last, args.system, args.extract, args.force)
+    for r in results:
+        print(r.summary())
+    for f in failures:
+        print(f"FAILED {f.extract} {f.business_date}: {f.error}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _read_only():
+    import duckdb
+
+    cfg = settings()
+    if not cfg.warehouse.exists():
+        print(f"no warehouse at {cfg.warehouse}", file=sys.stderr)
+        return None
+    return duckdb.connect(str(cfg.warehouse), read_only=True)
+
+
+def _print(con, sql: str, params: list) -> None:
+    rel = con.execute(sql, params)
+    names = [d[0] for d in rel.description]
+    rows = rel.fetchall()
+    print("|".join(names))
+    for row in rows:
+        print("|".join("" if v is None else str(v) for v in row))
+
+
+def _ledger(args) -> int:
+    con = _read_only()
+    if con is None:
+        return 1
+    where, params = ("where business_date = ?", [args.date]) if args.date else ("", [])
+    _print(
+        con,
+        "select business_date, system, extract, status, control_rows, rows_loaded,"
+        " rows_quarantined, file_name, finished_at, message from audit.load_ledger"
+        f" {where} order by finished_at",
+        params,
+    )
+    return 0
+
+
+def _quarantine(args) -> int:
+    con = _read_only()
+    if con is None:
+        return 1
+    where, params = ("where business_date = ?", [args.date]) if args.date else ("", [])
+    _print(
+        con,
+        "select business_date, system, extract, file_name, line_number, reason, raw_line"
+        f" from audit.quarantine {where} order by all limit ?",
+        [*params, args.limit],
+    )
+    return 0
+
+
+def _contract_doc(args) -> int:
+    text = contract.render_markdown() + "\n"
+    if args.check:
+        current = CONTRACT_DOC.read_text(encoding="utf-8") if CONTRACT_DOC.exists() else ""
+        if current != text:
+            print(f"{CONTRACT_DOC} is out of date: run `kairos contract-doc`", file=sys.stderr)
+            return 1
+        return 0
+    CONTRACT_DOC.parent.mkdir(parents=True, exist_ok=True)
+    CONTRACT_DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {CONTRACT_DOC}")
+    return 0
+
+
+def _demo(args) -> int:
+    from kairos import demo
+
+    return demo.run(args.date or demo.yesterday_in_beijing(), args.subscribers, args.seed)
+
+
+COMMANDS = {
+    "demo": _demo,
+    "generate": _generate,
+    "release-late": _release_late,
+    "ingest": _ingest,
+    "ledger": _ledger,
+    "quarantine": _quarantine,
+    "contract-doc": _contract_doc,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

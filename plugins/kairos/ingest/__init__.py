@@ -1,0 +1,98 @@
+"""Ingestion: delivered extracts into ``raw.<system>_<extract>`` (see ``load``).
+
+The same functions serve the Airflow DAGs and the command line, so ``kairos ingest``
+and a DAG run load a day identically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+
+from kairos import contract
+from kairos.config import Settings, settings
+from kairos.ingest.load import (
+    DeliveryRefused,
+    LoadResult,
+    NotDelivered,
+    ReconciliationError,
+    load_extract,
+)
+from kairos.ingest.warehouse import connect_writer
+
+__all__ = [
+    "DeliveryRefused",
+    "LoadResult",
+    "NotDelivered",
+    "ReconciliationError",
+    "ingest_dates",
+    "ingest_extract",
+    "is_delivered",
+]
+
+log = logging.getLogger(__name__)
+
+
+def is_delivered(extract_key: str, business_date: dt.date, cfg: Settings | None = None) -> bool:
+    """True once the extract's control file for the date is in the landing area."""
+    cfg = cfg or settings()
+    return contract.get(extract_key).control_path(cfg.landing, business_date).exists()
+
+
+def ingest_extract(
+    extract_key: str,
+    business_date: dt.date,
+    *,
+    dag_run_id: str | None = None,
+    force: bool = False,
+    cfg: Settings | None = None,
+) -> LoadResult:
+    """Load one extract of one date under the warehouse writer lock."""
+    cfg = cfg or settings()
+    extract = contract.get(extract_key)
+    with connect_writer(cfg.warehouse, cfg.writer_lock) as con:
+        return load_extract(
+            con,
+            extract,
+            business_date,
+            cfg.landing,
+            cfg.work_dir,
+            dag_run_id=dag_run_id,
+            force=force,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    extract: str
+    business_date: dt.date
+    error: str
+
+
+def ingest_dates(
+    first: dt.date,
+    last: dt.date,
+    systems: list[str] | None = None,
+    extracts: list[str] | None = None,
+    force: bool = False,
+    cfg: Settings | None = None,
+) -> tuple[list[LoadResult], list[Failure]]:
+    """Load every extract of every date in [first, last]; a failure does not stop the rest."""
+    cfg = cfg or settings()
+    chosen = [
+        e
+        for e in contract.extracts()
+        if (not systems or e.system in systems) and (not extracts or e.key in extracts)
+    ]
+    results: list[LoadResult] = []
+    failures: list[Failure] = []
+    day = first
+    while day <= last:
+        for e in chosen:
+            try:
+                results.append(ingest_extract(e.key, day, force=force, cfg=cfg))
+            except (NotDelivered, DeliveryRefused, ReconciliationError) as exc:
+                failures.append(Failure(e.key, day, str(exc)))
+        day += dt.timedelta(days=1)
+    return results, failures

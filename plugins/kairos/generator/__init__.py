@@ -17,13 +17,16 @@ Layout under ``out`` (the landing area):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +208,17 @@ class ExtractWriter:
         self.fh.close()
         self.part.replace(self.path)
         return {"rows": self.rows, "bytes": self.bytes, "md5": self.md5.hexdigest()}
+
+
+@contextlib.contextmanager
+def _gzip_text(path: Path) -> Iterator[io.TextIOWrapper]:
+    """A gzip text writer whose bytes depend on the content only (no name, no mtime)."""
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as gz,
+        io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as text,
+    ):
+        yield text
 
 
 def _month_cache(seed: int, st: w.Static, day: dt.date) -> dict[tuple[int, int], w.Month]:

@@ -109,30 +109,30 @@ def row_checks(
     run on the raw table and on the all-text rescan.
     """
     checks = []
+
+    def reason(col: Column, value: str, text: str) -> str:
+        return f"concat({_sql_str(col.name + ': ')}, cast({value} as varchar), {_sql_str(text)})"
+
     for c in extract.columns:
         e = expr(c)
         if c.is_text and not c.nullable and not c.values:
             checks.append((f"{e} = ''", _sql_str(f"{c.name}: required value is empty")))
         if c.min is not None:
-            checks.append(
-                (f"{e} < {c.min}", f"format('{c.name}: {{}} is below the minimum {c.min}', {e})")
-            )
+            checks.append((f"{e} < {c.min}", reason(c, e, f" is below the minimum {c.min}")))
         if c.max is not None:
-            checks.append(
-                (f"{e} > {c.max}", f"format('{c.name}: {{}} is above the maximum {c.max}', {e})")
-            )
+            checks.append((f"{e} > {c.max}", reason(c, e, f" is above the maximum {c.max}")))
         if c.pattern:
             checks.append(
                 (
                     f"not regexp_full_match({e}, {_sql_str(c.pattern)})",
-                    f"format('{c.name}: {{}} does not match {c.pattern}', {e})",
+                    reason(c, e, f" does not match {c.pattern}"),
                 )
             )
         if c.name == extract.business_date_column:
             checks.append(
                 (
                     f"{e} <> DATE '{business_date}'",
-                    f"format('{c.name}: {{}} is not the business date {business_date}', {e})",
+                    reason(c, e, f" is not the business date {business_date}"),
                 )
             )
     return checks

@@ -1,0 +1,80 @@
+"""Shared fixtures. Everything runs on real DuckDB files in a temporary KAIROS_HOME;
+Airflow gets its own home and SQLite metadata DB for the session, configured before
+anything imports airflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="kairos-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
+DAY = dt.date(2026, 11, 21)
+
+
+@pytest.fixture
+def kairos_home(tmp_path, monkeypatch) -> Path:
+    """A fresh data root; the warehouse and landing area default inside it."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("KAIROS_HOME", str(home))
+    monkeypatch.delenv("KAIROS_WAREHOUSE", raising=False)
+    monkeypatch.delenv("KAIROS_LANDING", raising=False)
+    return home
+
+
+@pytest.fixture
+def cfg(kairos_home):
+    from kairos.config import settings
+
+    return settings()
+
+
+@pytest.fixture
+def deliver(cfg):
+    """Generate a small delivery into the landing area; returns the manifest."""
+    from kairos.generator import Fault, generate
+
+    def _deliver(day=DAY, days=1, subscribers=2000, seed=1, faults=()):
+        return generate(
+            cfg.landing,
+            day,
+            days,
+            subscribers,
+            seed,
+            [Fault.parse(f) for f in faults],
+            progress=False,
+        )
+
+    return _deliver
+
+
+@pytest.fixture
+def read_warehouse(cfg):
+    """Run a query on a read-only connection to the warehouse."""
+
+    def _query(sql: str, params=None):
+        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    return _query
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata DB (migrated once per session) and the writer pool."""
+    from kairos import airflow_local
+
+    airflow_local.configure(quiet=True)
+    airflow_local.ensure_metadata_db()
+    return _AIRFLOW_HOME

@@ -1,0 +1,66 @@
+"""The extract contract is coherent, and everything that depends on it agrees with it."""
+
+from __future__ import annotations
+
+import re
+
+from kairos import cli, contract
+from kairos.generator import catalogue
+from kairos.generator.day import USE_PRODUCTS
+
+
+def test_every_system_delivers_the_extracts_the_issue_names():
+    keys = {e.key for e in contract.extracts()}
+    for key in [
+        "boss.subscribers",
+        "boss.price_plans",
+        "boss.daily_usage",
+        "boss.daily_balances",
+        "boss.payments",
+        "boss.status_changes",
+        "boss.service_product_events",
+        "crm.customers",
+        "crm.contacts",
+        "crm.complaints",
+        "crm.campaigns",
+        "crm.campaign_members",
+        "bi.customer_tags",
+        "bi.satisfaction_surveys",
+    ]:
+        assert key in keys
+
+
+def test_encodings_are_gbk_for_boss_and_utf8_elsewhere():
+    assert {e.encoding for e in contract.for_system("boss")} == {"gbk"}
+    assert {e.encoding for e in contract.for_system("crm")} == {"utf-8"}
+    assert {e.encoding for e in contract.for_system("bi")} == {"utf-8"}
+
+
+def test_primary_keys_are_required_columns_and_names_are_snake_case():
+    for e in contract.extracts():
+        for k in e.primary_key:
+            assert not e.column(k).nullable, f"{e.key}.{k} is a key but nullable"
+        for c in e.columns:
+            assert re.fullmatch(r"[a-z][a-z0-9_]*", c.name), c.name
+        if e.business_date_column:
+            assert e.column(e.business_date_column).type == "DATE"
+
+
+def test_pii_columns_are_tagged():
+    pii = {(e.key, c.name) for e in contract.extracts() for c in e.columns if c.pii}
+    assert ("boss.subscribers", "msisdn") in pii
+    assert ("crm.customers", "customer_name") in pii
+    assert ("crm.customers", "birth_date") in pii
+
+
+def test_contract_page_is_up_to_date():
+    assert cli.main(["contract-doc", "--check"]) == 0, "run `make contract-doc`"
+
+
+def test_generator_uses_only_catalogued_service_products():
+    codes = set(catalogue.service_product_codes())
+    used = {p for p, _, _ in USE_PRODUCTS}
+    used |= {a.product for a in catalogue.CARE_ACTIVITIES}
+    used |= {c.product for c in catalogue.MARKETING_CAMPAIGNS}
+    assert used <= codes, used - codes
+    assert "SP_CREDIT_BOOT" in codes and "SP_SAT100_MMS" in codes

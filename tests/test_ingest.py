@@ -1,0 +1,248 @@
+"""Ingestion on real DuckDB files: control checks, quarantine, idempotency, refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from kairos import cli, contract
+from kairos.generator import release_late
+from kairos.ingest import (
+    DeliveryRefused,
+    NotDelivered,
+    ingest_dates,
+    ingest_extract,
+)
+from tests.conftest import DAY
+
+REASON_BY_KIND = {
+    "too_few_fields": "fields, found",
+    "too_many_fields": "fields, found",
+    "bad_type": "is not a valid",
+    "bad_code": "is not a valid code",
+    "empty_required": "required value is empty",
+    "bad_encoding": "bytes not valid",
+    "blank_line": "empty line",
+    "duplicate_key": "duplicate primary key",
+    "out_of_range": ("below the minimum", "does not match"),
+    "wrong_date": "is not the business date",
+}
+
+
+def _table_digest(read, table: str) -> str:
+    rows = read(f"select * from {table} order by all")
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def _ingest_all(day=DAY, **kw):
+    results, failures = ingest_dates(day, day, **kw)
+    return {r.extract: r for r in results}, failures
+
+
+def test_clean_delivery_loads_every_row(deliver, read_warehouse):
+    manifest = deliver(subscribers=3000)
+    results, failures = _ingest_all()
+    assert failures == []
+    files = manifest["files"]["20261121"]
+    for e in contract.extracts():
+        r = results[e.key]
+        assert r.status == "loaded"
+        assert r.rows_quarantined == 0, e.key
+        assert r.rows_loaded == files[e.key]["rows"]
+        (count,) = read_warehouse(
+            f"select count(*) from {e.raw_table} where business_date = ?", [DAY]
+        )[0]
+        assert count == files[e.key]["rows"]
+    assert read_warehouse("select count(*) from audit.quarantine")[0][0] == 0
+
+
+def test_gbk_text_arrives_as_chinese(deliver, read_warehouse):
+    deliver(subscribers=1000)
+    _ingest_all(systems=["boss"])
+    brands = {r[0] for r in read_warehouse("select distinct brand from raw.boss_subscribers")}
+    assert brands == {"全球通", "动感地带", "神州行"}
+    names = {r[0] for r in read_warehouse("select price_plan_name from raw.boss_price_plans")}
+    assert "神州行畅听卡18元" in names
+
+
+def test_rerun_of_an_identical_delivery_is_a_recorded_no_op(deliver, read_warehouse):
+    deliver(subscribers=1500)
+    _ingest_all()
+    before = {e.raw_table: _table_digest(read_warehouse, e.raw_table) for e in contract.extracts()}
+    deliver(subscribers=1500)  # a duplicate delivery: byte-identical files, new mtime
+    results, failures = _ingest_all()
+    assert failures == []
+    assert {r.status for r in results.values()} == {"unchanged"}
+    after = {e.raw_table: _table_digest(read_warehouse, e.raw_table) for e in contract.extracts()}
+    assert after == before
+    statuses = read_warehouse(
+        "select status, count(*) from audit.load_ledger group by all order by all"
+    )
+    assert statuses == [("loaded", 14), ("unchanged", 14)]
+
+
+def test_forced_reload_gives_identical_tables(deliver, read_warehouse):
+    deliver(subscribers=1500, faults=["malformed:crm.customers"])
+    _ingest_all(systems=["crm"])
+    before = [
+        _table_digest(read_warehouse, t)
+        for t in ("raw.crm_customers", "raw.crm_contacts", "audit.quarantine")
+    ]
+    results, _ = _ingest_all(systems=["crm"], force=True)
+    assert {r.status for r in results.values()} == {"replaced"}
+    after = [
+        _table_digest(read_warehouse, t)
+        for t in ("raw.crm_customers", "raw.crm_contacts", "audit.quarantine")
+    ]
+    assert after == before
+
+
+def test_changed_redelivery_replaces_only_that_date(deliver, read_warehouse):
+    other = DAY - dt.timedelta(days=1)
+    deliver(day=other, subscribers=1000, seed=1)
+    deliver(day=DAY, subscribers=1000, seed=1)
+    ingest_dates(other, DAY)
+    other_before = read_warehouse(
+        "select count(*), sum(data_mb) from raw.boss_daily_usage where business_date = ?", [other]
+    )
+    deliver(day=DAY, subscribers=1200, seed=2)  # the source system re-sends the day, changed
+    results, failures = _ingest_all()
+    assert failures == []
+    # reference extracts that did not change are recognised as identical re-deliveries
+    assert results["boss.price_plans"].status == "unchanged"
+    assert results["crm.campaigns"].status == "unchanged"
+    assert results["boss.subscribers"].status == "replaced"
+    assert (
+        read_warehouse("select count(*) from raw.boss_subscribers where business_date = ?", [DAY])[
+            0
+        ][0]
+        == 1200
+    )
+    assert (
+        read_warehouse(
+            "select count(*), sum(data_mb) from raw.boss_daily_usage where business_date = ?",
+            [other],
+        )
+        == other_before
+    )
+
+
+def test_every_malformed_row_is_quarantined_with_line_and_reason(cfg, deliver, read_warehouse):
+    manifest = deliver(subscribers=3000, faults=["malformed"])
+    results, failures = _ingest_all()
+    assert failures == []
+    injected = manifest["faults"]
+    assert {f["kind"] for f in injected} == set(REASON_BY_KIND), "every kind planted"
+    quarantined = {
+        (f"{s}.{x}", line): (raw, reason, file_name)
+        for s, x, line, raw, reason, file_name in read_warehouse(
+            "select system, extract, line_number, raw_line, reason, file_name from audit.quarantine"
+        )
+    }
+    expected = set()
+    for f in injected:
+        for line in f["quarantined_lines"]:
+            expected.add((f["extract"], line))
+        raw, reason, file_name = quarantined[(f["extract"], f["line"])]
+        wanted = REASON_BY_KIND[f["kind"]]
+        wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+        assert any(w in reason for w in wanted), (f, reason)
+        assert file_name == contract.get(f["extract"]).data_path(cfg.landing, DAY).name
+        # the raw text is the line exactly as delivered (decoded), so nothing is lost
+        data = contract.get(f["extract"]).data_path(cfg.landing, DAY).read_bytes()
+        delivered = data.split(b"\n")[f["line"] - 1]
+        if f["kind"] != "bad_encoding":
+            enc = contract.get(f["extract"]).encoding
+            assert raw == delivered.decode(enc), f
+        else:
+            assert "\\xff" in raw
+    assert set(quarantined) == expected, "only the planted lines are quarantined"
+    for e in contract.extracts():
+        r = results[e.key]
+        assert r.rows_loaded + r.rows_quarantined == r.control_rows
+
+
+def test_truncated_file_is_refused_whole_and_the_last_good_load_stays(deliver, read_warehouse):
+    deliver(subscribers=1000, seed=1)
+    ingest_extract("boss.daily_usage", DAY)
+    good = _table_digest(read_warehouse, "raw.boss_daily_usage")
+    deliver(subscribers=1000, seed=2, faults=["truncated:boss.daily_usage"])
+    with pytest.raises(DeliveryRefused, match=r"refused: .*bytes, control says"):
+        ingest_extract("boss.daily_usage", DAY)
+    assert _table_digest(read_warehouse, "raw.boss_daily_usage") == good
+    ((status, message),) = read_warehouse(
+        "select status, message from audit.load_ledger where extract = 'daily_usage'"
+        " order by finished_at desc limit 1"
+    )
+    assert status == "refused" and "MD5" in message
+
+
+def test_wrong_control_count_is_refused(deliver, read_warehouse):
+    deliver(subscribers=800, faults=["wrong-count:crm.contacts"])
+    with pytest.raises(DeliveryRefused, match="data rows, control says"):
+        ingest_extract("crm.contacts", DAY)
+    assert read_warehouse("select count(*) from raw.crm_contacts")[0][0] == 0
+
+
+def test_wrong_header_is_refused(cfg, deliver):
+    deliver(subscribers=500)
+    e = contract.get("bi.customer_tags")
+    path = e.data_path(cfg.landing, DAY)
+    data = path.read_bytes().replace(b"tag_code|tag_value", b"tag_value|tag_code", 1)
+    path.write_bytes(data)
+    from kairos.control import ControlRecord, write_control
+
+    write_control(
+        e.control_path(cfg.landing, DAY),
+        ControlRecord(
+            path.name, DAY, data.count(b"\n") - 1, len(data), hashlib.md5(data).hexdigest()
+        ),
+    )
+    with pytest.raises(DeliveryRefused, match="header is"):
+        ingest_extract(e.key, DAY)
+
+
+def test_late_file_is_not_delivered_until_its_control_file_arrives(cfg, deliver):
+    deliver(subscribers=800, faults=["late:bi.satisfaction_surveys"])
+    with pytest.raises(NotDelivered):
+        ingest_extract("bi.satisfaction_surveys", DAY)
+    assert release_late(cfg.landing)
+    assert ingest_extract("bi.satisfaction_surveys", DAY).status == "loaded"
+
+
+def test_backfill_from_the_command_line(deliver, read_warehouse, capsys):
+    first = DAY - dt.timedelta(days=2)
+    deliver(day=first, days=3, subscribers=600)
+    code = cli.main(["ingest", "--from", str(first), "--to", str(DAY), "--system", "bi"])
+    assert code == 0
+    assert read_warehouse(
+        "select business_date, count(*) from audit.load_ledger group by all order by all"
+    ) == [(first + dt.timedelta(days=k), 2) for k in range(3)]
+    assert "bi.customer_tags 2026-11-21: loaded" in capsys.readouterr().out
+
+
+def test_command_line_reports_a_refusal_and_fails(deliver, capsys):
+    deliver(subscribers=500, faults=["truncated:crm.complaints"])
+    assert cli.main(["ingest", "--date", str(DAY), "--extract", "crm.complaints"]) == 1
+    assert "FAILED crm.complaints 2026-11-21" in capsys.readouterr().err
+
+
+def test_a_second_duckdb_writer_fails_without_the_lock(cfg, deliver):
+    """Why the writer lock exists: DuckDB refuses a second writing process outright."""
+    deliver(subscribers=300)
+    ingest_extract("boss.price_plans", DAY)
+    con = duckdb.connect(str(cfg.warehouse))
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", f"import duckdb; duckdb.connect({str(cfg.warehouse)!r})"],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        con.close()
+    assert probe.returncode != 0 and "lock" in probe.stderr.lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import subprocess
 import sys
 
@@ -246,3 +247,36 @@ def test_a_second_duckdb_writer_fails_without_the_lock(cfg, deliver):
     finally:
         con.close()
     assert probe.returncode != 0 and "lock" in probe.stderr.lower()
+
+
+def test_a_writer_waits_for_the_lock_instead_of_failing(cfg, deliver, read_warehouse):
+    from kairos.ingest.warehouse import connect_writer, writer_lock
+
+    deliver(subscribers=300)
+    with connect_writer(cfg.warehouse, cfg.writer_lock):
+        pass  # create the warehouse so that it can be read below
+    env = dict(os.environ, KAIROS_HOME=str(cfg.home))
+    with writer_lock(cfg.writer_lock):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kairos.cli",
+                "ingest",
+                "--date",
+                str(DAY),
+                "--extract",
+                "crm.campaigns",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        first = proc.stderr.readline()  # blocks until the loader says it is waiting
+        assert "waiting for the warehouse writer lock" in first
+        assert proc.poll() is None
+        assert read_warehouse("select count(*) from audit.load_ledger") == [(0,)]
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "crm.campaigns 2026-11-21: loaded" in out

@@ -58,6 +58,7 @@ def ensure_metadata_db() -> None:
 @dataclass(frozen=True)
 class RunResult:
     dag_id: str
+    run_id: str
     state: str
     task_states: dict[str, str]
 
@@ -81,4 +82,25 @@ def run_dag(dag_id: str, business_date: dt.date, conf: dict | None = None) -> Ru
     logical = dt.datetime.combine(business_date + dt.timedelta(days=1), dt.time(6), tzinfo=dt.UTC)
     dr = dag.test(logical_date=logical, run_conf=run_conf)
     states = {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
-    return RunResult(dag_id, str(dr.state), states)
+    return RunResult(dag_id, dr.run_id, str(dr.state), states)
+
+
+def asset_events(dag_id: str, run_id: str | None = None) -> list[dict]:
+    """Asset events a DAG (run) emitted, oldest first: asset URI and extra."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    query = (
+        select(AssetModel.uri, AssetEvent.extra, AssetEvent.source_run_id)
+        .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+        .where(AssetEvent.source_dag_id == dag_id)
+        .order_by(AssetEvent.timestamp)
+    )
+    if run_id is not None:
+        query = query.where(AssetEvent.source_run_id == run_id)
+    with create_session() as session:
+        return [
+            {"uri": uri, "extra": extra, "run_id": rid}
+            for uri, extra, rid in session.execute(query).all()
+        ]

@@ -46,7 +46,9 @@ lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check ".[dev]"
 	( echo "# Exact versions of every package Kairos installs (python 3.11). Regenerate with \`make lock\`."; \
-	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^kairos' ) > requirements.lock
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^kairos'; \
+	  echo "# build backend for the editable install of kairos itself"; \
+	  echo "setuptools==80.9.0"; echo "wheel==0.45.1" ) > requirements.lock
 	rm -rf .lock-venv
 
 clean:

@@ -89,10 +89,15 @@ def ingest_dates(
     failures: list[Failure] = []
     day = first
     while day <= last:
-        for e in chosen:
-            try:
-                results.append(ingest_extract(e.key, day, force=force, cfg=cfg))
-            except (NotDelivered, DeliveryRefused, ReconciliationError) as exc:
-                failures.append(Failure(e.key, day, str(exc)))
+        # One writer session per date: the lock is held for the day's extracts, not for
+        # the whole range, so DAG runs can interleave with a long backfill.
+        with connect_writer(cfg.warehouse, cfg.writer_lock) as con:
+            for e in chosen:
+                try:
+                    results.append(
+                        load_extract(con, e, day, cfg.landing, cfg.work_dir, force=force)
+                    )
+                except (NotDelivered, DeliveryRefused, ReconciliationError) as exc:
+                    failures.append(Failure(e.key, day, str(exc)))
         day += dt.timedelta(days=1)
     return results, failures

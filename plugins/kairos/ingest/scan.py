@@ -50,6 +50,7 @@ class ScanResult:
     row_count: int
     bad_lines: list[BadLine] = field(default_factory=list)
     is_working_copy: bool = False
+    careful: bool = True
 
     def discard(self) -> None:
         """Delete the working copy, if one was made."""
@@ -62,23 +63,35 @@ def _raw_repr(raw: bytes) -> str:
     return raw.decode("utf-8", errors="backslashreplace")
 
 
-def _is_utf8(encoding: str) -> bool:
+def is_utf8(encoding: str) -> bool:
+    """True when the encoding is UTF-8, which DuckDB reads without transcoding."""
     return codecs.lookup(encoding).name == "utf-8"
 
 
 class _LineFixer:
     """Decodes a block of whole lines, replacing unusable lines by the placeholder."""
 
-    def __init__(self, encoding: str, source_name: str):
+    def __init__(self, encoding: str, keep_text: bool, careful: bool):
         self.encoding = encoding
-        self.source_name = source_name
+        self.keep_text = keep_text  # False: nothing is written, only (careful) validation
+        self.careful = careful
         self.bad: list[BadLine] = []
 
     def block(self, raw: bytes, first_line: int) -> str:
-        """Decode ``raw`` (whole lines, ending in LF) whose first line is ``first_line``."""
-        if b"\n\n" not in raw and not raw.startswith(b"\n"):
+        """Decode ``raw`` (whole lines, ending in LF) whose first line is ``first_line``.
+
+        Not careful: empty lines are not looked for, and a file that needs no transcoding
+        is not decoded at all; the loader's count reconciliation and DuckDB's own UTF-8
+        check send the file back for a careful pass if either was needed.
+        """
+        if not self.careful or (b"\n\n" not in raw and not raw.startswith(b"\n")):
+            if not self.keep_text and not self.careful:
+                return ""
+            if raw.isascii():  # valid in either encoding, and cheap to convert
+                return raw.decode("ascii") if self.keep_text else ""
             try:
-                return raw.decode(self.encoding)
+                text = raw.decode(self.encoding)
+                return text if self.keep_text else ""
             except UnicodeDecodeError:
                 pass
         out = []
@@ -108,20 +121,22 @@ def scan(
     data_path: Path,
     control: ControlRecord,
     work_dir: Path,
+    careful: bool = True,
 ) -> ScanResult:
     """Check ``data_path`` against its control record and prepare it for DuckDB.
 
     Raises ControlCheckError, with a message a data engineer can act on, when the byte
     size, MD5, row count or header does not match; no working copy is left behind.
+    ``careful=False`` is the fast first attempt (see ``_LineFixer.block``).
     """
-    transcode = not _is_utf8(extract.encoding)
-    result = _pass(extract, data_path, work_dir if transcode else None)
+    transcode = not is_utf8(extract.encoding)
+    result = _pass(extract, data_path, work_dir if transcode else None, careful)
     try:
         _check_control(extract, data_path, control, result)
         if not transcode and result.bad_lines:
             # A UTF-8 file with empty or undecodable lines: a second pass writes a
             # clean working copy so that line numbers stay aligned for DuckDB.
-            result = _pass(extract, data_path, work_dir)
+            result = _pass(extract, data_path, work_dir, careful=True)
     except BaseException:
         result.discard()
         raise
@@ -144,9 +159,9 @@ def _check_control(
         raise ControlCheckError(f"{extract.key} {data_path.name} refused: " + "; ".join(problems))
 
 
-def _pass(extract: Extract, data_path: Path, work_dir: Path | None) -> ScanResult:
+def _pass(extract: Extract, data_path: Path, work_dir: Path | None, careful: bool) -> ScanResult:
     md5 = hashlib.md5(usedforsecurity=False)
-    fixer = _LineFixer(extract.encoding, data_path.name)
+    fixer = _LineFixer(extract.encoding, keep_text=work_dir is not None, careful=careful)
     size = 0
     newlines = 0
     carry = b""
@@ -211,6 +226,7 @@ def _pass(extract: Extract, data_path: Path, work_dir: Path | None) -> ScanResul
         row_count=max(newlines - 1, 0),
         bad_lines=fixer.bad,
         is_working_copy=out_path is not None,
+        careful=careful,
     )
 
 

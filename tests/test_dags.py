@@ -142,3 +142,13 @@ def test_three_ingest_dags_for_one_date_run_together(tmp_path, deliver, cfg, rea
     assert read_warehouse("select count(*) from audit.load_ledger where status = 'loaded'") == [
         (14,)
     ]
+
+
+def test_a_scheduled_run_loads_the_day_before_its_logical_date(airflow_db, deliver, read_warehouse):
+    """Scheduled and backfill runs carry no param: 06:00 on day X loads business date X-1."""
+    from kairos.airflow_local import run_dag
+
+    deliver(subscribers=400)
+    result = run_dag("ingest_bi", DAY, scheduled=True)
+    assert result.ok, result.task_states
+    assert read_warehouse("select distinct business_date from raw.bi_customer_tags") == [(DAY,)]

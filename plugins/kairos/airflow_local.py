@@ -67,8 +67,15 @@ class RunResult:
         return self.state == "success"
 
 
-def run_dag(dag_id: str, business_date: dt.date, conf: dict | None = None) -> RunResult:
-    """Run one DAG for a business date with ``dag.test()`` and report its task states."""
+def run_dag(
+    dag_id: str, business_date: dt.date, conf: dict | None = None, scheduled: bool = False
+) -> RunResult:
+    """Run one DAG for a business date with ``dag.test()`` and report its task states.
+
+    By default the business date is passed as the run's ``business_date`` param, as a
+    manual run would. ``scheduled=True`` passes no param and sets the logical date a
+    scheduled (or backfill) run for that business date has, 06:00 Beijing the next day.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
@@ -77,9 +84,13 @@ def run_dag(dag_id: str, business_date: dt.date, conf: dict | None = None) -> Ru
     dag = bag.get_dag(dag_id)
     if dag is None:
         raise KeyError(f"no DAG {dag_id!r} in {DAGS_FOLDER}")
-    run_conf = {"business_date": business_date.isoformat(), **(conf or {})}
-    # A distinct logical date per business date keeps runs of different days apart.
-    logical = dt.datetime.combine(business_date + dt.timedelta(days=1), dt.time(6), tzinfo=dt.UTC)
+    run_conf = dict(conf or {})
+    if not scheduled:
+        run_conf["business_date"] = business_date.isoformat()
+    # 06:00 Beijing on the next day: the logical date of the scheduled run for that day.
+    logical = dt.datetime.combine(
+        business_date + dt.timedelta(days=1), dt.time(6), tzinfo=dt.timezone(dt.timedelta(hours=8))
+    )
     dr = dag.test(logical_date=logical, run_conf=run_conf)
     states = {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
     return RunResult(dag_id, dr.run_id, str(dr.state), states)

@@ -102,7 +102,10 @@ def connect_writer(
     """A read-write connection to the warehouse, held under the writer lock."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(lock_path, timeout_s):
-        con = duckdb.connect(str(warehouse))
+        config = {}
+        if limit := os.environ.get("KAIROS_DUCKDB_MEMORY_LIMIT"):
+            config["memory_limit"] = limit  # e.g. "4GB"; DuckDB spills to disk beyond it
+        con = duckdb.connect(str(warehouse), config=config)
         try:
             ensure_schema(con)
             yield con

@@ -1,0 +1,58 @@
+"""The command line: clear errors for bad arguments, and the inspection commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from kairos import cli
+from tests.conftest import DAY
+
+
+def test_unknown_fault_is_a_usage_error(cfg, capsys):
+    assert cli.main(["generate", "--date", str(DAY), "--fault", "explode"]) == 2
+    assert "unknown fault 'explode'" in capsys.readouterr().err
+
+
+def test_bad_date_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["ingest", "--date", "21/11/2026"])
+    assert exc.value.code == 2
+    assert "not a date" in capsys.readouterr().err
+
+
+def test_from_needs_to(capsys):
+    assert cli.main(["ingest", "--from", str(DAY)]) == 2
+    assert "--from needs --to" in capsys.readouterr().err
+
+
+def test_generate_ingest_and_inspect(cfg, capsys):
+    assert (
+        cli.main(
+            [
+                "generate",
+                "--date",
+                str(DAY),
+                "--subscribers",
+                "300",
+                "--quiet",
+                "--fault",
+                "malformed:crm.customers",
+            ]
+        )
+        == 0
+    )
+    assert "wrote 14 extract files" in capsys.readouterr().out
+    assert cli.main(["ingest", "--date", str(DAY), "--system", "crm"]) == 0
+    capsys.readouterr()
+    assert cli.main(["ledger", "--date", str(DAY)]) == 0
+    ledger = capsys.readouterr().out.splitlines()
+    assert ledger[0].startswith("business_date|system|extract|status")
+    assert len(ledger) == 1 + 5
+    assert cli.main(["quarantine", "--date", str(DAY)]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows and all("|crm|customers|" in r for r in rows)
+
+
+def test_inspecting_a_missing_warehouse_says_so(cfg, capsys):
+    assert cli.main(["ledger"]) == 1
+    assert "no warehouse at" in capsys.readouterr().err

@@ -51,6 +51,11 @@ def test_generate_ingest_and_inspect(cfg, capsys):
     assert cli.main(["quarantine", "--date", str(DAY)]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert rows and all("|crm|customers|" in r for r in rows)
+    assert cli.main(["sql", "select count(*) as n from raw.crm_customers"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "n" and int(out[1]) > 0
+    assert cli.main(["sql", "delete from raw.crm_customers"]) == 1  # read-only
+    assert "read-only" in capsys.readouterr().err.lower()
 
 
 def test_inspecting_a_missing_warehouse_says_so(cfg, capsys):

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--subscribers", type=_positive, default=20_000)
     d.add_argument("--seed", type=int, default=42)
 
+    sq = sub.add_parser("sql", help="run a query on a read-only connection to the warehouse")
+    sq.add_argument("query")
+
     c = sub.add_parser("contract-doc", help="write docs/extract-contract.md from the contract")
     c.add_argument("--check", action="store_true", help="fail if the page is out of date")
     return p
@@ -193,6 +196,20 @@ def _quarantine(args) -> int:
     return 0
 
 
+def _sql(args) -> int:
+    import duckdb
+
+    con = _read_only()
+    if con is None:
+        return 1
+    try:
+        _print(con, args.query, [])
+    except duckdb.Error as exc:
+        print(f"kairos sql: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _contract_doc(args) -> int:
     text = contract.render_markdown() + "\n"
     if args.check:
@@ -220,6 +237,7 @@ COMMANDS = {
     "ingest": _ingest,
     "ledger": _ledger,
     "quarantine": _quarantine,
+    "sql": _sql,
     "contract-doc": _contract_doc,
 }
 

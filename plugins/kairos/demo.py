@@ -44,7 +44,7 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
 
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
     try:
-        print(f"\nWarehouse {cfg.warehouse} (open it read-only: duckdb -readonly <file>)")
+        print(f"\nWarehouse {cfg.warehouse}")
         print(f"  {'table':<36}{'rows':>12}{'quarantined':>13}")
         for e in contract.extracts():
             rows = con.execute(
@@ -67,6 +67,10 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
     print(f"\nGround truth of the generated data: {cfg.landing / '_ground_truth'}")
     print(f"Airflow home (SQLite metadata, logs): {cfg.airflow_home}")
     print(f"Inspect: .venv/bin/kairos ledger --date {business_date}")
+    print(
+        '         .venv/bin/kairos sql "select brand, count(*) from raw.boss_subscribers'
+        ' group by all"   (read-only)'
+    )
     if failed:
         print(f"\n{len(failed)} DAG run(s) failed", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 
-.PHONY: setup demo test lint format bench-ingest contract-doc lock clean
+.PHONY: setup demo test lint format bench-ingest bench-build docs contract-doc lock clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,12 @@ format: setup
 
 contract-doc: setup
 	$(BIN)/kairos contract-doc
+
+docs: setup
+	$(BIN)/kairos docs
+
+bench-build: setup
+	$(BIN)/python bench/bench_build.py $(BENCH_ARGS)
 
 bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)

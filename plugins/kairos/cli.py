@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--subscribers", type=_positive, default=20_000)
     d.add_argument("--seed", type=int, default=42)
 
+    b = sub.add_parser("build", help="build the warehouse with dbt (seeds, staging, marts)")
+    b.add_argument("--date", type=_date, default=None, help="business date (default: all)")
+    b.add_argument("--full-refresh", action="store_true")
+
+    sub.add_parser("docs", help="generate the dbt docs site")
+
     sq = sub.add_parser("sql", help="run a query on a read-only connection to the warehouse")
     sq.add_argument("query")
 
@@ -196,6 +202,28 @@ def _quarantine(args) -> int:
     return 0
 
 
+def _build(args) -> int:
+    from kairos import warehouse
+
+    logging.getLogger("kairos").setLevel(logging.INFO)
+    try:
+        for step in warehouse.build(args.date, full_refresh=args.full_refresh):
+            print(f"dbt {step.command}: {step.nodes} nodes, {step.seconds:.1f}s")
+    except warehouse.DbtBuildError as exc:
+        print(f"kairos build: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _docs(args) -> int:
+    from kairos import warehouse
+
+    target = warehouse.docs()
+    print(f"dbt docs site: {target / 'index.html'}")
+    print(f"serve it: .venv/bin/python -m http.server --directory {target} 8080")
+    return 0
+
+
 def _sql(args) -> int:
     import duckdb
 
@@ -237,6 +265,8 @@ COMMANDS = {
     "ingest": _ingest,
     "ledger": _ledger,
     "quarantine": _quarantine,
+    "build": _build,
+    "docs": _docs,
     "sql": _sql,
     "contract-doc": _contract_doc,
 }

@@ -23,19 +23,29 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
     cfg = settings()
     print(f"Kairos demo: business date {business_date}, {subscribers:,} subscribers, seed {seed}")
     print(f"  data root       {cfg.home}")
-    print("1/3 Airflow metadata DB and the warehouse writer pool ...")
+    print("1/4 Airflow metadata DB and the warehouse writer pool ...")
     airflow_local.ensure_metadata_db()
 
-    print(f"2/3 generating the day's BOSS, CRM and BI extracts into {cfg.landing} ...")
+    print(f"2/4 generating the day's BOSS, CRM and BI extracts into {cfg.landing} ...")
     from kairos.generator import generate
 
     generate(cfg.landing, business_date, 1, subscribers, seed, progress=sys.stderr.isatty())
 
-    print("3/3 running the ingest DAGs with dag.test() ...")
+    print("3/4 running the ingest DAGs with dag.test() ...")
     failed = []
     for system in contract.systems():
         result = airflow_local.run_dag(f"ingest_{system}", business_date)
         print(f"  {result.dag_id:<12} {result.state}")
+        if not result.ok:
+            failed.append(result)
+            for task_id, state in sorted(result.task_states.items()):
+                if state != "success":
+                    print(f"      {task_id}: {state}")
+
+    if not failed:
+        print("4/4 running build_warehouse (dbt seed, staging, intermediate, marts) ...")
+        result = airflow_local.run_dag("build_warehouse", business_date)
+        print(f"  {result.dag_id:<16} {result.state}")
         if not result.ok:
             failed.append(result)
             for task_id, state in sorted(result.task_states.items()):
@@ -62,6 +72,22 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
             [business_date],
         ).fetchall()
         print("  load ledger: " + ", ".join(f"{n} {s}" for s, n in statuses))
+        marts = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+            " where table_schema in ('marts', 'intermediate') order by all"
+        ).fetchall()
+        if marts:
+            print("  marts: " + ", ".join(name for (name,) in marts))
+            usage = con.execute(
+                "select service_product_code, sum(uses) as uses,"
+                " sum(subscribers_using) as users from marts.fct_service_product_usage_daily"
+                " where business_date = ? group by all order by uses desc limit 5",
+                [business_date],
+            ).fetchall()
+            print(
+                "  most used service products today: "
+                + ", ".join(f"{code} {uses:,}" for code, uses, _ in usage)
+            )
     finally:
         con.close()
     print(f"\nGround truth of the generated data: {cfg.landing / '_ground_truth'}")

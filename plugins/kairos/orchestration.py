@@ -113,3 +113,86 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
         day_complete(loads)
 
     return _ingest()
+
+
+WAREHOUSE_ASSET = Asset(name="warehouse_marts", uri="kairos://warehouse/marts")
+
+
+def business_date_from_events(extras: list[dict]) -> dt.date:
+    """The one business date the triggering raw Asset events agree on.
+
+    The build runs when BOSS, CRM and BI have each completed a day; if their events name
+    different days (one system is behind), building would mix days, so it fails loudly.
+    """
+    dates = {e.get("business_date") for e in extras if e.get("business_date")}
+    if len(dates) != 1:
+        raise ValueError(
+            "the triggering raw Asset events do not agree on one business date:"
+            f" {sorted(dates) or 'none'}; load the missing system's day, or trigger"
+            " build_warehouse with the business_date param"
+        )
+    return dt.date.fromisoformat(dates.pop())
+
+
+def build_warehouse_dag(doc_md: str | None = None) -> DAG:
+    """``build_warehouse``: dbt seeds, then staging, intermediate and marts (models and
+    tests), one task per layer, scheduled on the three raw Assets."""
+
+    @dag(
+        dag_id="build_warehouse",
+        schedule=[raw_asset(s) for s in contract.systems()],
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        doc_md=doc_md,
+        tags=["kairos", "dbt", "warehouse"],
+        params={
+            "business_date": Param(
+                None,
+                type=["null", "string"],
+                format="date",
+                description="Business date to build; empty = the date of the triggering"
+                " raw Asset events.",
+            )
+        },
+        default_args={"owner": "kairos-data-engineering", "retries": 0},
+    )
+    def _build():
+        @task
+        def resolve_business_date(**context) -> str:
+            explicit = (context.get("params") or {}).get("business_date")
+            if explicit:
+                return dt.date.fromisoformat(str(explicit)).isoformat()
+            events = context.get("triggering_asset_events") or {}
+            extras = [dict(e.extra or {}) for evs in events.values() for e in evs]
+            return business_date_from_events(extras).isoformat()
+
+        @task(pool=WRITER_POOL)
+        def dbt_seed() -> dict:
+            from kairos import warehouse
+
+            return warehouse.seed().__dict__
+
+        def layer_task(layer: str, outlets=()):
+            @task(task_id=f"dbt_build_{layer}", pool=WRITER_POOL, outlets=list(outlets))
+            def build_layer(day: str, **context) -> dict:
+                from kairos import warehouse
+
+                step = warehouse.build_layer(layer, dt.date.fromisoformat(day))
+                if outlets:
+                    context["outlet_events"][WAREHOUSE_ASSET].extra = {
+                        "business_date": day,
+                        "dag_run_id": context["run_id"],
+                    }
+                return step.__dict__
+
+            return build_layer
+
+        day = resolve_business_date()
+        seeded = dbt_seed()
+        staging = layer_task("staging")(day)
+        intermediate = layer_task("intermediate")(day)
+        marts = layer_task("marts", outlets=[WAREHOUSE_ASSET])(day)
+        seeded >> staging >> intermediate >> marts
+
+    return _build()

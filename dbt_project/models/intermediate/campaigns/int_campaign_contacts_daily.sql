@@ -1,0 +1,31 @@
+-- Contacts made for each service activity on each business date.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=partition_strategy(),
+    unique_key='business_date',
+    partition_by=['business_date'],
+    on_schema_change='fail'
+) }}
+
+with
+
+contacts as (
+
+    select * from {{ ref('stg_crm__contacts') }}
+    where campaign_id is not null and {{ for_business_date() }}
+
+),
+
+daily as (
+
+    select
+        campaign_id,
+        business_date,
+        count(*) as contacts,
+        count(distinct customer_id) as customers_contacted
+    from contacts
+    group by campaign_id, business_date
+
+)
+
+select * from daily

@@ -1,0 +1,150 @@
+"""Building the warehouse with dbt: the programmatic runner, under the writer lock.
+
+``build(business_date)`` runs ``dbt seed`` and ``dbt build`` layer by layer (staging,
+intermediate, marts) for one business date, as the ``build_warehouse`` DAG does task by
+task. Without a date it rebuilds every date in raw (a full refresh of the incremental
+models). A failing model or a failing test of severity error raises ``DbtBuildError``
+naming the failed nodes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kairos.config import REPO_ROOT, Settings, settings
+from kairos.ingest.warehouse import connect_writer, writer_lock
+
+log = logging.getLogger(__name__)
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+class DbtBuildError(RuntimeError):
+    """dbt reported a failed model or test."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    command: str
+    nodes: int
+    failures: list[str]
+    seconds: float
+
+
+def _dbt_env(cfg: Settings) -> None:
+    os.environ["KAIROS_HOME"] = str(cfg.home)
+    os.environ.setdefault("KAIROS_WAREHOUSE", str(cfg.warehouse))
+    os.environ["DBT_TARGET_PATH"] = str(cfg.home / "dbt" / "target")
+    os.environ["DBT_LOG_PATH"] = str(cfg.home / "dbt" / "logs")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a run.
+
+    dbt-duckdb caches its environment (and so the open database file) at class level for
+    reuse across invocations. The writer lock must mean "this process no longer has the
+    file open", or the next writer -- another process, or a read-only connection here --
+    would fail on DuckDB's own lock.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if env is not None:
+        env.close()
+
+
+def dbt(
+    args: list[str],
+    business_date: dt.date | None = None,
+    cfg: Settings | None = None,
+    full_refresh: bool = False,
+) -> StepResult:
+    """Run one dbt command against the warehouse, holding the writer lock."""
+    from dbt.cli.main import dbtRunner
+
+    cfg = cfg or settings()
+    _dbt_env(cfg)
+    argv = [
+        *args,
+        "--project-dir",
+        str(REPO_ROOT),
+        "--profiles-dir",
+        str(REPO_ROOT),
+        "--vars",
+        json.dumps({"business_date": business_date.isoformat() if business_date else None}),
+    ]
+    if full_refresh:
+        argv.append("--full-refresh")
+    with connect_writer(cfg.warehouse, cfg.writer_lock):
+        pass  # make sure the raw and audit schemas exist before dbt reads them
+    with writer_lock(cfg.writer_lock):
+        started = dt.datetime.now()
+        try:
+            result = dbtRunner().invoke(argv)
+        finally:
+            _release_duckdb()
+        seconds = (dt.datetime.now() - started).total_seconds()
+    if result.exception is not None:
+        raise DbtBuildError(f"dbt {' '.join(args)} failed: {result.exception}")
+    failures = []
+    nodes = 0
+    for r in result.result or []:
+        nodes += 1
+        status = str(getattr(r, "status", "")).lower()
+        if status in ("error", "fail", "runtimeerr"):
+            failures.append(f"{r.node.unique_id}: {status} {r.message or ''}".strip())
+    step = StepResult(" ".join(args), nodes, failures, seconds)
+    if failures or not result.success:
+        raise DbtBuildError(
+            f"dbt {' '.join(args)} for {business_date or 'all dates'}: "
+            f"{len(failures)} failed\n  " + "\n  ".join(failures)
+        )
+    log.info("dbt %s: %d nodes in %.1fs", step.command, nodes, seconds)
+    return step
+
+
+def seed(cfg: Settings | None = None) -> StepResult:
+    """Load the reference seeds (and test them)."""
+    return dbt(["build", "--select", "resource_type:seed"], cfg=cfg)
+
+
+def build_layer(
+    layer: str,
+    business_date: dt.date | None,
+    cfg: Settings | None = None,
+    full_refresh: bool = False,
+) -> StepResult:
+    """``dbt build`` (models and their tests) of one layer for a business date."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}")
+    return dbt(
+        ["build", "--select", layer, "--exclude", "resource_type:seed"],
+        business_date,
+        cfg,
+        full_refresh,
+    )
+
+
+def build(
+    business_date: dt.date | None, cfg: Settings | None = None, full_refresh: bool = False
+) -> list[StepResult]:
+    """Seeds, then every layer in order, for one business date (or all dates)."""
+    steps = [seed(cfg)]
+    for layer in LAYERS:
+        steps.append(build_layer(layer, business_date, cfg, full_refresh))
+    return steps
+
+
+def docs(cfg: Settings | None = None) -> Path:
+    """Generate the dbt docs site; returns the folder holding index.html."""
+    cfg = cfg or settings()
+    dbt(["docs", "generate"], cfg=cfg)
+    return cfg.home / "dbt" / "target"

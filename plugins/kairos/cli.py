@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         " applies to all. A duplicate delivery is the same command run again: the output is"
         " byte-identical.",
     )
+    g.add_argument(
+        "--scenario",
+        default="default",
+        choices=["default", "operator-2010"],
+        help="operator-2010: plant the operator's 2010 care-activity table at"
+        " 1:100 (needs --subscribers >= 300000 and days 1-3 of a month)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     r = sub.add_parser("release-late", help="deliver the control files a 'late' fault held back")
@@ -114,9 +121,20 @@ def _generate(args) -> int:
         print(f"kairos generate: {exc}", file=sys.stderr)
         return 2
     out = args.out or settings().landing
-    manifest = generate(
-        out, args.date, args.days, args.subscribers, args.seed, faults, progress=not args.quiet
-    )
+    try:
+        manifest = generate(
+            out,
+            args.date,
+            args.days,
+            args.subscribers,
+            args.seed,
+            faults,
+            progress=not args.quiet,
+            scenario=args.scenario,
+        )
+    except ValueError as exc:
+        print(f"kairos generate: {exc}", file=sys.stderr)
+        return 2
     rows = sum(f["rows"] for day in manifest["files"].values() for f in day.values())
     files = sum(len(day) for day in manifest["files"].values())
     print(

@@ -36,8 +36,10 @@ from kairos import contract
 from kairos.contract import Extract
 from kairos.control import ControlRecord, write_control
 from kairos.generator import catalogue as cat
+from kairos.generator import scenarios
 from kairos.generator import world as w
 from kairos.generator.day import Ids, generate_chunk_day, months_for
+from kairos.generator.scenarios import Scenario
 
 FAULT_KINDS = ("malformed", "truncated", "wrong-count", "late")
 MALFORMED_KINDS = (
@@ -221,8 +223,10 @@ def _gzip_text(path: Path) -> Iterator[io.TextIOWrapper]:
         yield text
 
 
-def _month_cache(seed: int, st: w.Static, day: dt.date) -> dict[tuple[int, int], w.Month]:
-    return {ym: w.build_month(seed, st, *ym) for ym in months_for(day)}
+def _month_cache(
+    seed: int, st: w.Static, day: dt.date, scenario: Scenario
+) -> dict[tuple[int, int], w.Month]:
+    return {ym: w.build_month(seed, st, *ym, scenario) for ym in months_for(day)}
 
 
 class _ActivityTruth:
@@ -313,6 +317,7 @@ def generate(
     seed: int = 42,
     faults: list[Fault] | None = None,
     progress: bool = True,
+    scenario: str = "default",
 ) -> dict:
     """Write a delivery for ``days`` business dates from ``start`` into ``out``.
 
@@ -320,6 +325,9 @@ def generate(
     """
     if subscribers < 1 or days < 1:
         raise ValueError("subscribers and days must be at least 1")
+    plan = scenarios.get(scenario)
+    if subscribers < plan.min_subscribers:
+        raise ValueError(f"scenario {scenario} needs at least {plan.min_subscribers:,} subscribers")
     faults = faults or []
     out = Path(out)
     truth_dir = out / "_ground_truth"
@@ -331,6 +339,7 @@ def generate(
         "subscribers": subscribers,
         "start": str(start),
         "days": days,
+        "scenario": plan.manifest(),
         "faults": [],
         "files": {},
         "planted": {
@@ -359,8 +368,9 @@ def generate(
             "care_activities": {
                 "timeline": f"monthly: screening survey day 1-2 of a segment sample, members"
                 f" = screened with score < {w.SCREEN_THRESHOLD}, 10% control,"
-                f" run day {w.CARE_START_DAY}-{w.CARE_END_DAY}, follow-up survey"
-                f" day {w.AFTER_WAVE[0]}-{w.AFTER_WAVE[1] - 1}",
+                f" run day {plan.timeline.care_start_day}-{plan.timeline.care_end_day},"
+                f" follow-up survey day {plan.timeline.after_wave[0]}-"
+                f"{plan.timeline.after_wave[1] - 1}",
                 "regression_to_mean": "members are selected on a noisy low score, so their"
                 " scores rise without any effect; only the control"
                 " group shows by how much",
@@ -391,6 +401,7 @@ def generate(
                     seen_months,
                     customers_truth,
                     bar,
+                    plan,
                 )
     finally:
         bar.close()
@@ -413,6 +424,7 @@ def _generate_day(
     seen_months,
     customers_truth,
     bar,
+    scenario: Scenario,
 ) -> None:
     day_key = f"{day:%Y%m%d}"
     truth_dir = out / "_ground_truth"
@@ -429,8 +441,8 @@ def _generate_day(
         moments_fh.write("subscriber_id|customer_id|moment\n")
         for chunk in range(w.n_chunks(subscribers)):
             st = w.build_static(seed, chunk, subscribers)
-            months = _month_cache(seed, st, day)
-            result = generate_chunk_day(seed, st, months, day, ids)
+            months = _month_cache(seed, st, day, scenario)
+            result = generate_chunk_day(seed, st, months, day, ids, scenario)
             rows = 0
             for name, lines in result.lines.items():
                 writers[name].write_lines(lines, name in malformed)

@@ -10,6 +10,7 @@ import numpy as np
 
 from kairos.generator import catalogue as cat
 from kairos.generator import world as w
+from kairos.generator.scenarios import Scenario
 
 SYS_TEXT = {
     "arrears": "欠费停机",
@@ -83,7 +84,12 @@ def months_for(day: dt.date) -> list[tuple[int, int]]:
 
 
 def generate_chunk_day(
-    seed: int, st: w.Static, months: dict[tuple[int, int], w.Month], day: dt.date, ids: Ids
+    seed: int,
+    st: w.Static,
+    months: dict[tuple[int, int], w.Month],
+    day: dt.date,
+    ids: Ids,
+    scenario: Scenario,
 ) -> DayOutput:
     """Every extract's lines for the chunk's subscribers on ``day``."""
     out = DayOutput()
@@ -365,8 +371,8 @@ def generate_chunk_day(
     out.add("complaints", crows)
 
     if st.chunk == 0:
-        out.add("campaigns", _campaign_rows(day))
-    out.add("campaign_members", _member_rows(st, months, day, alive))
+        out.add("campaigns", _campaign_rows(day, scenario))
+    out.add("campaign_members", _member_rows(st, months, day, alive, scenario))
 
     # --- BI: tags and surveys -------------------------------------------------------
     age = np.maximum((ordinal - st.device_bought) // 30, 0)
@@ -383,7 +389,7 @@ def generate_chunk_day(
         tags.append(f"{s}|device_age_months|{age[i]}|{d_iso}")
         tags.append(f"{s}|device_4g_capable|{int(age[i] < 40)}|{d_iso}")
     out.add("customer_tags", tags)
-    out.add("satisfaction_surveys", _survey_rows(st, mo, day, alive, r, ids))
+    out.add("satisfaction_surveys", _survey_rows(st, mo, day, alive, r, ids, scenario))
 
     # --- planted key moments (ground truth) -----------------------------------------
     bday = np.array([_days_to_birthday(int(b), day) for b in st.birth.tolist()])
@@ -410,7 +416,8 @@ def _days_to_birthday(birth_ordinal: int, day: dt.date) -> int:
     return 366
 
 
-def _campaign_rows(day: dt.date) -> list[str]:
+def _campaign_rows(day: dt.date, scenario: Scenario) -> list[str]:
+    tl = scenario.timeline
     rows = []
     start_of_month = day.replace(day=1)
     for back in range(3):
@@ -419,13 +426,13 @@ def _campaign_rows(day: dt.date) -> list[str]:
             first = (first - dt.timedelta(days=1)).replace(day=1)
         y, m = first.year, first.month
         for a in cat.CARE_ACTIVITIES:
-            start = dt.date(y, m, w.CARE_START_DAY)
+            start = dt.date(y, m, tl.care_start_day)
             if start > day:
                 continue
             rows.append(
                 f"{w.campaign_id(y, m, a.slot)}|{a.name}{y}年{m}月|{a.product}|care|{a.channel}|"
                 f"{a.promotion_form}|{a.gift_type}|everyday|{a.segment}|{start}|"
-                f"{dt.date(y, m, w.CARE_END_DAY)}"
+                f"{dt.date(y, m, tl.care_end_day)}"
             )
         for c in cat.MARKETING_CAMPAIGNS:
             rows.append(
@@ -437,17 +444,22 @@ def _campaign_rows(day: dt.date) -> list[str]:
 
 
 def _member_rows(
-    st: w.Static, months: dict[tuple[int, int], w.Month], day: dt.date, alive: np.ndarray
+    st: w.Static,
+    months: dict[tuple[int, int], w.Month],
+    day: dt.date,
+    alive: np.ndarray,
+    scenario: Scenario,
 ) -> list[str]:
+    tl = scenario.timeline
     rows = []
     for y, m in months_for(day):
         mo = months[(y, m)]
         same_month = (y, m) == (day.year, day.month)
-        end = dt.date(y, m, w.CARE_END_DAY)
+        end = dt.date(y, m, tl.care_end_day)
         if not same_month and (day - end).days > 30:
             continue
-        if not same_month or day.day >= w.CARE_START_DAY:
-            assigned = f"{dt.date(y, m, w.CARE_START_DAY)} 09:00:00"
+        if not same_month or day.day >= tl.care_start_day:
+            assigned = f"{dt.date(y, m, tl.care_start_day)} 09:00:00"
             for i in np.flatnonzero((mo.care >= 0) & alive).tolist():
                 a = cat.CARE_ACTIVITIES[mo.care[i]]
                 reach = _event_time(y, m, int(mo.reach_day[i]), day, 10 + i % 8)
@@ -502,11 +514,12 @@ def _scores(st: w.Static, pos: np.ndarray, level: np.ndarray, r: np.random.Gener
     return overall.astype(int), ind.astype(int)
 
 
-def _survey_rows(st, mo, day, alive, r, ids) -> list[str]:
+def _survey_rows(st, mo, day, alive, r, ids, scenario) -> list[str]:
     n = st.n
     d_iso = f"{day:%Y-%m-%d}"
     groups = []
-    random_pos = np.flatnonzero(alive & st.is_primary & (r.random(n) < 0.002))
+    random_share = 0.002 if scenario.random_surveys else 0.0
+    random_pos = np.flatnonzero(alive & st.is_primary & (r.random(n) < random_share))
     groups.append(
         (random_pos, st.latent_sat[random_pos] + r.normal(0, w.SURVEY_NOISE, len(random_pos)))
     )

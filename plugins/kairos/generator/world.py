@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kairos.generator import catalogue as cat
+from kairos.generator.scenarios import Scenario
 
 CHUNK = 20_000
 SUB_ID0 = 100_000_000
@@ -58,6 +59,7 @@ class Static:
     """Attributes of the subscribers of one chunk that do not change day to day."""
 
     chunk: int
+    n_chunks: int
     idx: np.ndarray
     sub_id: np.ndarray
     cust_id: np.ndarray
@@ -214,6 +216,7 @@ def build_static(seed: int, chunk: int, subscribers: int) -> Static:
     )
     return Static(
         chunk=chunk,
+        n_chunks=n_chunks(subscribers),
         idx=idx,
         sub_id=SUB_ID0 + idx,
         cust_id=cust_id,
@@ -289,9 +292,6 @@ class Month:
     mkt_part_day: np.ndarray
 
 
-CARE_START_DAY = 3
-CARE_END_DAY = 20
-AFTER_WAVE = (21, 25)
 SCREEN_THRESHOLD = 78.0
 SURVEY_NOISE = 6.0
 MONTHLY_DRIFT = 0.5
@@ -305,8 +305,9 @@ def campaign_id(year: int, month: int, slot: int) -> int:
     return (year * 100 + month) * 100 + slot
 
 
-def build_month(seed: int, st: Static, year: int, month: int) -> Month:
+def build_month(seed: int, st: Static, year: int, month: int, scenario: Scenario) -> Month:
     n = st.n
+    tl = scenario.timeline
     r = rng(seed, 2, month_key(year, month), st.chunk)
     prepaid = ~st.postpaid
     episode = prepaid & (r.random(n) < 0.015)
@@ -320,7 +321,7 @@ def build_month(seed: int, st: Static, year: int, month: int) -> Month:
     # the threshold become members (10% held out as control). Selection on a noisy score
     # is what makes a naive before/after lift overstate the effect (regression to mean).
     screened = (st.segment >= 0) & (r.random(n) < 0.25) & ~closed
-    screen_day = r.integers(1, 3, n)
+    screen_day = r.integers(*tl.screen_days, n)
     score_before = st.latent_sat + r.normal(0, SURVEY_NOISE, n)
     care = np.where(screened & (score_before < SCREEN_THRESHOLD), st.segment, -1)
     member = care >= 0
@@ -329,7 +330,7 @@ def build_month(seed: int, st: Static, year: int, month: int) -> Month:
     acts = cat.CARE_ACTIVITIES
     reach_rate = np.array([a.reach_rate for a in acts])[np.maximum(care, 0)]
     reached = target & (r.random(n) < reach_rate)
-    reach_day = np.where(reached, r.integers(CARE_START_DAY, 11, n), 0)
+    reach_day = np.where(reached, r.integers(*tl.reach_days, n), 0)
     act_channel = np.array([cat.CONTACT_CHANNELS.index(a.channel) for a in acts])[
         np.maximum(care, 0)
     ]
@@ -351,10 +352,22 @@ def build_month(seed: int, st: Static, year: int, month: int) -> Month:
     )
     p_part = np.array([a.participation_rate for a in acts])[np.maximum(care, 0)] * fit / 1.0
     part = reached & (r.random(n) < np.clip(p_part, 0, 0.95))
-    part_day = np.where(part, np.minimum(reach_day + r.integers(0, 6, n), CARE_END_DAY), 0)
+    part_day = np.where(part, np.minimum(reach_day + r.integers(0, 6, n), tl.care_end_day), 0)
     effect = np.array([a.true_effect for a in acts])[np.maximum(care, 0)]
-    after_day = np.where(member & (r.random(n) < 0.75), r.integers(*AFTER_WAVE, n), 0)
+    after_day = np.where(member & (r.random(n) < 0.75), r.integers(*tl.after_wave, n), 0)
     score_after = st.latent_sat + MONTHLY_DRIFT + effect * part + r.normal(0, SURVEY_NOISE, n)
+    if scenario.plans:
+        (
+            screened,
+            screen_day,
+            score_before,
+            care,
+            control,
+            reach_day,
+            part_day,
+            after_day,
+            score_after,
+        ) = _planted_care(st, r, scenario, closed)
 
     m = len(cat.MARKETING_CAMPAIGNS)
     mkt_member = (r.random((m, n)) < 0.25) & ~closed
@@ -408,6 +421,57 @@ def build_month(seed: int, st: Static, year: int, month: int) -> Month:
         mkt_accept=mkt_accept,
         mkt_part_day=mkt_part_day,
     )
+
+
+def _chunk_share(total: int, st: Static) -> int:
+    """This chunk's part of a total split evenly over the chunks (remainder to the first)."""
+    base, extra = divmod(total, st.n_chunks)
+    return base + (1 if st.chunk < extra else 0)
+
+
+def _planted_care(st: Static, r: np.random.Generator, scenario: Scenario, closed):
+    """Care membership and scores planted exactly from the scenario's table."""
+    n = st.n
+    tl = scenario.timeline
+    care = np.full(n, -1)
+    control = np.zeros(n, dtype=bool)
+    part = np.zeros(n, dtype=bool)
+    reached = np.zeros(n, dtype=bool)
+    before = np.zeros(n)
+    after = np.zeros(n)
+    for k, activity in enumerate(cat.CARE_ACTIVITIES):
+        plan = scenario.plans.get(activity.segment)
+        if plan is None:
+            continue
+        n_target = _chunk_share(plan.covered, st)
+        n_control = _chunk_share(round(plan.covered * 0.10), st)
+        eligible = np.flatnonzero((st.segment == k) & ~closed)
+        if len(eligible) < n_target + n_control:
+            raise ValueError(
+                f"scenario {scenario.name}: chunk {st.chunk} has {len(eligible)} customers in"
+                f" segment {activity.segment}, needs {n_target + n_control}; generate more"
+                f" subscribers (at least {scenario.min_subscribers:,})"
+            )
+        chosen = r.permutation(eligible)[: n_target + n_control]
+        targets, controls = chosen[:n_target], chosen[n_target:]
+        care[chosen] = k
+        control[controls] = True
+        n_part = int(np.floor(n_target * plan.participation_rate + r.random()))
+        participants = targets[:n_part]
+        part[participants] = True
+        n_reached = max(n_part, round(n_target * 0.8))
+        reached[targets[:n_reached]] = True
+        # Every member is interviewed before and after. Participants sit on the published
+        # before/after; everyone else (non-participants, control) moves by the control change.
+        before[chosen] = plan.before
+        after[chosen] = plan.before + plan.control_change
+        after[participants] = plan.after
+    member = care >= 0
+    screen_day = np.full(n, tl.screen_days[0])
+    reach_day = np.where(reached, tl.reach_days[0], 0)
+    part_day = np.where(part, tl.care_end_day, 0)
+    after_day = np.where(member, tl.after_wave[0], 0)
+    return member, screen_day, before, care, control, reach_day, part_day, after_day, after
 
 
 STATUS = ["active", "suspended_arrears", "suspended_request", "closed"]

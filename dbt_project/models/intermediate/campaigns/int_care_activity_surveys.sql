@@ -5,7 +5,7 @@ with
 
 campaigns as (
 
-    select * from {{ ref('dim_campaigns') }}
+    select * from {{ ref('int_campaigns') }}
     where campaign_type = 'care'
 
 ),

@@ -1,23 +1,9 @@
--- Every service activity CRM has reported, as last reported.
+-- Every service activity CRM has reported, as last reported, with its service product.
 with
 
 campaigns as (
 
-    select * from {{ ref('stg_crm__campaigns') }}
-
-),
-
-latest as (
-
-    select *
-    from (
-        select
-            campaigns.*,
-            row_number() over (partition by campaign_id order by business_date desc)
-                as snapshot_rank
-        from campaigns
-    ) as ranked
-    where snapshot_rank = 1
+    select * from {{ ref('int_campaigns') }}
 
 ),
 
@@ -31,22 +17,22 @@ products as (
 final as (
 
     select
-        latest.campaign_id,
-        latest.campaign_name,
-        latest.service_product_code,
+        campaigns.campaign_id,
+        campaigns.campaign_name,
+        campaigns.service_product_code,
         products.service_product_name,
         products.category_code,
-        latest.campaign_type,
-        latest.channel,
-        latest.promotion_form,
-        latest.gift_type,
-        latest.timing_type,
-        latest.target_segment,
-        latest.start_date,
-        latest.end_date,
-        latest.business_date as last_reported_date
-    from latest
-    left join products on latest.service_product_code = products.service_product_code
+        campaigns.campaign_type,
+        campaigns.channel,
+        campaigns.promotion_form,
+        campaigns.gift_type,
+        campaigns.timing_type,
+        campaigns.target_segment,
+        campaigns.start_date,
+        campaigns.end_date,
+        campaigns.last_reported_date
+    from campaigns
+    left join products on campaigns.service_product_code = products.service_product_code
 
 )
 

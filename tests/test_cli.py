@@ -61,3 +61,20 @@ def test_generate_ingest_and_inspect(cfg, capsys):
 def test_inspecting_a_missing_warehouse_says_so(cfg, capsys):
     assert cli.main(["ledger"]) == 1
     assert "no warehouse at" in capsys.readouterr().err
+
+
+def test_operator_scenario_needs_enough_subscribers(cfg, capsys):
+    code = cli.main(
+        [
+            "generate",
+            "--date",
+            "2026-10-01",
+            "--subscribers",
+            "1000",
+            "--quiet",
+            "--scenario",
+            "operator-2010",
+        ]
+    )
+    assert code == 2
+    assert "needs at least 300,000 subscribers" in capsys.readouterr().err

@@ -64,3 +64,21 @@ def test_generator_uses_only_catalogued_service_products():
     used |= {c.product for c in catalogue.MARKETING_CAMPAIGNS}
     assert used <= codes, used - codes
     assert "SP_CREDIT_BOOT" in codes and "SP_SAT100_MMS" in codes
+
+
+def test_staging_models_document_exactly_the_contract_columns():
+    """Staging is one model per extract; its YAML must follow the contract."""
+    import yaml
+
+    from kairos.config import REPO_ROOT
+
+    for system in contract.systems():
+        path = REPO_ROOT / "dbt_project" / "models" / "staging" / system / f"_{system}__models.yml"
+        models = {m["name"]: m for m in yaml.safe_load(path.read_text("utf-8"))["models"]}
+        for e in contract.for_system(system):
+            model = models[f"stg_{system}__{e.name}"]
+            documented = [c["name"] for c in model["columns"]]
+            assert documented == [*e.column_names, "business_date"], e.key
+            assert all(c.get("description") for c in model["columns"])
+            pii = {c["name"] for c in model["columns"] if "pii" in c.get("tags", [])}
+            assert pii == {c.name for c in e.columns if c.pii}, e.key

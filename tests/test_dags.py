@@ -152,3 +152,69 @@ def test_a_scheduled_run_loads_the_day_before_its_logical_date(airflow_db, deliv
     result = run_dag("ingest_bi", DAY, scheduled=True)
     assert result.ok, result.task_states
     assert read_warehouse("select distinct business_date from raw.bi_customer_tags") == [(DAY,)]
+
+
+def test_build_warehouse_is_scheduled_on_the_three_raw_assets(dagbag):
+    dag = dagbag.get_dag("build_warehouse")
+    assert _acyclic(dag)
+    uris = {a.uri for a in dag.timetable.asset_condition.objects}
+    assert uris == {f"kairos://warehouse/raw/{s}" for s in ("boss", "crm", "bi")}
+    for layer in ("staging", "intermediate", "marts"):
+        assert dag.task_dict[f"dbt_build_{layer}"].pool == WRITER_POOL
+    assert [a.uri for a in dag.task_dict["dbt_build_marts"].outlets] == ["kairos://warehouse/marts"]
+
+
+def test_business_date_comes_from_agreeing_asset_events():
+    from kairos.orchestration import business_date_from_events
+
+    events = [{"business_date": "2026-11-21", "system": s} for s in ("boss", "crm", "bi")]
+    assert business_date_from_events(events) == DAY
+    with pytest.raises(ValueError, match="do not agree"):
+        business_date_from_events([*events, {"business_date": "2026-11-20"}])
+    with pytest.raises(ValueError):
+        business_date_from_events([])
+
+
+def test_build_warehouse_builds_the_marts_and_emits_its_asset(airflow_db, deliver, read_warehouse):
+    from kairos.airflow_local import asset_events, run_dag
+    from kairos.ingest import ingest_dates
+
+    deliver(subscribers=2000)
+    ingest_dates(DAY, DAY)
+    result = run_dag("build_warehouse", DAY)
+    assert result.ok, result.task_states
+    assert read_warehouse(
+        "select count(*) > 0 from marts.fct_service_product_usage_daily where business_date = ?",
+        [DAY],
+    ) == [(True,)]
+    (event,) = asset_events("build_warehouse", result.run_id)
+    assert event["uri"] == "kairos://warehouse/marts"
+    assert event["extra"]["business_date"] == "2026-11-21"
+
+
+def test_a_failing_dbt_test_stops_the_build_before_the_marts(
+    airflow_db, cfg, deliver, read_warehouse
+):
+    """The gate: a row no contract allows reaches raw (here written straight into it, as
+    an upstream bug would); staging's tests fail, and no mart is built on it."""
+    import duckdb
+
+    from kairos.airflow_local import asset_events, run_dag
+    from kairos.ingest import ingest_dates
+
+    deliver(subscribers=1000)
+    ingest_dates(DAY, DAY)
+    con = duckdb.connect(str(cfg.warehouse))
+    con.execute(
+        "update raw.crm_campaign_members set member_group = 'bogus'"
+        " where customer_id = (select min(customer_id) from raw.crm_campaign_members)"
+    )
+    con.close()
+    result = run_dag("build_warehouse", DAY)
+    assert result.state == "failed"
+    assert result.task_states["dbt_build_staging"] == "failed"
+    assert result.task_states["dbt_build_marts"] == "upstream_failed"
+    assert asset_events("build_warehouse", result.run_id) == []
+    assert read_warehouse(
+        "select count(*) from information_schema.tables where table_schema = 'marts'"
+    ) == [(0,)]

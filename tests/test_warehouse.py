@@ -50,8 +50,9 @@ def operator_2010(tmp_path_factory):
     """The operator-2010 scenario, through ingestion and the whole dbt build."""
     mp, cfg = _home(tmp_path_factory, "operator")
     first = dt.date(2026, 10, 1)
-    manifest = generate(cfg.landing, first, 3, 300_000, 2010, progress=False,
-                        scenario="operator-2010")
+    manifest = generate(
+        cfg.landing, first, 3, 300_000, 2010, progress=False, scenario="operator-2010"
+    )
     _, failures = ingest_dates(first, first + dt.timedelta(days=2), cfg=cfg)
     assert failures == []
     warehouse.build(None, cfg)
@@ -61,8 +62,12 @@ def operator_2010(tmp_path_factory):
 
 def test_the_report_prints_the_operators_table_back(operator_2010):
     cfg, _ = operator_2010
-    rows = {r["segment"]: r for r in _query(
-        cfg, "select * from marts.rpt_care_activity_results where start_date = '2026-10-02'")}
+    rows = {
+        r["segment"]: r
+        for r in _query(
+            cfg, "select * from marts.rpt_care_activity_results where start_date = '2026-10-02'"
+        )
+    }
     assert set(rows) == set(OPERATOR_TABLE)
     for segment, (covered, rate, before, after) in OPERATOR_TABLE.items():
         r = rows[segment]
@@ -75,8 +80,12 @@ def test_the_report_prints_the_operators_table_back(operator_2010):
 def test_control_adjusted_lift_recovers_the_planted_effect(operator_2010):
     cfg, manifest = operator_2010
     planted = manifest["scenario"]["operator_table"]
-    rows = {r["segment"]: r for r in _query(
-        cfg, "select * from marts.rpt_care_activity_results where start_date = '2026-10-02'")}
+    rows = {
+        r["segment"]: r
+        for r in _query(
+            cfg, "select * from marts.rpt_care_activity_results where start_date = '2026-10-02'"
+        )
+    }
     for segment, r in rows.items():
         truth = planted[segment]["true_effect"]
         assert r["control_adjusted_lift_ci_low"] - 0.3 <= truth, (segment, r, truth)
@@ -108,10 +117,14 @@ def november(request, tmp_path_factory):
 
 def test_participation_counts_match_the_ground_truth_exactly(november):
     cfg, manifest = november
-    truth = {a["campaign_id"]: a for a in manifest["care_activities"]
-             if a["campaign_id"] // 100 == 202611}
-    rows = {r["campaign_id"]: r for r in _query(
-        cfg, "select * from marts.rpt_care_activity_results")}
+    truth = {
+        a["campaign_id"]: a
+        for a in manifest["care_activities"]
+        if a["campaign_id"] // 100 == 202611
+    }
+    rows = {
+        r["campaign_id"]: r for r in _query(cfg, "select * from marts.rpt_care_activity_results")
+    }
     assert set(truth) <= set(rows)
     for cid, t in truth.items():
         r = rows[cid]
@@ -120,18 +133,24 @@ def test_participation_counts_match_the_ground_truth_exactly(november):
         assert r["participation_rate"] == pytest.approx(t["participation_rate"])
         # Interviewed before and after: the planted follow-up wave, plus the odd customer
         # whose everyday random interview happens to fall in the follow-up window.
-        for got, planted in ((r["control_surveyed"], t["satisfaction"]["control"]["surveyed"]),
-                             (r["participants_surveyed"],
-                              t["satisfaction"]["participants"]["surveyed"])):
+        for got, planted in (
+            (r["control_surveyed"], t["satisfaction"]["control"]["surveyed"]),
+            (r["participants_surveyed"], t["satisfaction"]["participants"]["surveyed"]),
+        ):
             assert planted <= got <= planted * 1.03 + 1
 
 
 def test_lifts_track_the_planted_ones_and_naive_overstates(november):
     cfg, manifest = november
-    truth = {a["campaign_id"]: a for a in manifest["care_activities"]
-             if a["campaign_id"] // 100 == 202611}
-    lifts = {r["campaign_id"]: r for r in _query(
-        cfg, "select * from marts.fct_satisfaction_lift where slice = 'all'")}
+    truth = {
+        a["campaign_id"]: a
+        for a in manifest["care_activities"]
+        if a["campaign_id"] // 100 == 202611
+    }
+    lifts = {
+        r["campaign_id"]: r
+        for r in _query(cfg, "select * from marts.fct_satisfaction_lift where slice = 'all'")
+    }
     checked = 0
     for cid, t in truth.items():
         r = lifts[cid]
@@ -140,8 +159,9 @@ def test_lifts_track_the_planted_ones_and_naive_overstates(november):
         checked += 1
         # The survey adds its own noise to the planted levels; the estimate must stay
         # close to the realised truth of the same customers.
-        realised_did = t["satisfaction"]["participants"]["lift"] - \
-            t["satisfaction"]["control"]["lift"]
+        realised_did = (
+            t["satisfaction"]["participants"]["lift"] - t["satisfaction"]["control"]["lift"]
+        )
         assert abs(r["did_lift"] - realised_did) < 2.0, (cid, r["did_lift"], realised_did)
         assert abs(r["naive_lift"] - t["naive_lift_participants"]) < 1.5
         # regression to the mean: the control group rises with no treatment at all
@@ -152,28 +172,45 @@ def test_lifts_track_the_planted_ones_and_naive_overstates(november):
 
 def test_mart_totals_reconcile_with_raw(november):
     cfg, _ = november
-    (raw,) = _query(cfg, """
+    (raw,) = _query(
+        cfg,
+        """
         select business_date, count(*) as events from raw.boss_service_product_events
-        group by all order by all limit 1""")
-    (mart,) = _query(cfg, """
+        group by all order by all limit 1""",
+    )
+    (mart,) = _query(
+        cfg,
+        """
         select sum(events) as events, sum(uses + new_orders + cancellations) as parts
         from marts.fct_service_product_usage_daily where business_date = ?""",
-                     [raw["business_date"]])
+        [raw["business_date"]],
+    )
     assert mart["events"] == mart["parts"] == raw["events"]
-    members = _query(cfg, """
+    members = _query(
+        cfg,
+        """
         select business_date, campaign_id, count(*) as targeted,
             count(reached_at) as reached, count(participated_at) as participated
-        from raw.crm_campaign_members where member_group = 'target' group by all""")
-    reach = {(r["business_date"], r["campaign_id"]): r for r in _query(
-        cfg, "select * from marts.fct_campaign_participation_daily")}
+        from raw.crm_campaign_members where member_group = 'target' group by all""",
+    )
+    reach = {
+        (r["business_date"], r["campaign_id"]): r
+        for r in _query(cfg, "select * from marts.fct_campaign_participation_daily")
+    }
     assert len(reach) == len(members)
     for m in members:
         r = reach[(m["business_date"], m["campaign_id"])]
-        assert (r["customers_targeted"], r["customers_reached"], r["customers_participated"]) \
-            == (m["targeted"], m["reached"], m["participated"])
-    (subs,) = _query(cfg, """
+        assert (r["customers_targeted"], r["customers_reached"], r["customers_participated"]) == (
+            m["targeted"],
+            m["reached"],
+            m["participated"],
+        )
+    (subs,) = _query(
+        cfg,
+        """
         select (select count(distinct subscriber_id) from raw.boss_subscribers) as raw_subs,
-            (select count(*) from marts.dim_subscribers where is_current) as current_rows""")
+            (select count(*) from marts.dim_subscribers where is_current) as current_rows""",
+    )
     assert subs["raw_subs"] == subs["current_rows"]
 
 
@@ -206,8 +243,11 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg)
     for layer in warehouse.LAYERS:
         warehouse.build_layer(layer, days[1], cfg)
     assert {t: _digest(cfg, t) for t in FACTS} == daily
-    per_day = _query(cfg, "select business_date, count(*) as n from"
-                          " marts.fct_campaign_reach_daily group by all order by all")
+    per_day = _query(
+        cfg,
+        "select business_date, count(*) as n from"
+        " marts.fct_campaign_reach_daily group by all order by all",
+    )
     assert [r["business_date"] for r in per_day] == days
     # a full refresh from raw gives the same tables as the day-by-day build
     for layer in warehouse.LAYERS:

@@ -96,7 +96,7 @@ def dbt(
         raise DbtBuildError(f"dbt {' '.join(args)} failed: {result.exception}")
     failures = []
     nodes = 0
-    for r in result.result or []:
+    for r in getattr(result.result, "results", None) or []:
         nodes += 1
         status = str(getattr(r, "status", "")).lower()
         if status in ("error", "fail", "runtimeerr"):

@@ -1,3 +1,5 @@
+-- The key includes the day (usage_date / balance_date must equal the business date), and
+-- the raw table holds exactly one delivery per business_date: nothing to deduplicate.
 with
 
 source as (
@@ -18,13 +20,6 @@ renamed as (
         business_date
     from source
 
-),
-
--- An event re-sent in a later delivery keeps only its latest version.
-deduplicated as (
-
-    {{ latest_delivery('renamed', ['subscriber_id', 'balance_date'], ['subscriber_id', 'balance_date', 'balance_yuan', 'credit_limit_yuan', 'arrears_yuan', 'bill_due_date', 'business_date']) }}
-
 )
 
-select * from deduplicated
+select * from renamed

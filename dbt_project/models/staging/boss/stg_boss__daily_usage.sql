@@ -1,3 +1,5 @@
+-- The key includes the day (usage_date / balance_date must equal the business date), and
+-- the raw table holds exactly one delivery per business_date: nothing to deduplicate.
 with
 
 source as (
@@ -21,13 +23,6 @@ renamed as (
         business_date
     from source
 
-),
-
--- An event re-sent in a later delivery keeps only its latest version.
-deduplicated as (
-
-    {{ latest_delivery('renamed', ['subscriber_id', 'usage_date'], ['subscriber_id', 'usage_date', 'voice_minutes', 'sms_count', 'data_mb', 'evening_data_mb', 'mtd_data_mb', 'overage_fee_yuan', 'mtd_overage_fee_yuan', 'business_date']) }}
-
 )
 
-select * from deduplicated
+select * from renamed

@@ -348,7 +348,8 @@ def generate(
                 " quota over the month (others stay under 0.8x)",
                 "low_balance": "prepaid active line with balance under 10 yuan that day",
                 "suspended_arrears": "line in status suspended_arrears that day",
-                "old_device": "device_age_months >= 24",
+                "old_device": "device_age_months reaches 24 (24 <= age < 25): the month a"
+                " device becomes old",
                 "birthday": "customer's birthday within the next 7 days (day 0-6)",
             },
             "dissatisfaction": {
@@ -357,6 +358,13 @@ def generate(
                 "explicit": "complains (4%/day) and rates resolutions 1-3",
                 "hidden": "never complains; calls the hotline 12x as often,"
                 " satisfaction 10 points lower",
+            },
+            "preferences": {
+                "channel": "responses to outbound offers: 0.04 + 0.5 on the preferred channel"
+                " + 0.12 inside the preferred window; GoTone ARPU >= 500 leans to"
+                " outbound_call, Easyown ARPU < 50 to sms (70%)",
+                "promotion_gift_timing": "campaign participation: 0.1 + 0.3 promotion"
+                " form + 0.3 gift + 0.2 timing matching the customer's",
             },
             "short_boards": {
                 "reminders": "GoTone with ARPU >= 500, and Easyown with ARPU < 50",

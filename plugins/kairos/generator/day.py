@@ -41,6 +41,9 @@ USE_PRODUCTS = [
     ("SP_HOSPITAL_BOOKING", 1, "app"),
     ("SP_PARTNER_MERCHANTS", 2, "app"),
 ]
+OFFER_RATE = 0.08  # everyday outbound offers per customer per day
+LOW_BALANCE_YUAN = 10.0
+OLD_DEVICE_MONTHS = 24  # the key moment is the month the device turns this old
 MOMENTS = ["quota_exceed_risk", "low_balance", "suspended_arrears", "old_device", "birthday"]
 
 
@@ -320,6 +323,29 @@ def generate_chunk_day(
                 outcome = "accepted" if ok else ("declined" if i % 2 else "no_answer")
             sec = int(mo.mkt_hour[m_i, i]) * 3600 + int(hsec[i]) % 3600
             contacts.append((i, ch, "outbound", sec, str(cid_m), "offer", outcome))
+    # everyday outbound offers, not tied to a campaign (opt-outs excluded): channel and
+    # hour are drawn at random, so over the months the responses reveal each customer's
+    # preferred channel and contact window. Own random stream: other extracts unchanged.
+    ro = w.rng(seed, 5, ordinal - w.EPOCH, st.chunk)
+    o_draw, o_ch, o_hour, o_ok = (
+        ro.random(n),
+        ro.integers(0, 6, n),
+        ro.integers(8, 22, n),
+        ro.random(n),
+    )
+    lo_h = np.array([x[1] for x in cat.WINDOWS])[st.pref_window]
+    hi_h = np.array([x[2] for x in cat.WINDOWS])[st.pref_window]
+    o_accept = o_ok < (
+        0.04 + 0.5 * (o_ch == st.pref_channel) + 0.12 * ((o_hour >= lo_h) & (o_hour <= hi_h))
+    )
+    for i in np.flatnonzero(active & st.is_primary & ~st.opt_out & (o_draw < OFFER_RATE)).tolist():
+        ch = cat.CONTACT_CHANNELS[o_ch[i]]
+        if ch in ("sms", "mms", "app", "web"):
+            outcome = "opened" if o_accept[i] else "ignored"
+        else:
+            outcome = "accepted" if o_accept[i] else ("declined" if i % 2 else "no_answer")
+        sec = int(o_hour[i]) * 3600 + int(hsec[i]) % 3600
+        contacts.append((i, ch, "outbound", sec, "", "offer", outcome))
     # care activity reach contacts
     reached_today = np.flatnonzero((mo.reach_day == day.day) & (mo.care >= 0) & alive)
     for i in reached_today.tolist():
@@ -395,9 +421,9 @@ def generate_chunk_day(
     bday = np.array([_days_to_birthday(int(b), day) for b in st.birth.tolist()])
     moments = {
         "quota_exceed_risk": active & st.burner,
-        "low_balance": low,
+        "low_balance": prepaid & active & (balance < LOW_BALANCE_YUAN),
         "suspended_arrears": alive & in_arrears,
-        "old_device": alive & (age >= 24),
+        "old_device": alive & (age >= OLD_DEVICE_MONTHS) & (age < OLD_DEVICE_MONTHS + 1),
         "birthday": alive & st.is_primary & (bday <= 6),
     }
     for moment, mask in moments.items():

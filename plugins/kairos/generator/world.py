@@ -214,6 +214,13 @@ def build_static(seed: int, chunk: int, subscribers: int) -> Static:
     board = np.where(
         (city >= RURAL_CITY_FROM) & (board < 0), cat.INDICATORS.index("network"), board
     )
+    # Channel preference follows the group where the operator's own example says so
+    # (domain §5): high-ARPU GoTone customers want their customer manager to call,
+    # low-ARPU Easyown customers want an SMS. Drawn last so earlier draws are unchanged.
+    lean = per_customer(r.random(n)) < 0.7
+    call, text = cat.CONTACT_CHANNELS.index("outbound_call"), cat.CONTACT_CHANNELS.index("sms")
+    pref_channel = np.where((brand == 0) & (arpu >= 500) & lean, call, pref_channel)
+    pref_channel = np.where((brand == 2) & (arpu < 50) & lean, text, pref_channel)
     return Static(
         chunk=chunk,
         n_chunks=n_chunks(subscribers),

@@ -227,6 +227,12 @@ FACTS = [
     "intermediate.int_subscriber_versions",
     "intermediate.int_campaign_contacts_daily",
     "marts.dim_subscribers",
+    "intermediate.int_customer_contact_responses_daily",
+    "intermediate.int_customer_product_uses_daily",
+    "intermediate.int_customer_activity_daily",
+    "marts.fct_key_moment_warnings",
+    "marts.fct_dissatisfied_pool_daily",
+    "marts.fct_dissatisfied_pool_movement_daily",
 ]
 
 

@@ -113,7 +113,9 @@ def dbt(
 
 def seed(cfg: Settings | None = None) -> StepResult:
     """Load the reference seeds (and test them)."""
-    return dbt(["build", "--select", "resource_type:seed"], cfg=cfg)
+    return dbt(
+        ["build", "--select", "resource_type:seed", "--indirect-selection", "cautious"], cfg=cfg
+    )
 
 
 def build_layer(

@@ -1,0 +1,9 @@
+-- One dispatched task per customer per day, whatever fired.
+select
+    business_date,
+    customer_id,
+    count(*) as tasks
+from {{ ref('fct_key_moment_tasks') }}
+where decision = 'dispatched' and {{ for_business_date() }}
+group by business_date, customer_id
+having count(*) > 1

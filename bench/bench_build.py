@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -41,6 +42,15 @@ def run_measured(argv: list[str], env: dict) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def generator_fingerprint() -> str:
+    """SHA-256 over the generator's source: a cached delivery is stale when it changes."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent / "plugins" / "kairos" / "generator"
+    for path in sorted(root.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--subscribers", type=int, default=1_000_000)
@@ -59,6 +69,8 @@ def main() -> int:
         "days": args.days,
         "seed": args.seed,
         "start": str(START),
+        # regenerate when the generator changes, not only its parameters
+        "generator": generator_fingerprint(),
     }
     stamp = work / "generated.json"
     env = dict(os.environ, KAIROS_LANDING=str(landing))

@@ -505,3 +505,26 @@ def test_truth_files_are_what_the_tests_read(history):
     ) as fh:
         header = fh.readline().strip().split("|")
     assert {"pref_channel", "pref_window", "dissatisfaction", "short_board"} <= set(header)
+
+
+def test_kairos_evaluate_reports_the_same_figures(history, capsys, monkeypatch):
+    cfg, con = history
+    from kairos import cli
+
+    monkeypatch.setenv("KAIROS_HOME", str(cfg.home))
+    assert cli.main(["evaluate"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "KM08_ARREARS_SUSPENDED" in ln)
+    planted = one(con, "select count(*) from truth_moments where moment = 'suspended_arrears'")[0]
+    assert line.split()[2] == str(planted)
+    assert "potential  hidden" in out
+
+
+def test_kairos_evaluate_without_ground_truth_says_so(history, capsys, tmp_path, monkeypatch):
+    cfg, _ = history
+    from kairos import cli
+
+    monkeypatch.setenv("KAIROS_HOME", str(cfg.home))
+    monkeypatch.setenv("KAIROS_LANDING", str(tmp_path / "empty"))
+    assert cli.main(["evaluate"]) == 1
+    assert "no generator ground truth" in capsys.readouterr().err

@@ -259,3 +259,21 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg)
     for layer in warehouse.LAYERS:
         warehouse.build_layer(layer, None, cfg, full_refresh=True)
     assert {t: _digest(cfg, t) for t in FACTS} == daily
+
+
+def test_short_boards_split_the_balance_reminder_by_group(november):
+    """domain §5: reminders are the short board of high-ARPU GoTone VIPs and of low-ARPU
+    Easyown customers, and the two groups want the remedy by different channels."""
+    cfg, _ = november
+    boards = {
+        r["group_value"]: r
+        for r in _query(
+            cfg, "select * from marts.rpt_satisfaction_short_boards where is_short_board"
+        )
+    }
+    gotone, easyown = boards["gotone / vip / ge500"], boards["easyown / below_four_star / lt50"]
+    assert gotone["indicator"] == easyown["indicator"] == "reminders"
+    assert gotone["group_preferred_channel"] == "outbound_call"
+    assert easyown["group_preferred_channel"] == "sms"
+    mzone = [b for g, b in boards.items() if g.startswith("mzone /")]
+    assert mzone and {b["indicator"] for b in mzone} == {"hotline"}

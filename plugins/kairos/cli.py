@@ -7,6 +7,8 @@ kairos quarantine --date 2026-11-21
 kairos contract-doc [--check]
 kairos demo                                 # generate a day, run the ingest DAGs
 kairos release-late --out var/landing
+kairos build [--date D]                     # dbt: seeds, staging, intermediate, marts
+kairos evaluate                             # marts against the generator's ground truth
 """
 
 from __future__ import annotations
@@ -99,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sq = sub.add_parser("sql", help="run a query on a read-only connection to the warehouse")
     sq.add_argument("query")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="score warnings, preferences and the dissatisfied pool against the generator's"
+        " ground truth",
+    )
+    ev.add_argument("--date", type=_date, default=None, help="pool date (default: latest)")
 
     c = sub.add_parser("contract-doc", help="write docs/extract-contract.md from the contract")
     c.add_argument("--check", action="store_true", help="fail if the page is out of date")
@@ -256,6 +265,21 @@ def _sql(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    from kairos import evaluation
+
+    cfg = settings()
+    if not cfg.warehouse.exists():
+        print(f"kairos evaluate: no warehouse at {cfg.warehouse}", file=sys.stderr)
+        return 1
+    try:
+        print(evaluation.evaluate(cfg, args.date).render())
+    except FileNotFoundError as exc:
+        print(f"kairos evaluate: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _contract_doc(args) -> int:
     text = contract.render_markdown() + "\n"
     if args.check:
@@ -286,6 +310,7 @@ COMMANDS = {
     "build": _build,
     "docs": _docs,
     "sql": _sql,
+    "evaluate": _evaluate,
     "contract-doc": _contract_doc,
 }
 

@@ -16,6 +16,39 @@ def yesterday_in_beijing() -> dt.date:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).date() - dt.timedelta(days=1)
 
 
+def _print_key_moments(con, business_date: dt.date) -> None:
+    """Today's warnings, the contact policy's decisions, the pool and the short boards."""
+
+    def q(sql):
+        return con.execute(sql, [business_date]).fetchall()
+
+    types = q(
+        "select warning_type, count(*) from marts.fct_key_moment_warnings"
+        " where business_date = ? group by all order by 2 desc"
+    )
+    print("  key-moment warnings: " + ", ".join(f"{t} {n:,}" for t, n in types))
+    decisions = q(
+        "select decision || coalesce(' (' || suppression_reason || ')', ''), count(*)"
+        " from marts.fct_key_moment_tasks where business_date = ? group by all order by 2 desc"
+    )
+    print("  contact policy: " + ", ".join(f"{d} {n:,}" for d, n in decisions))
+    channels = q(
+        "select channel, count(*) from marts.fct_key_moment_tasks"
+        " where business_date = ? and decision = 'dispatched' group by all order by 2 desc"
+    )
+    print("  tasks by channel: " + ", ".join(f"{c} {n:,}" for c, n in channels))
+    pool = q(
+        "select pool_type, count(*) from marts.fct_dissatisfied_pool_daily"
+        " where business_date = ? group by all order by all"
+    )
+    print("  dissatisfied pool: " + ", ".join(f"{t} {n:,}" for t, n in pool))
+    boards = con.execute(
+        "select group_value, indicator from marts.rpt_satisfaction_short_boards"
+        " where is_short_board and group_type = 'brand_tier_arpu' order by surveys desc limit 4"
+    ).fetchall()
+    print("  short boards: " + "; ".join(f"{g}: {i}" for g, i in boards))
+
+
 def run(business_date: dt.date, subscribers: int, seed: int) -> int:
     from kairos import airflow_local
 
@@ -88,6 +121,7 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
                 "  most used service products today: "
                 + ", ".join(f"{code} {uses:,}" for code, uses, _ in usage)
             )
+            _print_key_moments(con, business_date)
     finally:
         con.close()
     print(f"\nGround truth of the generated data: {cfg.landing / '_ground_truth'}")

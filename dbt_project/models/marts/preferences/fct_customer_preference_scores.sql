@@ -211,7 +211,9 @@ use_scores as (
     select
         use_evidence.*,
         cast(null as double) as population_rate,
-        {{ safe_ratio('use_evidence.weighted_positives', 'use_totals.weighted_uses') }} as score
+        -- a share; least() absorbs the rounding of two float sums taken in different orders
+        least({{ safe_ratio('use_evidence.weighted_positives', 'use_totals.weighted_uses') }}, 1.0)
+            as score
     from use_evidence
     inner join use_totals
         on use_evidence.customer_id = use_totals.customer_id

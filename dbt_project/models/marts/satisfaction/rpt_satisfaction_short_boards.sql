@@ -139,13 +139,35 @@ ranked as (
 
 ),
 
+current_profiles as (
+
+    select * from profiles
+    where business_date = {{ as_of_date(ref('stg_bi__satisfaction_surveys')) }}
+
+),
+
 group_customers as (
 
+    -- every current customer of the group, surveyed or not: the remedy reaches them all
     select distinct
-        group_type,
-        group_value,
+        'brand_tier_arpu' as group_type,
+        concat_ws(' / ', brand_code, customer_tier, arpu_band) as group_value,
         customer_id
-    from indicators
+    from current_profiles
+    union all
+    select distinct
+        'family_membership' as group_type,
+        case when is_family_member then 'family_member' else 'not_family_member' end
+            as group_value,
+        customer_id
+    from current_profiles
+    union all
+    select distinct
+        'enterprise_membership' as group_type,
+        case when is_enterprise_member then 'enterprise_member' else 'not_enterprise_member' end
+            as group_value,
+        customer_id
+    from current_profiles
 
 ),
 

@@ -9,9 +9,12 @@
 --    contacted in the last `recent_contact_days` days or already contacted
 --    `contact_cap_per_week` times in 7 days (CRM's outbound contacts, which include the
 --    tasks once executed);
--- 2. holdout -- a stable md5 bucket of (customer, rule) below the rule's holdout_pct;
--- 3. one task per customer per day -- the lowest priority number wins, the others are
---    suppressed as lower_priority.
+-- 2. one task per customer per day -- of the warnings left, the lowest priority number
+--    wins, the others are suppressed as lower_priority;
+-- 3. holdout -- the winner is held out (nobody contacts the customer that day) when a
+--    stable md5 bucket of (customer, rule) is below the rule's holdout_pct. Holding out
+--    after the ranking keeps each rule's holdout share at its holdout_pct: holding out
+--    before it would let lower-priority rules lose targets but keep their holdouts.
 -- Channel: the rule's fixed channel, else a strong channel preference where the rule
 -- allows it and the tier may use it, else the tier's (domain §3): VIP and four-star-plus
 -- get a phone-manager call, below four stars an SMS.
@@ -135,33 +138,21 @@ policy as (
 
 ),
 
-eligible as (
-
-    select
-        *,
-        case
-            when do_not_disturb_reason is null and holdout_bucket < holdout_pct then 1
-            else 0
-        end as is_holdout
-    from policy
-
-),
-
 ranked as (
 
     select
         *,
         case
-            when do_not_disturb_reason is null and is_holdout = 0
+            when do_not_disturb_reason is null
                 then row_number() over (
                     partition by
                         customer_id,
                         business_date,
-                        case when do_not_disturb_reason is null and is_holdout = 0 then 1 else 0 end
+                        case when do_not_disturb_reason is null then 1 else 0 end
                     order by priority, subscriber_id
                 )
         end as task_rank
-    from eligible
+    from policy
 
 ),
 
@@ -177,14 +168,13 @@ final as (
         priority,
         customer_tier,
         case
-            when do_not_disturb_reason is not null then 'suppressed'
-            when is_holdout = 1 then 'holdout'
-            when task_rank = 1 then 'dispatched'
-            else 'suppressed'
+            when do_not_disturb_reason is not null or task_rank > 1 then 'suppressed'
+            when holdout_bucket < holdout_pct then 'holdout'
+            else 'dispatched'
         end as decision,
         case
             when do_not_disturb_reason is not null then do_not_disturb_reason
-            when is_holdout = 0 and task_rank > 1 then 'lower_priority'
+            when task_rank > 1 then 'lower_priority'
         end as suppression_reason,
         holdout_bucket,
         channel,

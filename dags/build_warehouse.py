@@ -9,8 +9,10 @@ One task per layer -- `dbt_seed`, `dbt_build_staging`, `dbt_build_intermediate`,
 `dbt_build_marts` -- each a `dbt build` (models and their tests) through dbt's
 programmatic runner, holding the warehouse writer lock (pool `kairos_duckdb_writer`). A
 failing model or error-severity test fails the task and the run. Fact models are
-incremental by business date: a run replaces exactly its date. `dbt_build_marts` updates
-the Asset `warehouse_marts`. Why layers and not one task per model: docs/orchestration.md.
+incremental by business date: a run replaces exactly its date. Then `dbt_docs` (the docs
+site) and `publish_snapshot` (checkpoint, copy, atomic swap of the analysts' read-only
+copy), which updates the Asset `warehouse_marts`. Why layers and not one task per model:
+docs/orchestration.md.
 """
 
 from airflow.sdk import DAG

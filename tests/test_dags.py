@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -161,7 +163,20 @@ def test_build_warehouse_is_scheduled_on_the_three_raw_assets(dagbag):
     assert uris == {f"kairos://warehouse/raw/{s}" for s in ("boss", "crm", "bi")}
     for layer in ("staging", "intermediate", "marts"):
         assert dag.task_dict[f"dbt_build_{layer}"].pool == WRITER_POOL
-    assert [a.uri for a in dag.task_dict["dbt_build_marts"].outlets] == ["kairos://warehouse/marts"]
+    assert dag.task_dict["publish_snapshot"].pool == WRITER_POOL
+    assert [a.uri for a in dag.task_dict["publish_snapshot"].outlets] == [
+        "kairos://warehouse/marts"
+    ]
+    assert dag.task_dict["dbt_build_marts"].outlets == []
+
+
+def test_publish_target_lists_is_scheduled_on_the_warehouse_asset(dagbag):
+    dag = dagbag.get_dag("publish_target_lists")
+    assert _acyclic(dag)
+    assert {a.uri for a in dag.timetable.asset_condition.objects} == {"kairos://warehouse/marts"}
+    order = ["gate_warehouse", "build_lists", "gate_lists", "publish"]
+    for before, after in itertools.pairwise(order):
+        assert after in dag.task_dict[before].downstream_task_ids
 
 
 def test_business_date_comes_from_agreeing_asset_events():
@@ -175,7 +190,9 @@ def test_business_date_comes_from_agreeing_asset_events():
         business_date_from_events([])
 
 
-def test_build_warehouse_builds_the_marts_and_emits_its_asset(airflow_db, deliver, read_warehouse):
+def test_build_warehouse_builds_the_marts_and_emits_its_asset(
+    airflow_db, cfg, deliver, read_warehouse
+):
     from kairos.airflow_local import asset_events, run_dag
     from kairos.ingest import ingest_dates
 
@@ -190,6 +207,21 @@ def test_build_warehouse_builds_the_marts_and_emits_its_asset(airflow_db, delive
     (event,) = asset_events("build_warehouse", result.run_id)
     assert event["uri"] == "kairos://warehouse/marts"
     assert event["extra"]["business_date"] == "2026-11-21"
+    # the analysts' snapshot holds the built day and opens read-only beside a writer
+    import duckdb
+
+    snapshot = Path(event["extra"]["snapshot"])
+    writer = duckdb.connect(str(cfg.warehouse))  # the pipeline holding the live file
+    try:
+        con = duckdb.connect(str(snapshot), read_only=True)
+        assert con.execute(
+            "select count(*) > 0 from marts.fct_key_moment_warnings where business_date = ?",
+            [DAY],
+        ).fetchall() == [(True,)]
+        con.close()
+    finally:
+        writer.close()
+    assert (cfg.home / "dbt" / "target" / "index.html").exists()
 
 
 def test_a_failing_dbt_test_stops_the_build_before_the_marts(
@@ -214,6 +246,8 @@ def test_a_failing_dbt_test_stops_the_build_before_the_marts(
     assert result.state == "failed"
     assert result.task_states["dbt_build_staging"] == "failed"
     assert result.task_states["dbt_build_marts"] == "upstream_failed"
+    assert result.task_states["publish_snapshot"] == "upstream_failed"
+    assert not (cfg.home / "snapshot" / "kairos.duckdb").exists()
     assert asset_events("build_warehouse", result.run_id) == []
     assert read_warehouse(
         "select count(*) from information_schema.tables where table_schema = 'marts'"

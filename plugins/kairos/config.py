@@ -28,6 +28,25 @@ class Settings:
         """The lock file every DuckDB writer holds while it writes the warehouse."""
         return self.warehouse.with_name(self.warehouse.name + ".writer.lock")
 
+    def secret(self, env: str, name: str) -> str:
+        """A secret from the environment variable ``env``, else from the key file
+        ``$KAIROS_HOME/secrets/<name>``, made once (random, mode 0600) if missing.
+        Secrets are configuration: never in the repository."""
+        if value := os.environ.get(env):
+            return value
+        path = self.home / "secrets" / name
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it first
+                return path.read_text().strip()
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
     @property
     def work_dir(self) -> Path:
         """Scratch space for transcoded extracts; emptied by each load."""

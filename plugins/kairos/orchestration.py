@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import DAG, Asset, Param, dag, task
@@ -33,6 +34,11 @@ def business_date(context) -> dt.date:
     return logical.date() - dt.timedelta(days=1)
 
 
+def _business_date_param(description: str) -> Param:
+    """The ``business_date`` param every Kairos DAG takes (empty = derive it)."""
+    return Param(None, type=["null", "string"], format="date", description=description)
+
+
 def _seconds(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
@@ -53,12 +59,8 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
         doc_md=doc_md,
         tags=["kairos", "ingest", system],
         params={
-            "business_date": Param(
-                None,
-                type=["null", "string"],
-                format="date",
-                description="Business date to load (YYYY-MM-DD); empty = the day before the"
-                " run's logical date.",
+            "business_date": _business_date_param(
+                "Business date to load (YYYY-MM-DD); empty = the day before the run's logical date."
             )
         },
         default_args={"owner": "kairos-data-engineering", "retries": 0},
@@ -147,12 +149,8 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
         doc_md=doc_md,
         tags=["kairos", "dbt", "warehouse"],
         params={
-            "business_date": Param(
-                None,
-                type=["null", "string"],
-                format="date",
-                description="Business date to build; empty = the date of the triggering"
-                " raw Asset events.",
+            "business_date": _business_date_param(
+                "Business date to build; empty = the date of the triggering raw Asset events."
             )
         },
         default_args={"owner": "kairos-data-engineering", "retries": 0},
@@ -173,26 +171,159 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
 
             return warehouse.seed().__dict__
 
-        def layer_task(layer: str, outlets=()):
-            @task(task_id=f"dbt_build_{layer}", pool=WRITER_POOL, outlets=list(outlets))
-            def build_layer(day: str, **context) -> dict:
+        def layer_task(layer: str):
+            @task(task_id=f"dbt_build_{layer}", pool=WRITER_POOL)
+            def build_layer(day: str) -> dict:
                 from kairos import warehouse
 
-                step = warehouse.build_layer(layer, dt.date.fromisoformat(day))
-                if outlets:
-                    context["outlet_events"][WAREHOUSE_ASSET].extra = {
-                        "business_date": day,
-                        "dag_run_id": context["run_id"],
-                    }
-                return step.__dict__
+                return warehouse.build_layer(layer, dt.date.fromisoformat(day)).__dict__
 
             return build_layer
+
+        @task(pool=WRITER_POOL)
+        def dbt_docs() -> str:
+            """The dbt docs site of the day's warehouse (served by the portal at /docs)."""
+            from kairos import warehouse
+
+            return str(warehouse.docs())
+
+        @task(pool=WRITER_POOL, outlets=[WAREHOUSE_ASSET])
+        def publish_snapshot(day: str, **context) -> str:
+            """Checkpoint, copy and swap the analysts' read-only snapshot; only a whole,
+            tested day reaches it, and only then is the warehouse Asset updated."""
+            from kairos import warehouse
+
+            path = warehouse.snapshot()
+            context["outlet_events"][WAREHOUSE_ASSET].extra = {
+                "business_date": day,
+                "dag_run_id": context["run_id"],
+                "snapshot": str(path),
+            }
+            return str(path)
 
         day = resolve_business_date()
         seeded = dbt_seed()
         staging = layer_task("staging")(day)
         intermediate = layer_task("intermediate")(day)
-        marts = layer_task("marts", outlets=[WAREHOUSE_ASSET])(day)
-        seeded >> staging >> intermediate >> marts
+        marts = layer_task("marts")(day)
+        docs = dbt_docs()
+        snap = publish_snapshot(day)
+        seeded >> staging >> intermediate >> marts >> docs >> snap
 
     return _build()
+
+
+def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
+    """``publish_target_lists``: gate the warehouse, build the lists, gate the lists,
+    publish -- scheduled on the warehouse Asset. A failing step writes its summary to
+    ``publish/_reports``, calls the alert hook and fails; nothing new is published."""
+
+    def guarded(step: str, day: str, run_id: str, fn):
+        from kairos.config import settings
+        from kairos.publish import daily
+
+        try:
+            return fn()
+        except Exception as exc:
+            cfg = settings()
+            d = dt.date.fromisoformat(day)
+            daily.report(
+                cfg, d, run_id, ok=False, text=daily.failure_text(cfg, d, run_id, step, exc)
+            )
+            raise
+
+    @dag(
+        dag_id="publish_target_lists",
+        schedule=[WAREHOUSE_ASSET],
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        doc_md=doc_md,
+        tags=["kairos", "publish", "great_expectations"],
+        params={
+            "business_date": _business_date_param(
+                "Business date to publish; empty = the date of the triggering"
+                " warehouse Asset event."
+            )
+        },
+        default_args={"owner": "kairos-data-engineering", "retries": 0},
+    )
+    def _publish():
+        @task
+        def resolve_business_date(**context) -> dict:
+            explicit = (context.get("params") or {}).get("business_date")
+            events = context.get("triggering_asset_events") or {}
+            extras = [dict(e.extra or {}) for evs in events.values() for e in evs]
+            if explicit:
+                day = dt.date.fromisoformat(str(explicit)).isoformat()
+            else:
+                day = business_date_from_events(extras).isoformat()
+            build_runs = sorted({e["dag_run_id"] for e in extras if e.get("dag_run_id")})
+            return {"business_date": day, "build_warehouse_runs": build_runs}
+
+        @task
+        def gate_warehouse(info: dict, **context) -> dict:
+            from kairos.publish import daily
+
+            day = info["business_date"]
+            return guarded(
+                "gate_warehouse",
+                day,
+                context["run_id"],
+                lambda: daily.gate_warehouse(dt.date.fromisoformat(day), context["run_id"]),
+            )
+
+        @task
+        def build_lists(info: dict, **context) -> str:
+            from kairos.publish import daily
+
+            day = info["business_date"]
+            return guarded(
+                "build_lists",
+                day,
+                context["run_id"],
+                lambda: daily.stage_lists(dt.date.fromisoformat(day), context["run_id"]),
+            )
+
+        @task
+        def gate_lists(info: dict, staging: str, **context) -> dict:
+            from kairos.publish import daily
+
+            day = info["business_date"]
+            return guarded(
+                "gate_lists",
+                day,
+                context["run_id"],
+                lambda: daily.gate_lists(dt.date.fromisoformat(day), context["run_id"], staging),
+            )
+
+        @task
+        def publish(info: dict, staging: str, warehouse_gate: dict, lists_gate: dict, **context):
+            from kairos.config import settings
+            from kairos.publish import daily
+
+            day, run_id = info["business_date"], context["run_id"]
+            certification = {
+                "dbt": {"build_warehouse_runs": info["build_warehouse_runs"]},
+                "gates": [warehouse_gate, lists_gate],
+                "run_id": run_id,
+            }
+
+            def step():
+                target = daily.publish_lists(
+                    dt.date.fromisoformat(day), run_id, staging, certification
+                )
+                text = daily.success_text(dt.date.fromisoformat(day), Path(target))
+                daily.report(settings(), dt.date.fromisoformat(day), run_id, ok=True, text=text)
+                return target
+
+            return guarded("publish", day, run_id, step)
+
+        info = resolve_business_date()
+        warehouse_gate = gate_warehouse(info)
+        staging = build_lists(info)
+        warehouse_gate >> staging
+        lists_gate = gate_lists(info, staging)
+        publish(info, staging, warehouse_gate, lists_gate)
+
+    return _publish()

@@ -112,9 +112,21 @@ def dbt(
 
 
 def seed(cfg: Settings | None = None) -> StepResult:
-    """Load the reference seeds (and test them)."""
+    """Load the reference seeds (and test them).
+
+    Seeds are small and always reloaded whole (``--full-refresh``), so a column added to a
+    seed file reaches the warehouse without a manual step; only tests whose every parent
+    is a seed run here (``cautious``), the others with their model's layer."""
     return dbt(
-        ["build", "--select", "resource_type:seed", "--indirect-selection", "cautious"], cfg=cfg
+        [
+            "build",
+            "--select",
+            "resource_type:seed",
+            "--indirect-selection",
+            "cautious",
+            "--full-refresh",
+        ],
+        cfg=cfg,
     )
 
 
@@ -150,3 +162,39 @@ def docs(cfg: Settings | None = None) -> Path:
     cfg = cfg or settings()
     dbt(["docs", "generate"], cfg=cfg)
     return cfg.home / "dbt" / "target"
+
+
+def snapshot_path(cfg: Settings | None = None) -> Path:
+    """The analysts' read-only copy of the warehouse."""
+    cfg = cfg or settings()
+    return cfg.home / "snapshot" / "kairos.duckdb"
+
+
+def snapshot(cfg: Settings | None = None) -> Path:
+    """Publish a read-only snapshot of the warehouse: checkpoint, copy, atomic swap.
+
+    Taken under the writer lock after a whole day is built, so it never holds a half-built
+    day. Readers open the snapshot, never the live file: an analyst's open session holds
+    the previous snapshot's inode (the swap is a rename) and never blocks the pipeline.
+    """
+    import shutil
+
+    import duckdb
+
+    cfg = cfg or settings()
+    target = snapshot_path(cfg)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    with writer_lock(cfg.writer_lock):
+        con = duckdb.connect(str(cfg.warehouse))
+        try:
+            con.execute("checkpoint")  # fold the WAL into the file before copying it
+        finally:
+            con.close()
+        shutil.copyfile(cfg.warehouse, part)
+    with part.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(part, 0o444)
+    os.replace(part, target)
+    log.info("snapshot %s (%d MiB)", target, target.stat().st_size >> 20)
+    return target

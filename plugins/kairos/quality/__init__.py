@@ -1,0 +1,363 @@
+"""Data-quality gates: Great Expectations suites evaluated on data fetched from DuckDB.
+
+Why not GX's SQL datasource: over duckdb-engine it returns empty metrics (GX issue
+11579), so every expectation "fails" whatever the data -- a gate that cannot tell good
+data from bad. Instead each suite is a DuckDB query plus GX expectations, evaluated by
+GX's pandas engine on the query's result, in one of two shapes:
+
+* ``rows`` suites check row-level expectations (not null, in a set, between, a pattern).
+  The result is streamed from DuckDB in Arrow batches of ``batch_rows`` rows and each
+  batch is validated on its own, so memory is bounded by the batch, not the table; the
+  suite passes when every batch passes and unexpected counts are summed.
+* ``aggregate`` suites check set-level facts (keys unique, row count against the control
+  file and the trailing average, shares, sizes): DuckDB computes them over the whole
+  table (it is good at that), GX validates the small result.
+
+Suites live in ``expectations/`` at the repository root, as code reviewed like code.
+Results are kept: a JSON summary per gate run and GX Data Docs (HTML) under
+``$KAIROS_HOME/quality``. A failed gate raises :class:`GateFailed`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kairos.config import REPO_ROOT, Settings, settings
+
+log = logging.getLogger(__name__)
+
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+DEFAULT_BATCH_ROWS = 500_000
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named query and the GX expectations its result must meet.
+
+    ``query`` is DuckDB SQL with named parameters (``$business_date``, and for the
+    target lists ``$lists_dir``); ``expectations`` builds the GX expectation objects
+    (a function, so importing a suite module does not import GX).
+    """
+
+    name: str
+    description: str
+    query: str
+    expectations: Callable[[], list]
+    shape: str = "rows"  # rows | aggregate
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    # Over PII columns: keep no example values in results, reports or Data Docs (an
+    # unexpected value of a phone-number column is a phone number).
+    sensitive: bool = False
+
+    def __post_init__(self):
+        if self.shape not in ("rows", "aggregate"):
+            raise ValueError(f"suite {self.name}: shape must be rows or aggregate")
+
+
+@dataclass
+class ExpectationOutcome:
+    expectation: str
+    column: str | None
+    success: bool
+    element_count: int = 0
+    unexpected_count: int = 0
+    observed: object = None
+    details: str = ""
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    description: str
+    shape: str
+    success: bool
+    rows: int
+    batches: int
+    seconds: float
+    expectations: list[ExpectationOutcome] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [e for e in self.expectations if not e.success]
+
+
+@dataclass
+class GateResult:
+    gate: str
+    business_date: str
+    run_id: str
+    success: bool
+    suites: list[SuiteResult]
+    result_path: str = ""
+    data_docs: str = ""
+
+    def summary(self) -> str:
+        """A human-readable account of the gate: what failed and by how much."""
+        lines = [
+            f"gate {self.gate} for {self.business_date} (run {self.run_id}):"
+            f" {'PASSED' if self.success else 'FAILED'}"
+        ]
+        for s in self.suites:
+            mark = "ok  " if s.success else "FAIL"
+            lines.append(f"  {mark} {s.suite}: {s.rows:,} rows in {s.batches} batch(es)")
+            if s.error:
+                lines.append(f"       error: {s.error}")
+            for e in s.failures:
+                where = f" on {e.column}" if e.column else ""
+                lines.append(
+                    f"       {e.expectation}{where}: {e.unexpected_count:,} of"
+                    f" {e.element_count:,} unexpected {e.details}".rstrip()
+                )
+        if self.result_path:
+            lines.append(f"  results: {self.result_path}")
+        if self.data_docs:
+            lines.append(f"  data docs: {self.data_docs}")
+        return "\n".join(lines)
+
+
+class GateFailed(RuntimeError):
+    """A gate found data that must not be published."""
+
+    def __init__(self, result: GateResult):
+        super().__init__(result.summary())
+        self.result = result
+
+
+def load_suites(module: str) -> list[Suite]:
+    """The suites of ``expectations/<module>.py`` (its ``SUITES`` list)."""
+    path = EXPECTATIONS_DIR / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(f"kairos_expectations_{module}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return list(mod.SUITES)
+
+
+def quality_dir(cfg: Settings) -> Path:
+    return cfg.home / "quality"
+
+
+class _Validator:
+    """One ephemeral GX context per gate run, with a pandas datasource and Data Docs
+    written to ``$KAIROS_HOME/quality/data_docs``."""
+
+    def __init__(self, docs_dir: Path):
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.docs_dir = docs_dir
+        self.context.add_data_docs_site(
+            site_name="kairos",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        self.source = self.context.data_sources.add_pandas("kairos_duckdb_frames")
+        self.checkpoints: dict[str, object] = {}
+
+    def checkpoint(self, suite: Suite):
+        if suite.name in self.checkpoints:
+            return self.checkpoints[suite.name]
+        gx = self.gx
+        asset = self.source.add_dataframe_asset(suite.name)
+        batch = asset.add_batch_definition_whole_dataframe(f"{suite.name}_batch")
+        gx_suite = self.context.suites.add(gx.ExpectationSuite(name=suite.name))
+        for expectation in suite.expectations():
+            gx_suite.add_expectation(expectation)
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+        )
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"{suite.name}_checkpoint",
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["kairos"])],
+                result_format=(
+                    {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+                    if suite.sensitive
+                    else "SUMMARY"
+                ),
+            )
+        )
+        self.checkpoints[suite.name] = checkpoint
+        return checkpoint
+
+    def validate(self, suite: Suite, frame) -> list[ExpectationOutcome]:
+        result = self.checkpoint(suite).run(batch_parameters={"dataframe": frame})
+        outcomes = []
+        for run in result.run_results.values():
+            for r in run.results:
+                cfg = r.expectation_config
+                res = r.result or {}
+                exc = (r.exception_info or {}).get("exception_message")
+                outcomes.append(
+                    ExpectationOutcome(
+                        expectation=cfg.type,
+                        column=cfg.kwargs.get("column") or cfg.kwargs.get("column_A") or None,
+                        success=bool(r.success),
+                        element_count=int(res.get("element_count") or len(frame)),
+                        unexpected_count=int(res.get("unexpected_count") or 0),
+                        observed=_plain(res.get("observed_value")),
+                        details=(
+                            f"(error: {exc})"
+                            if exc
+                            else _examples(res.get("partial_unexpected_list"))
+                        ),
+                    )
+                )
+        return outcomes
+
+
+def _plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _examples(values) -> str:
+    if not values:
+        return ""
+    shown = ", ".join(repr(v) for v in list(values)[:3])
+    return f"(e.g. {shown})"
+
+
+def _merge(total: list[ExpectationOutcome] | None, batch: list[ExpectationOutcome]):
+    if total is None:
+        return batch
+    for t, b in zip(total, batch, strict=True):
+        t.success = t.success and b.success
+        t.element_count += b.element_count
+        t.unexpected_count += b.unexpected_count
+        if not b.success and not t.details:
+            t.details = b.details
+        t.observed = b.observed if b.observed is not None else t.observed
+    return total
+
+
+def _batches(reader, batch_rows: int):
+    """Arrow tables of about ``batch_rows`` rows from a record-batch reader (DuckDB may
+    hand out smaller batches, e.g. one per Parquet file)."""
+    import pyarrow as pa
+
+    pending, size = [], 0
+    for record_batch in reader:
+        if record_batch.num_rows == 0:
+            continue
+        pending.append(record_batch)
+        size += record_batch.num_rows
+        if size >= batch_rows:
+            yield pa.Table.from_batches(pending)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def run_suite(
+    con: duckdb.DuckDBPyConnection, suite: Suite, params: dict, validator: _Validator
+) -> SuiteResult:
+    """Evaluate one suite: stream its query in batches (rows) or validate the aggregate."""
+    started = time.perf_counter()
+    rows = batches = 0
+    outcomes: list[ExpectationOutcome] | None = None
+    try:
+        used = {k: v for k, v in params.items() if f"${k}" in suite.query}
+        reader = con.sql(suite.query, params=used).to_arrow_reader(suite.batch_rows)
+        for table in _batches(reader, suite.batch_rows):
+            frame = table.to_pandas()
+            rows += len(frame)
+            batches += 1
+            outcomes = _merge(outcomes, validator.validate(suite, frame))
+        if outcomes is None:
+            # No rows: a row suite passes vacuously only if that is acceptable to it; an
+            # aggregate query always returns its one row, so empty means broken SQL.
+            import pandas as pd
+
+            columns = [d[0] for d in con.execute(suite.query, used).description]
+            outcomes = validator.validate(suite, pd.DataFrame(columns=columns))
+            batches = 1
+        success = all(o.success for o in outcomes)
+        error = None
+    except duckdb.Error as exc:
+        success, error, outcomes = False, f"{type(exc).__name__}: {exc}", outcomes or []
+    return SuiteResult(
+        suite=suite.name,
+        description=suite.description,
+        shape=suite.shape,
+        success=success,
+        rows=rows,
+        batches=batches,
+        seconds=round(time.perf_counter() - started, 3),
+        expectations=outcomes or [],
+        error=error,
+    )
+
+
+def run_gate(
+    gate: str,
+    suites: list[Suite],
+    business_date: dt.date,
+    *,
+    run_id: str = "manual",
+    params: dict | None = None,
+    cfg: Settings | None = None,
+    database: Path | None = None,
+    raise_on_failure: bool = True,
+) -> GateResult:
+    """Run ``suites`` against the warehouse (read-only), keep the results, and raise
+    :class:`GateFailed` if any suite fails (unless ``raise_on_failure`` is false)."""
+    cfg = cfg or settings()
+    out = quality_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    validator = _Validator(out / "data_docs")
+    values = {"business_date": business_date, **(params or {})}
+    con = duckdb.connect(str(database or cfg.warehouse), read_only=True)
+    try:
+        results = [run_suite(con, s, values, validator) for s in suites]
+    finally:
+        con.close()
+    result = GateResult(
+        gate=gate,
+        business_date=business_date.isoformat(),
+        run_id=run_id,
+        success=all(r.success for r in results),
+        suites=results,
+        data_docs=str(out / "data_docs" / "index.html"),
+    )
+    path = out / business_date.isoformat() / f"{gate}-{_safe(run_id)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result.result_path = str(path)
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(asdict(result), indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+    log.info("%s", result.summary())
+    if raise_on_failure and not result.success:
+        raise GateFailed(result)
+    return result
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

@@ -1,0 +1,497 @@
+"""The gates and the publishing of target lists, on real DuckDB files, real GX
+validations and real list files. Every suite passes on good data and fails on data
+broken the way it guards against; every failure path publishes nothing."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from kairos import contract, publish, quality, warehouse
+from kairos.config import settings
+from kairos.generator import generate
+from kairos.ingest import ingest_dates
+from kairos.publish import daily
+from tests.conftest import module_home
+
+pytestmark = pytest.mark.slow
+
+FIRST, DAYS = dt.date(2026, 11, 13), 9
+DAY = FIRST + dt.timedelta(days=DAYS - 1)  # 2026-11-21, with 8 days of history
+PREVIOUS = DAY - dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Nine days of 3,000 subscribers, built, with the analysts' snapshot."""
+    mp, cfg = module_home(tmp_path_factory, "publish", KAIROS_PSEUDONYM_KEY="test-key")
+    generate(cfg.landing, FIRST, DAYS, 3_000, 11, progress=False)
+    _, failures = ingest_dates(FIRST, DAY, cfg=cfg)
+    assert failures == []
+    warehouse.build(None, cfg)
+    warehouse.snapshot(cfg)
+    yield cfg
+    mp.undo()
+
+
+@pytest.fixture
+def home(built, tmp_path, monkeypatch):
+    """A private copy of the built home (snapshot, no publications), so a test may break
+    the data or publish without touching the others."""
+    copy = tmp_path / "home"
+    copy.mkdir()
+    shutil.copytree(built.home / "snapshot", copy / "snapshot")
+    monkeypatch.setenv("KAIROS_HOME", str(copy))
+    monkeypatch.setenv("KAIROS_TEST_ALERTS", str(tmp_path / "alerts.jsonl"))
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    return settings()
+
+
+def snapshot(cfg) -> Path:
+    return warehouse.snapshot_path(cfg)
+
+
+def mutate(cfg, *sql: str) -> None:
+    """Break the (copied) snapshot as an upstream bug would."""
+    path = snapshot(cfg)
+    path.chmod(0o644)
+    con = duckdb.connect(str(path))
+    try:
+        for statement in sql:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def gate(cfg, module, name=None, **params):
+    suites = [s for s in quality.load_suites(module) if name is None or s.name == name]
+    assert suites, name
+    return quality.run_gate(
+        module,
+        suites,
+        DAY,
+        cfg=cfg,
+        database=snapshot(cfg),
+        params=params,
+        raise_on_failure=False,
+    )
+
+
+def failed_columns(result) -> set[str]:
+    return {e.column or e.expectation for s in result.suites for e in s.failures} | {
+        s.error for s in result.suites if s.error
+    }
+
+
+# --- the warehouse gate ------------------------------------------------------------
+
+
+def test_every_warehouse_suite_passes_on_good_data(home):
+    for module in daily.WAREHOUSE_SUITES:
+        result = gate(home, module)
+        assert result.success, result.summary()
+        assert len(result.suites) == len(quality.load_suites(module))
+    kept = json.loads(Path(result.result_path).read_text())
+    assert kept["success"] and kept["suites"]
+    assert (home.home / "quality" / "data_docs" / "index.html").exists()
+
+
+def _break_a_value(extract: contract.Extract) -> tuple[str, str]:
+    """(column, SQL expression) that violates the first constrained column of the extract."""
+    for c in extract.columns:
+        if c.values:
+            return c.name, "'BOGUS'"
+        if c.max is not None:
+            return c.name, str(c.max + 1000)
+        if c.min is not None:
+            return c.name, str(c.min - 1000)
+        if c.pattern:
+            return c.name, "'!!not-a-match!!'"
+    c = next(c for c in extract.columns if not c.nullable)
+    return c.name, "null"
+
+
+@pytest.mark.parametrize("extract", contract.extracts(), ids=lambda e: e.key)
+def test_raw_rows_suite_fails_on_a_value_the_contract_forbids(home, extract):
+    column, value = _break_a_value(extract)
+    table = extract.raw_table
+    mutate(
+        home,
+        f"update {table} set {column} = {value} where rowid = (select min(rowid) from {table}"
+        f" where business_date = '{DAY}')",
+    )
+    result = gate(home, "raw_extracts", f"raw_{extract.system}_{extract.name}_rows")
+    assert not result.success
+    assert column in failed_columns(result), result.summary()
+
+
+@pytest.mark.parametrize("extract", contract.extracts(), ids=lambda e: e.key)
+def test_raw_counts_suite_fails_on_a_duplicated_row(home, extract):
+    table = extract.raw_table
+    mutate(
+        home,
+        f"insert into {table} select * from {table} where business_date = '{DAY}' limit 1",
+    )
+    result = gate(home, "raw_extracts", f"raw_{extract.system}_{extract.name}_counts")
+    assert not result.success
+    assert {"duplicate_keys", "row_count"} <= failed_columns(result), result.summary()
+
+
+@pytest.mark.parametrize(
+    "key", ["boss.subscribers", "boss.daily_usage", "crm.customers", "bi.customer_tags"]
+)
+def test_raw_counts_suite_fails_on_a_day_with_40_percent_fewer_rows(home, key):
+    """Every row valid, counts agreeing with the control file: only the trailing average
+    can tell the day is wrong."""
+    extract = next(e for e in contract.extracts() if e.key == key)
+    table = extract.raw_table
+    mutate(
+        home,
+        f"delete from {table} where business_date = '{DAY}' and hash(rowid) % 10 < 4",
+        f"""update audit.load_ledger set
+              rows_loaded = (select count(*) from {table} where business_date = '{DAY}'),
+              control_rows = (select count(*) from {table} where business_date = '{DAY}'),
+              rows_quarantined = 0
+            where system = '{extract.system}' and extract = '{extract.name}'
+              and business_date = '{DAY}'""",
+    )
+    result = gate(home, "raw_extracts", f"raw_{extract.system}_{extract.name}_counts")
+    assert not result.success
+    assert failed_columns(result) == {"ratio_to_trailing_avg"}, result.summary()
+
+
+MART_BREAKS = {
+    "marts_key_moment_warnings_rows": (
+        "update marts.fct_key_moment_warnings set script = script || '{value}'"
+        f" where business_date = '{DAY}' and rowid = (select min(rowid)"
+        f" from marts.fct_key_moment_warnings where business_date = '{DAY}')",
+        "script",
+    ),
+    "marts_key_moment_tasks_rows": (
+        f"update marts.fct_key_moment_tasks set channel = 'fax' where business_date = '{DAY}'"
+        " and rowid = (select min(rowid) from marts.fct_key_moment_tasks"
+        f" where business_date = '{DAY}')",
+        "channel",
+    ),
+    "marts_dissatisfied_pool_rows": (
+        f"update marts.fct_dissatisfied_pool_daily set reasons = '' where business_date = '{DAY}'",
+        "reasons",
+    ),
+    "marts_customer_preferences_rows": (
+        "update marts.dim_customer_preference_profiles set channel_evidence = 'maybe'"
+        " where customer_id = (select min(customer_id)"
+        " from marts.dim_customer_preference_profiles)",
+        "channel_evidence",
+    ),
+    "marts_key_moments_day": (
+        "insert into marts.fct_key_moment_warnings select * from marts.fct_key_moment_warnings"
+        f" where business_date = '{DAY}' limit 1",
+        "duplicate_warning_keys",
+    ),
+}
+
+
+def test_every_marts_suite_has_a_breaking_test():
+    assert set(MART_BREAKS) == {s.name for s in quality.load_suites("marts")}
+
+
+@pytest.mark.parametrize("suite", sorted(MART_BREAKS))
+def test_marts_suite_fails_on_broken_data(home, suite):
+    sql, column = MART_BREAKS[suite]
+    mutate(home, sql)
+    result = gate(home, "marts", suite)
+    assert not result.success
+    assert column in failed_columns(result), result.summary()
+
+
+def test_a_rule_that_suddenly_fires_for_everyone_fails_the_day_suite(home):
+    mutate(
+        home,
+        "insert into marts.fct_key_moment_warnings select w.* replace ("
+        " md5(w.warning_key || 'x' || t.n) as warning_key)"
+        " from marts.fct_key_moment_warnings w, range(5) t(n)"
+        f" where w.business_date = '{DAY}'",
+    )
+    result = gate(home, "marts", "marts_key_moments_day")
+    assert "warnings_ratio_to_trailing_avg" in failed_columns(result), result.summary()
+
+
+# --- lists: building and their gate ---------------------------------------------------
+
+
+def stage(cfg, run_id="test") -> Path:
+    return Path(daily.stage_lists(DAY, run_id, cfg))
+
+
+def test_list_suites_pass_on_the_lists_built_from_good_data(home):
+    staging = stage(home)
+    result = gate(home, "target_lists", lists_dir=str(staging))
+    assert result.success, result.summary()
+    assert all(s.rows > 0 for s in result.suites)
+
+
+def _rewrite(path: Path, change) -> None:
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    change(rows)
+    pq.write_table(table.from_pylist(rows, schema=table.schema), path)
+
+
+def _a_list(staging: Path, marketing: bool | None = None) -> Path:
+    manifest = json.loads((staging / "manifest.json").read_text())
+    rules = {}
+    with (Path(__file__).parents[1] / "seeds" / "warning_rules.csv").open(encoding="utf-8") as fh:
+        rules = {r["rule_code"]: r["is_marketing"] == "true" for r in csv.DictReader(fh)}
+    for item in sorted(manifest["lists"], key=lambda i: -i["rows"]):
+        if item["rows"] >= 2 and (marketing is None or rules[item["rule_code"]] == marketing):
+            return staging / item["files"]["parquet"]["name"]
+    raise AssertionError("no list to break")
+
+
+def test_lists_rows_suite_fails_on_an_unmasked_number(home):
+    staging = stage(home)
+    path = _a_list(staging)
+    _rewrite(path, lambda rows: rows[0].update(msisdn_masked="13812345678"))
+    result = gate(home, "target_lists", "target_lists_rows", lists_dir=str(staging))
+    assert "msisdn_masked" in failed_columns(result), result.summary()
+    # the gate reports the failure without repeating the number it found
+    assert "13812345678" not in result.summary()
+    kept = b"".join(p.read_bytes() for p in (home.home / "quality").rglob("*") if p.is_file())
+    assert b"13812345678" not in kept
+
+
+def test_lists_rows_suite_fails_on_a_number_hidden_in_a_text_column(home):
+    staging = stage(home)
+    path = _a_list(staging)
+    _rewrite(path, lambda rows: rows[0].update(script=rows[0]["script"] + " 请回电13812345678"))
+    result = gate(home, "target_lists", "target_lists_rows", lists_dir=str(staging))
+    assert "script" in failed_columns(result), result.summary()
+
+
+def _listed_marketing_customer(staging: Path) -> int:
+    """The customer id behind the first row of a marketing rule's list."""
+    key = pq.read_table(_a_list(staging, marketing=True)).column("customer_key")[0].as_py()
+    members = pq.read_table(staging / "_private" / "list_members.parquet").to_pylist()
+    return next(m["customer_id"] for m in members if m["customer_key"] == key)
+
+
+def test_lists_policy_suite_fails_on_an_opted_out_customer(home):
+    staging = stage(home)
+    customer = _listed_marketing_customer(staging)
+    mutate(
+        home,
+        f"update raw.crm_customers set is_marketing_opt_out = true"
+        f" where customer_id = {customer} and business_date = '{DAY}'",
+    )
+    result = gate(home, "target_lists", "target_lists_policy", lists_dir=str(staging))
+    assert "opted_out_of_marketing" in failed_columns(result), result.summary()
+
+
+def test_lists_policy_suite_fails_on_a_customer_over_the_frequency_cap(home):
+    staging = stage(home)
+    customer = _listed_marketing_customer(staging)
+    mutate(
+        home,
+        "insert into intermediate.int_customer_activity_daily values"
+        f" ({customer}, '{DAY - dt.timedelta(days=3)}', 0, 0, 0, 5, 0)",
+    )
+    result = gate(home, "target_lists", "target_lists_policy", lists_dir=str(staging))
+    assert "over_frequency_cap" in failed_columns(result), result.summary()
+
+
+def test_lists_counts_suite_fails_on_a_duplicate_customer(home):
+    staging = stage(home)
+    _rewrite(_a_list(staging), lambda rows: rows.append(dict(rows[0])))
+    result = gate(home, "target_lists", "target_lists_counts", lists_dir=str(staging))
+    assert {"duplicate_customers", "list_rows"} <= failed_columns(result), result.summary()
+
+
+def test_lists_counts_suite_fails_without_the_holdout(home):
+    staging = stage(home)
+    path = _a_list(staging)
+    path.with_name(path.name.replace(".parquet", ".holdout.parquet")).unlink()
+    result = gate(home, "target_lists", "target_lists_counts", lists_dir=str(staging))
+    assert "has_holdout_file" in failed_columns(result), result.summary()
+
+
+def test_lists_counts_suite_fails_when_the_holdout_is_not_held_out(home):
+    """Holdout customers moved onto the list: sizes disagree and the share is off."""
+    mutate(
+        home,
+        "update marts.fct_key_moment_tasks set decision = 'holdout'"
+        f" where business_date = '{DAY}' and decision = 'dispatched'"
+        " and holdout_bucket < 60",
+    )
+    staging = stage(home)
+    result = gate(home, "target_lists", "target_lists_counts", lists_dir=str(staging))
+    assert "holdout_deviation" in failed_columns(result) or "holdout_tolerance" in failed_columns(
+        result
+    ), result.summary()
+
+
+# --- publishing ---------------------------------------------------------------------
+
+
+def test_publishing_makes_certified_lists_current(home):
+    first = daily.run(PREVIOUS, "run-prev", home)
+    assert first.ok, first.report.read_text()
+    outcome = daily.run(DAY, "run-1", home)
+    assert outcome.ok, outcome.report.read_text()
+    root = publish.publish_root(home)
+    assert (root / "current").resolve() == (root / "lists" / DAY.isoformat()).resolve()
+    day_dir = (root / "lists" / DAY.isoformat()).resolve()
+    manifest = json.loads((day_dir / "manifest.json").read_text())
+    assert manifest["certified_by"]["gates"] and all(
+        g["success"] for g in manifest["certified_by"]["gates"]
+    )
+    assert manifest["previous_business_date"] == PREVIOUS.isoformat()
+    for item in manifest["lists"]:
+        for f in item["files"].values():
+            data = (day_dir / f["name"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == f["sha256"]
+            assert len(data) == f["bytes"]
+        csv_bytes = (day_dir / item["files"]["csv"]["name"]).read_bytes()
+        assert csv_bytes.startswith(b"\xef\xbb\xbf")  # Excel reads the Chinese text
+        with (day_dir / item["files"]["csv"]["name"]).open(encoding="utf-8-sig") as fh:
+            csv_keys = [r["customer_key"] for r in csv.DictReader(fh)]
+        parquet = pq.read_table(day_dir / item["files"]["parquet"]["name"])
+        assert csv_keys == parquet.column("customer_key").to_pylist()
+        assert len(csv_keys) == item["rows"]
+        assert set(item["suppressed"]) <= {
+            "opt_out",
+            "open_complaint",
+            "cooldown",
+            "recent_contact",
+            "frequency_cap",
+            "lower_priority",
+        }
+    assert sum(i["diff"]["added"] + i["diff"]["kept"] for i in manifest["lists"]) == sum(
+        i["rows"] for i in manifest["lists"]
+    )
+    assert "PUBLISHED" in outcome.report.read_text()
+
+
+def test_no_phone_number_or_name_leaves_the_warehouse(home):
+    assert daily.run(DAY, "run-pii", home).ok
+    con = duckdb.connect(str(snapshot(home)), read_only=True)
+    numbers = [
+        r[0]
+        for r in con.execute(
+            f"select msisdn from raw.boss_subscribers where business_date = '{DAY}'"
+        ).fetchall()
+    ]
+    names = [
+        r[0]
+        for r in con.execute(
+            f"select customer_name from raw.crm_customers where business_date = '{DAY}'"
+            " and length(customer_name) >= 3"
+        ).fetchall()
+    ]
+    con.close()
+    published = b"".join(
+        p.read_bytes()
+        for p in publish.publish_root(home).joinpath("versions").rglob("*")
+        if p.is_file()
+    )
+    text = published.decode("utf-8", errors="ignore")
+    assert not [n for n in numbers if n in text]
+    assert not [n for n in names[:2000] if n in text]
+
+
+def test_republishing_a_day_yields_byte_identical_files(home):
+    a = daily.run(DAY, "run-a", home)
+    b = daily.run(DAY, "run-b", home)
+    assert a.ok and b.ok and a.published != b.published
+    files_a = {p.name: p.read_bytes() for p in Path(a.published).iterdir() if p.suffix != ".json"}
+    files_b = {p.name: p.read_bytes() for p in Path(b.published).iterdir() if p.suffix != ".json"}
+    assert files_a and files_a == files_b
+    lists_a = json.loads((Path(a.published) / "manifest.json").read_text())["lists"]
+    lists_b = json.loads((Path(b.published) / "manifest.json").read_text())["lists"]
+    assert lists_a == lists_b  # only the certification (run ids, gate results) differs
+
+
+def test_a_failed_gate_publishes_nothing_and_keeps_the_last_good_lists(home):
+    assert daily.run(PREVIOUS, "good", home).ok
+    root = publish.publish_root(home)
+    before = {p.name: p.resolve() for p in (root / "lists").iterdir()}
+    mutate(home, f"update raw.boss_subscribers set status = 'BOGUS' where business_date = '{DAY}'")
+    outcome = daily.run(DAY, "bad", home)
+    assert not outcome.ok
+    assert {p.name: p.resolve() for p in (root / "lists").iterdir()} == before
+    assert (root / "current").resolve() == (root / "lists" / PREVIOUS.isoformat()).resolve()
+    text = outcome.report.read_text()
+    assert "NOT PUBLISHED" in text and "gate_warehouse" in text and "status" in text
+    assert f"stay those of {PREVIOUS}" in text
+    alerts = [
+        json.loads(line)
+        for line in Path(__import__("os").environ["KAIROS_TEST_ALERTS"]).read_text().splitlines()
+    ]
+    assert alerts and alerts[-1]["info"]["business_date"] == DAY.isoformat()
+
+
+def test_a_failed_list_gate_publishes_nothing(home, monkeypatch):
+    assert daily.run(PREVIOUS, "good", home).ok
+    real = publish.build_lists
+
+    def leaky(*args, **kwargs):
+        built = real(*args, **kwargs)
+        path = _a_list(built.directory)
+        _rewrite(path, lambda rows: rows[0].update(msisdn_masked="13800000000"))
+        return built
+
+    monkeypatch.setattr(publish, "build_lists", leaky)
+    outcome = daily.run(DAY, "leak", home)
+    assert not outcome.ok
+    assert "gate_lists" in outcome.report.read_text()
+    assert not (publish.publish_root(home) / "lists" / DAY.isoformat()).exists()
+
+
+def test_a_crash_mid_publish_leaves_no_partial_day_visible(home, monkeypatch):
+    assert daily.run(PREVIOUS, "good", home).ok
+    root = publish.publish_root(home)
+    # crash while the lists are being written ...
+    calls = {"n": 0}
+    real_write = publish._ListWriter.write
+
+    def crash_after_two(self, records, holdout):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError("disk full")
+        return real_write(self, records, holdout)
+
+    monkeypatch.setattr(publish._ListWriter, "write", crash_after_two)
+    assert not daily.run(DAY, "crash-write", home).ok
+    assert not (root / "lists" / DAY.isoformat()).exists()
+    monkeypatch.setattr(publish._ListWriter, "write", real_write)
+
+    # ... and after the version directory is in place, before the switch
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(publish, "_swap_symlink", crash)
+    assert not daily.run(DAY, "crash-swap", home).ok
+    assert not (root / "lists" / DAY.isoformat()).exists()
+    assert (root / "current").resolve() == (root / "lists" / PREVIOUS.isoformat()).resolve()
+
+
+def test_the_publish_dag_runs_the_steps_and_a_failure_fails_it(home, airflow_db):
+    from kairos.airflow_local import run_dag
+
+    result = run_dag("publish_target_lists", DAY)
+    assert result.ok, result.task_states
+    assert (publish.publish_root(home) / "lists" / DAY.isoformat()).exists()
+    mutate(home, f"delete from raw.crm_customers where business_date = '{DAY}'")
+    result = run_dag("publish_target_lists", DAY)
+    assert result.state == "failed"
+    assert result.task_states["gate_warehouse"] == "failed"
+    assert result.task_states["publish"] == "upstream_failed"
+    reports = sorted((publish.publish_root(home) / "_reports").glob(f"{DAY}-*.txt"))
+    assert any("NOT PUBLISHED" in p.read_text() for p in reports)

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 
-.PHONY: setup demo test lint format bench-ingest bench-build docs contract-doc lock clean
+.PHONY: setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal
 
 setup: $(STAMP)
 
@@ -23,17 +23,27 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/kairos demo $(DEMO_ARGS)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The portal's browser test drives Debian's chromium with Playwright (Playwright's own
+# browser download does not work offline); installed once from Debian's packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+portal: setup
+	$(BIN)/kairos portal $(PORTAL_ARGS)
+
 lint: setup
-	$(BIN)/ruff check plugins dags tests bench
-	$(BIN)/ruff format --check plugins dags tests bench
+	$(BIN)/ruff check plugins dags tests bench expectations
+	$(BIN)/ruff format --check plugins dags tests bench expectations
 	$(BIN)/kairos contract-doc --check
 
 format: setup
-	$(BIN)/ruff format plugins dags tests bench
-	$(BIN)/ruff check --fix plugins dags tests bench
+	$(BIN)/ruff format plugins dags tests bench expectations
+	$(BIN)/ruff check --fix plugins dags tests bench expectations
 
 contract-doc: setup
 	$(BIN)/kairos contract-doc
@@ -43,6 +53,9 @@ docs: setup
 
 bench-build: setup
 	$(BIN)/python bench/bench_build.py $(BENCH_ARGS)
+
+bench-gate: setup
+	$(BIN)/python bench/bench_gate.py $(BENCH_ARGS)
 
 bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)

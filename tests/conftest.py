@@ -78,3 +78,17 @@ def airflow_db():
     airflow_local.configure(quiet=True)
     airflow_local.ensure_metadata_db()
     return _AIRFLOW_HOME
+
+
+def module_home(tmp_path_factory, name: str, **env: str):
+    """A fresh KAIROS_HOME for a module-scoped fixture: returns (monkeypatch, settings);
+    the fixture calls ``monkeypatch.undo()`` when done. ``env`` sets more variables."""
+    from kairos.config import settings
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KAIROS_HOME", str(tmp_path_factory.mktemp(name)))
+    mp.delenv("KAIROS_WAREHOUSE", raising=False)
+    mp.delenv("KAIROS_LANDING", raising=False)
+    for key, value in env.items():
+        mp.setenv(key, value)
+    return mp, settings()

@@ -14,9 +14,10 @@ import duckdb
 import pytest
 
 from kairos import warehouse
-from kairos.config import REPO_ROOT, settings
+from kairos.config import REPO_ROOT
 from kairos.generator import generate
 from kairos.ingest import ingest_dates
+from tests.conftest import module_home
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +38,7 @@ PLANTED = {
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """45 days of a 5,000-subscriber operator, ingested and built."""
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("history")
-    mp.setenv("KAIROS_HOME", str(home))
-    mp.delenv("KAIROS_WAREHOUSE", raising=False)
-    mp.delenv("KAIROS_LANDING", raising=False)
-    cfg = settings()
+    mp, cfg = module_home(tmp_path_factory, "history")
     generate(cfg.landing, FIRST, DAYS, SUBSCRIBERS, SEED, progress=False)
     _, failures = ingest_dates(FIRST, LAST, cfg=cfg)
     assert failures == []

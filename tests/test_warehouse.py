@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from kairos import warehouse
-from kairos.config import settings
 from kairos.generator import generate
 from kairos.ingest import ingest_dates
+from tests.conftest import module_home
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +27,7 @@ OPERATOR_TABLE = {
 
 
 def _home(tmp_path_factory, name):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp(name)
-    mp.setenv("KAIROS_HOME", str(home))
-    mp.delenv("KAIROS_WAREHOUSE", raising=False)
-    mp.delenv("KAIROS_LANDING", raising=False)
-    return mp, settings()
+    return module_home(tmp_path_factory, name)
 
 
 def _query(cfg, sql, params=None):

@@ -9,6 +9,9 @@ kairos demo                                 # generate a day, run the ingest DAG
 kairos release-late --out var/landing
 kairos build [--date D]                     # dbt: seeds, staging, intermediate, marts
 kairos evaluate                             # marts against the generator's ground truth
+kairos snapshot                             # the analysts' read-only copy
+kairos publish --date 2026-11-21            # gate, build, gate, publish the target lists
+kairos portal-user --user ann --team care-team && kairos portal --port 8080
 """
 
 from __future__ import annotations
@@ -108,6 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
         " ground truth",
     )
     ev.add_argument("--date", type=_date, default=None, help="pool date (default: latest)")
+
+    sub.add_parser("snapshot", help="publish the analysts' read-only snapshot of the warehouse")
+
+    pu = sub.add_parser(
+        "publish", help="gate the warehouse, build, gate and publish the day's target lists"
+    )
+    pu.add_argument("--date", type=_date, required=True, help="business date")
+    pu.add_argument("--run-id", default=None, help="run id (default: manual-<timestamp>)")
+
+    po = sub.add_parser("portal", help="serve the download portal for campaign teams")
+    po.add_argument("--host", default="127.0.0.1")
+    po.add_argument("--port", type=int, default=8080)
+
+    pw = sub.add_parser("portal-user", help="create or replace a portal user")
+    pw.add_argument("--user", required=True)
+    pw.add_argument("--team", required=True, help="team, e.g. care-team (owner_team of rules)")
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
     c = sub.add_parser("contract-doc", help="write docs/extract-contract.md from the contract")
     c.add_argument("--check", action="store_true", help="fail if the page is out of date")
@@ -247,7 +267,8 @@ def _docs(args) -> int:
 
     target = warehouse.docs()
     print(f"dbt docs site: {target / 'index.html'}")
-    print(f"serve it: .venv/bin/python -m http.server --directory {target} 8080")
+    print("served to signed-in users by the portal at /docs (kairos portal), or:")
+    print(f"  .venv/bin/python -m http.server --directory {target} 8080")
     return 0
 
 
@@ -277,6 +298,58 @@ def _evaluate(args) -> int:
     except FileNotFoundError as exc:
         print(f"kairos evaluate: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _snapshot(args) -> int:
+    from kairos import warehouse
+
+    print(f"snapshot: {warehouse.snapshot()}")
+    return 0
+
+
+def _publish(args) -> int:
+    from kairos.publish import daily
+
+    run_id = args.run_id or f"manual-{dt.datetime.now():%Y%m%dT%H%M%S}"
+    outcome = daily.run(args.date, run_id)
+    print(outcome.report.read_text(encoding="utf-8"))
+    print(f"summary: {outcome.report}")
+    return 0 if outcome.ok else 1
+
+
+def _portal(args) -> int:
+    import uvicorn
+
+    from kairos.portal import create_app, load_users
+
+    cfg = settings()
+    if not load_users(cfg):
+        print(
+            "kairos portal: no users yet; add one with"
+            " `kairos portal-user --user NAME --team care-team`",
+            file=sys.stderr,
+        )
+    print(f"Kairos portal on http://{args.host}:{args.port}/ (lists of {cfg.home / 'publish'})")
+    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _portal_user(args) -> int:
+    import getpass
+
+    from kairos.portal import add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.user}: ")
+    try:
+        add_user(settings(), args.user, args.team, password)
+    except ValueError as exc:
+        print(f"kairos portal-user: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.user} ({args.team}) saved")
     return 0
 
 
@@ -311,6 +384,10 @@ COMMANDS = {
     "docs": _docs,
     "sql": _sql,
     "evaluate": _evaluate,
+    "snapshot": _snapshot,
+    "publish": _publish,
+    "portal": _portal,
+    "portal-user": _portal_user,
     "contract-doc": _contract_doc,
 }
 

@@ -49,6 +49,36 @@ def _print_key_moments(con, business_date: dt.date) -> None:
     print("  short boards: " + "; ".join(f"{g}: {i}" for g, i in boards))
 
 
+def _print_lists(cfg, business_date: dt.date) -> None:
+    """Where the certified lists are, and how campaign teams get them."""
+    import json
+
+    from kairos import publish
+
+    directory = publish.published_dir(cfg, business_date)
+    reports = sorted((publish.publish_root(cfg) / "_reports").glob(f"{business_date}-*.txt"))
+    if directory is None:
+        print("\nNo target lists published for this date.")
+        if reports:
+            print(reports[-1].read_text(encoding="utf-8"))
+        return
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    gates = manifest.get("certified_by", {}).get("gates", [])
+    print(f"\nCertified target lists {publish.publish_root(cfg) / 'lists' / str(business_date)}")
+    print(
+        "  certified by: "
+        + ", ".join(f"{g['gate']} {'passed' if g['success'] else 'FAILED'}" for g in gates)
+    )
+    for item in manifest["lists"][:8]:
+        print(f"  {item['list_id']:<42}{item['rows']:>8,} rows  ({item['owner_team']})")
+    if len(manifest["lists"]) > 8:
+        print(f"  ... {len(manifest['lists']) - 8} more lists; manifest.json lists them all")
+    print(f"  analysts' snapshot: {cfg.home / 'snapshot' / 'kairos.duckdb'} (read-only)")
+    print("\nDownload portal for campaign teams:")
+    print("  .venv/bin/kairos portal-user --user ann --team care-team   # asks for a password")
+    print("  make portal          # http://127.0.0.1:8080/  (PORTAL_ARGS='--port 9000')")
+
+
 def run(business_date: dt.date, subscribers: int, seed: int) -> int:
     from kairos import airflow_local
 
@@ -56,34 +86,34 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
     cfg = settings()
     print(f"Kairos demo: business date {business_date}, {subscribers:,} subscribers, seed {seed}")
     print(f"  data root       {cfg.home}")
-    print("1/4 Airflow metadata DB and the warehouse writer pool ...")
+    print("1/5 Airflow metadata DB and the warehouse writer pool ...")
     airflow_local.ensure_metadata_db()
 
-    print(f"2/4 generating the day's BOSS, CRM and BI extracts into {cfg.landing} ...")
+    print(f"2/5 generating the day's BOSS, CRM and BI extracts into {cfg.landing} ...")
     from kairos.generator import generate
 
     generate(cfg.landing, business_date, 1, subscribers, seed, progress=sys.stderr.isatty())
 
-    print("3/4 running the ingest DAGs with dag.test() ...")
-    failed = []
-    for system in contract.systems():
-        result = airflow_local.run_dag(f"ingest_{system}", business_date)
-        print(f"  {result.dag_id:<12} {result.state}")
+    def run_dag(dag_id: str) -> None:
+        result = airflow_local.run_dag(dag_id, business_date)
+        print(f"  {result.dag_id:<20} {result.state}")
         if not result.ok:
             failed.append(result)
             for task_id, state in sorted(result.task_states.items()):
                 if state != "success":
                     print(f"      {task_id}: {state}")
 
+    print("3/5 running the ingest DAGs with dag.test() ...")
+    failed = []
+    for system in contract.systems():
+        run_dag(f"ingest_{system}")
     if not failed:
-        print("4/4 running build_warehouse (dbt seed, staging, intermediate, marts) ...")
-        result = airflow_local.run_dag("build_warehouse", business_date)
-        print(f"  {result.dag_id:<16} {result.state}")
-        if not result.ok:
-            failed.append(result)
-            for task_id, state in sorted(result.task_states.items()):
-                if state != "success":
-                    print(f"      {task_id}: {state}")
+        print("4/5 running build_warehouse (dbt seed, staging, intermediate, marts, docs,")
+        print("    snapshot) ...")
+        run_dag("build_warehouse")
+    if not failed:
+        print("5/5 running publish_target_lists (GX gates, lists, gate, atomic publish) ...")
+        run_dag("publish_target_lists")
 
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
     try:
@@ -124,6 +154,7 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
             _print_key_moments(con, business_date)
     finally:
         con.close()
+    _print_lists(cfg, business_date)
     print(f"\nGround truth of the generated data: {cfg.landing / '_ground_truth'}")
     print(f"Airflow home (SQLite metadata, logs): {cfg.airflow_home}")
     print(f"Inspect: .venv/bin/kairos ledger --date {business_date}")

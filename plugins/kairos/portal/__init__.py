@@ -1,0 +1,323 @@
+"""The download portal for campaign teams: a stand-alone FastAPI app (``kairos portal``).
+
+Every route but the login form is authenticated (a signed, HTTP-only session cookie) and
+authorised: a user belongs to one team and sees and downloads only the lists whose rule
+that team owns (``owner_team`` in the warning-rule catalogue, copied into each day's
+manifest). Anything else -- another team's list, an unknown list, a guessed file name --
+is a 404, so the portal does not even confirm that it exists. Files are found through
+the manifest, never by joining a user-supplied path. Every download (and every refused
+one) is appended to ``publish/_audit/downloads.jsonl``: who, what, when, the file's hash.
+
+Users live in ``$KAIROS_HOME/portal/users.json`` (``kairos portal-user``), passwords as
+PBKDF2-SHA256 hashes. The session key comes from ``KAIROS_PORTAL_SECRET`` or a key file
+made once under ``$KAIROS_HOME/secrets``. The dbt docs site is served under ``/docs``
+to any signed-in user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, select_autoescape
+
+from kairos import publish
+from kairos.config import Settings, settings
+
+SESSION_COOKIE = "kairos_session"
+SESSION_HOURS = 8
+PBKDF2_ITERATIONS = 200_000
+DOWNLOAD_KINDS = {"csv": "csv", "parquet": "parquet", "diff": "diff_csv"}
+
+
+# --- users ---------------------------------------------------------------------------
+
+
+def users_path(cfg: Settings) -> Path:
+    return cfg.home / "portal" / "users.json"
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), PBKDF2_ITERATIONS)
+    return f"pbkdf2_sha256${PBKDF2_ITERATIONS}${salt}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        _, iterations, salt, expected = stored.split("$")
+    except ValueError:
+        return False
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations))
+    return hmac.compare_digest(digest.hex(), expected)
+
+
+def load_users(cfg: Settings) -> dict:
+    path = users_path(cfg)
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("users", {})
+
+
+def add_user(cfg: Settings, user: str, team: str, password: str) -> None:
+    """Create or replace a portal user (the file is written 0600)."""
+    if not user or not team or len(password) < 8:
+        raise ValueError("a user needs a name, a team and a password of 8 characters or more")
+    users = load_users(cfg)
+    users[user] = {"team": team, "password": hash_password(password)}
+    path = users_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"users": users}, fh, indent=2, sort_keys=True)
+    tmp.replace(path)
+
+
+def _secret(cfg: Settings) -> str:
+    return cfg.secret("KAIROS_PORTAL_SECRET", "portal.key")
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+def audit_path(cfg: Settings) -> Path:
+    return publish.publish_root(cfg) / "_audit" / "downloads.jsonl"
+
+
+def audit(cfg: Settings, event: dict) -> None:
+    """Append one line to the download audit log (flock: several workers may write)."""
+    path = audit_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(
+        {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **event},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    with path.open("a", encoding="utf-8") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        fh.write(line + "\n")
+        fh.flush()
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+# --- pages ----------------------------------------------------------------------------
+
+_env = Environment(autoescape=select_autoescape(default=True))
+
+LAYOUT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Kairos target lists</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;margin-top:1rem}td,th{border:1px solid #ccc;padding:.3rem .6rem}
+th{background:#f4f4f4;text-align:left}.ok{color:#170}.bad{color:#a00}
+header{display:flex;gap:1rem;align-items:center}a.button,button{padding:.2rem .6rem}
+</style></head><body>
+{% if user %}<header><strong>Kairos</strong> <span id="who">{{ user }} ({{ team }})</span>
+<a href="/lists">lists</a> <a href="/docs/index.html">data docs</a>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
+</header>{% endif %}
+{{ body }}
+</body></html>"""
+
+LOGIN = """<h1>Kairos target lists</h1>
+{% if error %}<p class="bad" id="error">{{ error }}</p>{% endif %}
+<form method="post" action="/login">
+<label>User <input name="username" id="username" autocomplete="username"></label>
+<label>Password <input name="password" id="password" type="password"
+ autocomplete="current-password"></label>
+<button type="submit" id="sign-in">Sign in</button></form>"""
+
+LISTS = """<h1>Target lists of {{ day or "-" }}</h1>
+<form method="get" action="/lists"><label>Business date
+<select name="date" id="date" onchange="this.form.submit()">
+{% for d in dates %}<option value="{{ d }}" {% if d == day %}selected{% endif %}>{{ d }}</option>
+{% endfor %}</select></label></form>
+{% if certified is not none %}
+<p id="certification" class="{{ 'ok' if certified else 'bad' }}">
+{{ 'Certified' if certified else 'Not certified' }}: {{ gates }}</p>{% endif %}
+{% if lists %}
+<table id="lists"><thead><tr><th>list</th><th>rule</th><th>channel</th><th>rows</th>
+<th>holdout</th><th>added</th><th>removed</th><th>suppressed</th><th>download</th></tr></thead>
+<tbody>{% for l in lists %}<tr data-list="{{ l.list_id }}">
+<td>{{ l.list_id }}</td><td>{{ l.rule_name }}</td><td>{{ l.channel }}</td>
+<td class="rows">{{ l.rows }}</td><td>{{ l.holdout_rows }}</td>
+<td>{{ l.diff.added }}</td><td>{{ l.diff.removed }}</td>
+<td>{{ l.suppressed_total }}</td>
+<td><a class="button" href="/lists/{{ day }}/{{ l.list_id }}/csv">CSV</a>
+<a class="button" href="/lists/{{ day }}/{{ l.list_id }}/parquet">Parquet</a>
+<a class="button" href="/lists/{{ day }}/{{ l.list_id }}/diff">diff</a></td>
+</tr>{% endfor %}</tbody></table>
+{% else %}<p id="empty">No list of your team for this date.</p>{% endif %}"""
+
+
+def _page(template: str, user: str | None = None, team: str | None = None, **context) -> str:
+    body = _env.from_string(template).render(**context)
+    return _env.from_string(LAYOUT).render(user=user, team=team, body=_Markup(body))
+
+
+class _Markup(str):
+    def __html__(self):
+        return self
+
+
+# --- app ------------------------------------------------------------------------------
+
+
+def create_app(cfg: Settings | None = None) -> FastAPI:
+    """The portal over ``cfg``'s publish directory (settings read at start)."""
+    cfg = cfg or settings()
+    signer = URLSafeTimedSerializer(_secret(cfg), salt="kairos-portal-session")
+    app = FastAPI(title="Kairos target lists", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def current_user(request: Request) -> tuple[str, str]:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise HTTPException(status_code=401)
+        try:
+            data = signer.loads(token, max_age=SESSION_HOURS * 3600)
+        except BadSignature:
+            raise HTTPException(status_code=401) from None
+        user = load_users(cfg).get(data.get("user"))
+        if user is None or user["team"] != data.get("team"):
+            raise HTTPException(status_code=401)  # removed or moved since signing in
+        return data["user"], data["team"]
+
+    @app.exception_handler(HTTPException)
+    async def _errors(request: Request, exc: HTTPException):
+        if exc.status_code == 401:
+            if request.url.path.startswith(("/lists", "/docs")) and request.method == "GET":
+                return RedirectResponse("/login", status_code=303)
+            return HTMLResponse("not signed in", status_code=401)
+        return HTMLResponse(str(exc.detail or "not found"), status_code=exc.status_code)
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request):
+        current_user(request)
+        return RedirectResponse("/lists", status_code=303)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form():
+        return _page(LOGIN)
+
+    @app.post("/login")
+    def login(request: Request, username: str = Form(""), password: str = Form("")):
+        user = load_users(cfg).get(username)
+        if user is None or not check_password(password, user["password"]):
+            audit(cfg, {"event": "login_refused", "user": username, "client": _client(request)})
+            return HTMLResponse(_page(LOGIN, error="Unknown user or wrong password."), 401)
+        token = signer.dumps({"user": username, "team": user["team"]})
+        response = RedirectResponse("/lists", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=SESSION_HOURS * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=os.environ.get("KAIROS_PORTAL_HTTPS") == "1",
+        )
+        return response
+
+    @app.post("/logout")
+    def logout():
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    def team_lists(day: dt.date, team: str) -> tuple[dict, list[dict]]:
+        directory = publish.published_dir(cfg, day)
+        if directory is None:
+            return {}, []
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        return manifest, [item for item in manifest["lists"] if item["owner_team"] == team]
+
+    @app.get("/lists", response_class=HTMLResponse)
+    def lists(request: Request, date: str | None = None):
+        user, team = current_user(request)
+        dates = [d.isoformat() for d in reversed(publish.published_dates(cfg))]
+        day = date if date in dates else (dates[0] if dates else None)
+        manifest, items = team_lists(dt.date.fromisoformat(day), team) if day else ({}, [])
+        for item in items:
+            item["suppressed_total"] = sum(item.get("suppressed", {}).values())
+        gates = manifest.get("certified_by", {}).get("gates", [])
+        certified = all(g.get("success") for g in gates) if gates else (None if not day else False)
+        return _page(
+            LISTS,
+            user=user,
+            team=team,
+            day=day,
+            dates=dates,
+            lists=items,
+            certified=certified,
+            gates=", ".join(f"{g['gate']} {'passed' if g['success'] else 'failed'}" for g in gates),
+        )
+
+    @app.get("/lists/{date}/{list_id}/{kind}")
+    def download(request: Request, date: str, list_id: str, kind: str):
+        user, team = current_user(request)
+        refused = {
+            "event": "download_refused",
+            "user": user,
+            "team": team,
+            "date": date,
+            "list_id": list_id,
+            "kind": kind,
+            "client": _client(request),
+        }
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            audit(cfg, refused)
+            raise HTTPException(status_code=404) from None
+        _, items = team_lists(day, team)
+        item = next((i for i in items if i["list_id"] == list_id), None)
+        if item is None or kind not in DOWNLOAD_KINDS:
+            audit(cfg, refused)
+            raise HTTPException(status_code=404)
+        entry = item["files"][DOWNLOAD_KINDS[kind]]
+        path = publish.published_dir(cfg, day) / entry["name"]
+        audit(
+            cfg,
+            {
+                "event": "download",
+                "user": user,
+                "team": team,
+                "date": date,
+                "list_id": list_id,
+                "file": entry["name"],
+                "sha256": entry["sha256"],
+                "bytes": entry["bytes"],
+                "client": _client(request),
+            },
+        )
+        media = (
+            "text/csv; charset=utf-8"
+            if entry["name"].endswith(".csv")
+            else ("application/vnd.apache.parquet")
+        )
+        return FileResponse(path, media_type=media, filename=f"{date}_{entry['name']}")
+
+    @app.get("/docs/{path:path}")
+    def dbt_docs(request: Request, path: str):
+        current_user(request)
+        root = (cfg.home / "dbt" / "target").resolve()
+        target = (root / (path or "index.html")).resolve()
+        allowed = {"index.html", "manifest.json", "catalog.json"}
+        if not target.is_relative_to(root) or target.name not in allowed or not target.is_file():
+            raise HTTPException(status_code=404)
+        return FileResponse(target)
+
+    return app
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""

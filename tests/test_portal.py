@@ -1,0 +1,188 @@
+"""The download portal: authentication and authorisation on every route, the audit log,
+and a real browser (Debian's chromium driven by Playwright) that signs in, sees only its
+team's lists and downloads one whose bytes match the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from kairos import portal, publish, warehouse
+from kairos.generator import generate
+from kairos.ingest import ingest_dates
+from kairos.publish import daily
+from tests.conftest import DAY, module_home
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """One published day, and two users of two teams."""
+    mp, cfg = module_home(tmp_path_factory, "portal", KAIROS_PSEUDONYM_KEY="test-key")
+    generate(cfg.landing, DAY, 1, 3_000, 5, progress=False)
+    ingest_dates(DAY, DAY, cfg=cfg)
+    warehouse.build(DAY, cfg)
+    warehouse.docs(cfg)
+    warehouse.snapshot(cfg)
+    outcome = daily.run(DAY, "portal-test", cfg)
+    assert outcome.ok, outcome.report.read_text()
+    portal.add_user(cfg, "carol", "care-team", PASSWORD)
+    portal.add_user(cfg, "dan", "data-traffic-team", PASSWORD)
+    manifest = json.loads(
+        (publish.published_dir(cfg, DAY) / "manifest.json").read_text(encoding="utf-8")
+    )
+    yield cfg, manifest
+    mp.undo()
+
+
+def team_lists(manifest, team):
+    return {i["list_id"]: i for i in manifest["lists"] if i["owner_team"] == team}
+
+
+@pytest.fixture
+def client(published):
+    cfg, _ = published
+    return TestClient(portal.create_app(cfg), follow_redirects=False)
+
+
+def sign_in(client, user="carol", password=PASSWORD):
+    return client.post("/login", data={"username": user, "password": password})
+
+
+def test_every_route_needs_a_session(client, published):
+    _, manifest = published
+    some = manifest["lists"][0]["list_id"]
+    for path in ("/", "/lists", f"/lists/{DAY}/{some}/csv", "/docs/index.html"):
+        r = client.get(path)
+        assert r.status_code in (303, 401), path
+        if r.status_code == 303:
+            assert r.headers["location"] == "/login"
+    assert client.post("/logout").status_code == 303  # harmless without a session
+
+
+def test_wrong_password_and_forged_cookie_are_refused(client, published):
+    cfg, _ = published
+    assert sign_in(client, password="wrong password").status_code == 401
+    client.cookies.set(portal.SESSION_COOKIE, "forged.cookie.value")
+    assert client.get("/lists").status_code == 303
+    events = [json.loads(x) for x in portal.audit_path(cfg).read_text().splitlines()]
+    assert any(e["event"] == "login_refused" and e["user"] == "carol" for e in events)
+
+
+def test_a_team_sees_only_its_lists_and_cannot_fetch_others(client, published):
+    cfg, manifest = published
+    assert sign_in(client).status_code == 303
+    page = client.get("/lists").text
+    mine, theirs = team_lists(manifest, "care-team"), team_lists(manifest, "data-traffic-team")
+    assert mine and theirs
+    assert all(f'data-list="{list_id}"' in page for list_id in mine)
+    assert not any(f'data-list="{list_id}"' in page for list_id in theirs)
+    other = next(iter(theirs))
+    for path in (
+        f"/lists/{DAY}/{other}/csv",  # another team's list
+        f"/lists/{DAY}/{next(iter(mine))}/manifest",  # not a downloadable kind
+        f"/lists/{DAY}/..%2F..%2Fsecrets%2Fportal.key/csv",  # a guessed path
+        f"/lists/not-a-date/{next(iter(mine))}/csv",
+        "/docs/..%2F..%2Fsecrets%2Fportal.key",
+        "/docs/../../portal/users.json",
+    ):
+        assert client.get(path).status_code == 404, path
+    events = [json.loads(x) for x in portal.audit_path(cfg).read_text().splitlines()]
+    assert any(e["event"] == "download_refused" and e["list_id"] == other for e in events)
+    assert client.get("/docs/index.html").status_code == 200
+
+
+def test_a_removed_user_loses_access_at_once(published):
+    cfg, _ = published
+    portal.add_user(cfg, "temp", "care-team", PASSWORD)
+    c = TestClient(portal.create_app(cfg), follow_redirects=False)
+    assert sign_in(c, "temp").status_code == 303
+    assert c.get("/lists").status_code == 200
+    users = json.loads(portal.users_path(cfg).read_text())
+    del users["users"]["temp"]
+    portal.users_path(cfg).write_text(json.dumps(users))
+    assert c.get("/lists").status_code == 303
+
+
+@pytest.fixture(scope="module")
+def server(published):
+    cfg, _ = published
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(
+        uvicorn.Config(portal.create_app(cfg), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "portal did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_in_a_real_browser_a_team_signs_in_sees_its_lists_and_downloads_one(
+    published, server, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
+    cfg, manifest = published
+    mine = team_lists(manifest, "care-team")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_context(accept_downloads=True).new_page()
+            page.goto(f"{server}/lists")
+            assert page.url.endswith("/login")  # sent to sign in first
+            page.fill("#username", "carol")
+            page.fill("#password", PASSWORD)
+            page.click("#sign-in")
+            page.wait_for_selector("#lists")
+            assert "carol (care-team)" in page.inner_text("#who")
+            shown = set(
+                page.eval_on_selector_all("tr[data-list]", "rows => rows.map(r => r.dataset.list)")
+            )
+            assert shown == set(mine)
+            assert "Certified" in page.inner_text("#certification")
+            list_id = max(mine, key=lambda k: mine[k]["rows"])
+            with page.expect_download() as info:
+                page.click(f'tr[data-list="{list_id}"] >> text=CSV')
+            target = tmp_path / "download.csv"
+            info.value.save_as(target)
+        finally:
+            browser.close()
+    data = target.read_bytes()
+    entry = mine[list_id]["files"]["csv"]
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert data.startswith(b"\xef\xbb\xbf")
+    events = [json.loads(x) for x in portal.audit_path(cfg).read_text().splitlines()]
+    download = [e for e in events if e["event"] == "download" and e["list_id"] == list_id]
+    assert download and download[-1]["sha256"] == entry["sha256"]
+    assert download[-1]["user"] == "carol"

@@ -388,9 +388,7 @@ def generate(
     activity = _ActivityTruth()
     seen_months: set[tuple[int, int, int]] = set()
     try:
-        with gzip.open(
-            truth_dir / "customers.csv.gz", "wt", encoding="utf-8", compresslevel=1
-        ) as customers_truth:
+        with _gzip_text(truth_dir / "customers.csv.gz") as customers_truth:
             customers_truth.write(
                 "customer_id|subscriber_id|segment|dissatisfaction|latent_satisfaction|"
                 "pref_channel|pref_window|pref_promotion|pref_gift|pref_timing|short_board\n"
@@ -443,9 +441,8 @@ def _generate_day(
         if any(f.kind == "malformed" and f.applies(e) for f in faults)
     }
     ids = Ids(day)
-    with gzip.open(
-        truth_dir / f"key_moments_{day_key}.csv.gz", "wt", encoding="utf-8", compresslevel=1
-    ) as moments_fh:
+    # the truth files too: their bytes depend on the content only, so reruns are identical
+    with _gzip_text(truth_dir / f"key_moments_{day_key}.csv.gz") as moments_fh:
         moments_fh.write("subscriber_id|customer_id|moment\n")
         for chunk in range(w.n_chunks(subscribers)):
             st = w.build_static(seed, chunk, subscribers)

@@ -9,8 +9,24 @@
   open complaint is on a list whose rule forbids it.
 * ``target_lists_counts`` (one row per list): no customer twice, the list holds exactly
   the tasks the warehouse dispatched, a holdout file is present and its share is within
-  sampling tolerance of the rule's ``holdout_pct``, and the list's size is within bounds
-  of its trailing 7-day average.
+  sampling tolerance of the rule's ``holdout_pct``, and the list's size is within the
+  bounds of its own recent history (below).
+
+``target_lists_rows`` concerns every list (masking is one piece of code): a failure
+withholds them all. The policy and counts suites are per list (``list_column``): a
+failure withholds the failing lists only, and names them with their figures.
+
+The volume check compares a list with itself: its eligible customers (list plus holdout,
+so a list whose only task is held out is not "empty") against the median of its own
+daily counts over the 7 built days before, zero on days it had none. A median ignores
+the first day's burst (every pending key moment fires at once; cooldowns then bring the
+lists down to their steady size). It judges only with ``MIN_HISTORY_DAYS`` of history and
+a typical size of at least ``MIN_TYPICAL_ROWS``: below that a ratio says nothing. The
+allowed range widens for small counts (Poisson noise):
+``[RATIO_LOW * typical - sqrt(typical), RATIO_HIGH * typical + 3 sqrt(typical)]``: a list
+that usually has 60 customers is withheld below 10, one of 20 at 0. The upper bound is
+loose on purpose: some key moments burst at the start of a month (data quota risk), and a
+surge is capped per customer by the contact policy anyway.
 """
 
 from __future__ import annotations
@@ -23,7 +39,9 @@ from kairos.config import REPO_ROOT
 from kairos.quality import Suite
 
 PHONE = r"(?:^|[^0-9])1[3-9][0-9]{9}(?:[^0-9]|$)"  # an 11-digit mobile number
-SIZE_BOUNDS = (0.1, 10.0)  # list rows / trailing 7-day average of its dispatched tasks
+MIN_HISTORY_DAYS = 3  # built days in the list's 7-day history before its size is judged
+MIN_TYPICAL_ROWS = 20  # a typical size below which a ratio is not judged
+RATIO_LOW, RATIO_HIGH = 0.3, 10.0
 
 
 def _vars() -> dict:
@@ -56,7 +74,9 @@ def _policy():
     import great_expectations.expectations as gxe
 
     return [
-        gxe.ExpectColumnValuesToBeInSet(column=c, value_set=[False])
+        gxe.ExpectColumnValuesToBeInSet(
+            column=c, value_set=[False], description=f"no customer {c.replace('_', ' ')}"
+        )
         for c in (
             "opted_out_of_marketing",
             "open_complaint_not_allowed",
@@ -69,18 +89,49 @@ def _policy():
 def _counts():
     import great_expectations.expectations as gxe
 
+    def at_least(a: str, b: str, description: str):
+        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=a,
+            column_B=b,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",  # not judged: no bound
+            description=description,
+        )
+
     return [
-        gxe.ExpectColumnValuesToBeBetween(column="duplicate_customers", min_value=0, max_value=0),
-        gxe.ExpectColumnPairValuesToBeEqual(column_A="list_rows", column_B="dispatched_tasks"),
-        gxe.ExpectColumnPairValuesToBeEqual(column_A="holdout_rows", column_B="holdout_tasks"),
-        gxe.ExpectColumnValuesToBeInSet(column="has_holdout_file", value_set=[True]),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="holdout_tolerance", column_B="holdout_deviation", or_equal=True
-        ),
         gxe.ExpectColumnValuesToBeBetween(
-            column="size_ratio_to_trailing_avg",
-            min_value=SIZE_BOUNDS[0],
-            max_value=SIZE_BOUNDS[1],
+            column="duplicate_customers",
+            min_value=0,
+            max_value=0,
+            description="no customer twice on a list",
+        ),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="list_rows",
+            column_B="dispatched_tasks",
+            description="the list holds exactly the dispatched tasks",
+        ),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="holdout_rows",
+            column_B="holdout_tasks",
+            description="the holdout file holds exactly the held-out tasks",
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="has_holdout_file", value_set=[True], description="a holdout file is present"
+        ),
+        at_least(
+            "holdout_tolerance",
+            "holdout_deviation",
+            "holdout share within sampling tolerance of the rule's holdout_pct",
+        ),
+        at_least(
+            "eligible_rows",
+            "volume_low",
+            "list size not below its own recent history (eligible_rows >= volume_low)",
+        ),
+        at_least(
+            "volume_high",
+            "eligible_rows",
+            "list size not above its own recent history (eligible_rows <= volume_high)",
         ),
     ]
 
@@ -165,20 +216,43 @@ tasks as (
     where business_date = $business_date and decision in ('dispatched', 'holdout')
     group by all
 ),
-recent as (
-    select list_id, avg(n) as avg_rows from (
-        select rule_code || '__' || channel as list_id, business_date, count(*) as n
-        from marts.fct_key_moment_tasks
-        where decision = 'dispatched'
-          and business_date between cast($business_date as date) - 7
-                                and cast($business_date as date) - 1
-        group by all
-    ) group by list_id
-),
 lists as (
     select list_id from tasks
     union
     select list_id from targets
+),
+history_days as (
+    select distinct business_date from marts.fct_key_moment_tasks
+    where business_date between cast($business_date as date) - 7
+                            and cast($business_date as date) - 1
+),
+history_counts as (
+    select rule_code || '__' || channel as list_id, business_date, count(*) as n
+    from marts.fct_key_moment_tasks
+    where decision in ('dispatched', 'holdout')
+      and business_date between cast($business_date as date) - 7
+                            and cast($business_date as date) - 1
+    group by all
+),
+history as (
+    select
+        lists.list_id,
+        count(*) as history_days,
+        median(coalesce(history_counts.n, 0)) as typical_rows
+    from lists
+    cross join history_days
+    left join history_counts
+        on history_counts.list_id = lists.list_id
+        and history_counts.business_date = history_days.business_date
+    group by lists.list_id
+),
+volume as (
+    select
+        list_id,
+        history_days,
+        typical_rows,
+        history_days >= $min_history_days and typical_rows >= $min_typical_rows as judged
+    from history
 )
 select
     lists.list_id,
@@ -197,15 +271,36 @@ select
         / nullif(coalesce(targets.list_rows, 0) + coalesce(holdouts.holdout_rows, 0), 0))
     + 2.0 / nullif(coalesce(targets.list_rows, 0) + coalesce(holdouts.holdout_rows, 0), 0)
     + 0.02 as holdout_tolerance,
-    coalesce(targets.list_rows, 0) / nullif(recent.avg_rows, 0) as size_ratio_to_trailing_avg
+    coalesce(targets.list_rows, 0) + coalesce(holdouts.holdout_rows, 0) as eligible_rows,
+    coalesce(volume.history_days, 0) as history_days,
+    volume.typical_rows,
+    case when volume.judged then greatest(0, floor(
+        $ratio_low * volume.typical_rows - sqrt(volume.typical_rows))) end as volume_low,
+    case when volume.judged then ceil(
+        $ratio_high * volume.typical_rows + 3 * sqrt(volume.typical_rows)) end as volume_high
 from lists
 left join targets using (list_id)
 left join holdouts using (list_id)
 left join holdout_files using (list_id)
 left join tasks using (list_id)
-left join recent using (list_id)
+left join volume using (list_id)
 left join reference.warning_rules r on r.rule_code = split_part(lists.list_id, '__', 1)
 """
+
+VOLUME_PARAMS = {
+    "min_history_days": MIN_HISTORY_DAYS,
+    "min_typical_rows": MIN_TYPICAL_ROWS,
+    "ratio_low": RATIO_LOW,
+    "ratio_high": RATIO_HIGH,
+}
+
+
+def _counts_query() -> str:
+    query = COUNTS_QUERY
+    for name, value in VOLUME_PARAMS.items():
+        query = query.replace(f"${name}", repr(value))
+    return query
+
 
 SUITES = [
     Suite(
@@ -220,13 +315,15 @@ SUITES = [
         description="no opt-out, open complaint, over-cap or recently contacted customer",
         query=_policy_query(),
         expectations=_policy,
+        list_column="list_id",
     ),
     Suite(
         name="target_lists_counts",
         description="no duplicates, exactly the dispatched tasks, holdout present and sized,"
-        " list size within bounds",
-        query=COUNTS_QUERY,
+        " list size within its own recent history",
+        query=_counts_query(),
         expectations=_counts,
         shape="aggregate",
+        list_column="list_id",
     ),
 ]

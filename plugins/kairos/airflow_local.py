@@ -18,19 +18,44 @@ from kairos.config import REPO_ROOT, settings
 
 DAGS_FOLDER = REPO_ROOT / "dags"
 PLUGINS_FOLDER = REPO_ROOT / "plugins"
+AIRFLOW_CONFIG = REPO_ROOT / "config" / "airflow.cfg"
+
+
+def environment(quiet: bool = False) -> dict[str, str]:
+    """The variables through which Airflow reads Kairos's configuration
+    (``config/airflow.cfg``): where the checkout, the data root and the Airflow home are,
+    and the API's JWT secret (a key file, shared by every Airflow process)."""
+    cfg = settings()
+    env = {
+        "KAIROS_REPO": str(REPO_ROOT),
+        "KAIROS_HOME": str(cfg.home),
+        "AIRFLOW_HOME": str(cfg.airflow_home),
+        "AIRFLOW_CONFIG": str(AIRFLOW_CONFIG),
+        "AIRFLOW__API_AUTH__JWT_SECRET": cfg.secret(
+            "AIRFLOW__API_AUTH__JWT_SECRET", "airflow-jwt.key"
+        ),
+    }
+    if quiet:
+        env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    return env
 
 
 def configure(quiet: bool = False) -> Path:
-    """Point Airflow at this repository's DAGs and an Airflow home inside KAIROS_HOME."""
-    home = settings().airflow_home
+    """Point this process (and the Airflow processes it starts) at Kairos's Airflow
+    configuration; must run before anything imports airflow. Returns the Airflow home."""
+    env = environment(quiet)
+    for key, value in env.items():
+        if key in ("AIRFLOW__LOGGING__LOGGING_LEVEL", "AIRFLOW_HOME"):
+            os.environ.setdefault(key, value)  # a test or an operator may have chosen
+        else:
+            os.environ[key] = value
+    # `airflow standalone` starts its components as `airflow ...` from the PATH
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    home = Path(os.environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    os.environ["AIRFLOW_HOME"] = str(home)
-    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
-    os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(PLUGINS_FOLDER))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
-    if quiet:
-        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    (Path(env["KAIROS_HOME"]) / "logs" / "airflow").mkdir(parents=True, exist_ok=True)
     return home
 
 

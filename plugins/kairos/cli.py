@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND[:SYSTEM.EXTRACT]",
         help="inject a fault: malformed (bad rows of every kind), truncated (file cut after"
         " its control file was written), wrong-count (control count off by one), late"
-        " (control file held back in _late/; see release-late). Without an extract it"
+        " (control file held back in _late/; see release-late), volume-drop (half the rows,"
+        " with a consistent control file), missing (the control file never comes). Without"
+        " an extract it"
         " applies to all. A duplicate delivery is the same command run again: the output is"
         " byte-identical.",
     )
@@ -96,9 +99,28 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--subscribers", type=_positive, default=20_000)
     d.add_argument("--seed", type=int, default=42)
 
-    b = sub.add_parser("build", help="build the warehouse with dbt (seeds, staging, marts)")
-    b.add_argument("--date", type=_date, default=None, help="business date (default: all)")
-    b.add_argument("--full-refresh", action="store_true")
+    b = sub.add_parser(
+        "build",
+        help="build the warehouse with dbt (seeds, staging, intermediate, marts, docs,"
+        " analysts' snapshot), date by date",
+    )
+    b.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        help="business date (default: every loaded date after the last built one); an"
+        " older date is rebuilt with every later built date",
+    )
+    b.add_argument(
+        "--no-rebuild-later",
+        action="store_true",
+        help="refuse a date older than the last built one instead of rebuilding the later ones",
+    )
+    b.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every loaded date from scratch in one dbt run",
+    )
 
     sub.add_parser("docs", help="generate the dbt docs site")
 
@@ -117,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     pu = sub.add_parser(
         "publish", help="gate the warehouse, build, gate and publish the day's target lists"
     )
-    pu.add_argument("--date", type=_date, required=True, help="business date")
+    pu.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        help="business date (default: every date built after the last one published)",
+    )
     pu.add_argument("--run-id", default=None, help="run id (default: manual-<timestamp>)")
 
     po = sub.add_parser("portal", help="serve the download portal for campaign teams")
@@ -128,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--user", required=True)
     pw.add_argument("--team", required=True, help="team, e.g. care-team (owner_team of rules)")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    sub.add_parser(
+        "scheduler",
+        help="run Airflow for Kairos: scheduler, DAG processor, triggerer and API server"
+        " (airflow standalone, LocalExecutor) with config/airflow.cfg",
+    )
+    af = sub.add_parser(
+        "airflow",
+        help="the airflow CLI with Kairos's configuration, e.g. `kairos airflow dags list`",
+    )
+    af.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "airflow-env",
+        help="print the exports that point the plain `airflow` CLI at Kairos:"
+        ' eval "$(kairos airflow-env)"',
+    )
 
     c = sub.add_parser("contract-doc", help="write docs/extract-contract.md from the contract")
     c.add_argument("--check", action="store_true", help="fail if the page is out of date")
@@ -250,15 +293,42 @@ def _quarantine(args) -> int:
 
 
 def _build(args) -> int:
-    from kairos import warehouse
+    from kairos import pipeline, warehouse
 
-    logging.getLogger("kairos").setLevel(logging.INFO)
+    cfg = settings()
+    run_id = f"manual-{dt.datetime.now():%Y%m%dT%H%M%S}"
+    if args.full_refresh:
+        return _full_refresh(cfg, run_id)
     try:
-        for step in warehouse.build(args.date, full_refresh=args.full_refresh):
+        plan = pipeline.plan_build(cfg, args.date, not args.no_rebuild_later)
+    except pipeline.PlanRefused as exc:
+        print(f"kairos build: {exc}", file=sys.stderr)
+        return 2
+    print(plan.describe())
+    for day in plan.dates:
+        try:
+            state = pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, run_id)
+        except warehouse.DbtBuildError as exc:
+            print(f"kairos build: {day}: {exc}", file=sys.stderr)
+            return 1
+        print(f"built {day}: snapshot {state['snapshot']}")
+    return 0
+
+
+def _full_refresh(cfg, run_id: str) -> int:
+    """Every loaded date from scratch in one dbt run, then the build ledger, docs and the
+    snapshot, as a date-by-date build would leave them."""
+    from kairos import pipeline, warehouse
+
+    try:
+        for step in warehouse.build(None, cfg, full_refresh=True):
             print(f"dbt {step.command}: {step.nodes} nodes, {step.seconds:.1f}s")
     except warehouse.DbtBuildError as exc:
         print(f"kairos build: {exc}", file=sys.stderr)
         return 1
+    for day in pipeline.complete_dates(cfg):
+        pipeline.record_build(cfg, day, run_id, "built", "full refresh")
+    print(f"snapshot: {warehouse.snapshot(cfg)}")
     return 0
 
 
@@ -309,13 +379,26 @@ def _snapshot(args) -> int:
 
 
 def _publish(args) -> int:
+    from kairos import pipeline
     from kairos.publish import daily
 
+    cfg = settings()
     run_id = args.run_id or f"manual-{dt.datetime.now():%Y%m%dT%H%M%S}"
-    outcome = daily.run(args.date, run_id)
-    print(outcome.report.read_text(encoding="utf-8"))
-    print(f"summary: {outcome.report}")
-    return 0 if outcome.ok else 1
+    try:
+        dates = pipeline.plan_publish(cfg, args.date)
+    except pipeline.PlanRefused as exc:
+        print(f"kairos publish: {exc}", file=sys.stderr)
+        return 2
+    if not dates:
+        print("nothing to publish: every date built in the snapshot has an outcome")
+    ok = True
+    for day in dates:
+        outcome = daily.run(day, run_id, cfg)
+        if outcome.report is not None:
+            print(outcome.report.read_text(encoding="utf-8"))
+            print(f"summary: {outcome.report}")
+        ok = ok and outcome.ok
+    return 0 if ok else 1
 
 
 def _portal(args) -> int:
@@ -367,6 +450,43 @@ def _contract_doc(args) -> int:
     return 0
 
 
+def _scheduler(args) -> int:
+    from kairos import airflow_local
+
+    airflow_local.configure()
+    print(f"Kairos Airflow: config {airflow_local.AIRFLOW_CONFIG}")
+    print("  preparing the metadata DB and the writer pool ...")
+    airflow_local.ensure_metadata_db()
+    url = "http://127.0.0.1:8280/"
+    print(f"  starting scheduler, dag-processor, triggerer, api-server: UI on {url}")
+    print(
+        f"  user admin; password in {settings().airflow_home}"
+        "/simple_auth_manager_passwords.json.generated"
+    )
+    os.execvp(sys.executable, [sys.executable, "-m", "airflow", "standalone"])
+    return 0  # not reached
+
+
+def _airflow_cli(args) -> int:
+    from kairos import airflow_local
+
+    airflow_local.configure()
+    os.execvp(sys.executable, [sys.executable, "-m", "airflow", *args.args])
+    return 0  # not reached
+
+
+def _airflow_env(args) -> int:
+    import shlex
+
+    from kairos import airflow_local
+
+    for key, value in airflow_local.environment().items():
+        if key.startswith("AIRFLOW__API_AUTH"):
+            continue  # a secret: the processes that need it get it from its key file
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
 def _demo(args) -> int:
     from kairos import demo
 
@@ -389,6 +509,9 @@ COMMANDS = {
     "portal": _portal,
     "portal-user": _portal_user,
     "contract-doc": _contract_doc,
+    "scheduler": _scheduler,
+    "airflow": _airflow_cli,
+    "airflow-env": _airflow_env,
 }
 
 if __name__ == "__main__":

@@ -1,22 +1,84 @@
 """Airflow DAG factories. DAG files in ``dags/`` only call these, so a DAG file reads
-like a table of contents and parsing it touches no data (no I/O at import)."""
+like a table of contents and parsing it touches no data (no I/O at import).
+
+The tasks of ``build_warehouse`` and ``publish_target_lists`` are the steps of
+:mod:`kairos.pipeline`, in its order; the CLI runs the same functions. Which business
+date a run works on comes from durable state (the load, build and publishing ledgers),
+never from the payload of the Asset events that woke it up: leftover events, several
+pending dates, manual runs with or without a date and backfills all resolve the same way,
+oldest date first. A run that finds more pending work triggers the next run of its DAG.
+
+Every task carries :class:`KairosNotifier` as its failure callback: the alert hook
+(``KAIROS_ALERT_HOOK``) hears of every failure, date resolution included.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
-from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, Asset, Param, dag, task
+from airflow.sdk import DAG, Asset, BaseNotifier, Param, dag, task
 
 from kairos import contract
 from kairos.ingest.warehouse import WRITER_POOL
+
+log = logging.getLogger(__name__)
 
 TIMEZONE = "Asia/Shanghai"
 # Extracts arrive overnight (T+1): the run at 06:00 on day X loads business date X-1.
 SCHEDULE = "0 6 * * *"
 START = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
+OWNER = "kairos-data-engineering"
+
+
+class KairosNotifier(BaseNotifier):
+    """Airflow's failure (and skip) callback for every Kairos task: one alert through
+    :func:`kairos.alerts.send` naming the DAG, task, run, business date and the error."""
+
+    def __init__(self, event: str = "failed"):
+        super().__init__()
+        self.event = event
+
+    def notify(self, context) -> None:
+        from kairos import alerts
+
+        ti = context.get("ti") or context.get("task_instance")
+        dag_id = getattr(ti, "dag_id", "?")
+        task_id = getattr(ti, "task_id", "?")
+        run_id = context.get("run_id") or getattr(ti, "run_id", "?")
+        try:
+            day = business_date(context).isoformat()
+        except Exception:  # a callback must report, whatever the context lacks
+            day = "unknown"
+        exc = context.get("exception")
+        error = str(exc).strip() if exc is not None else ""
+        text = f"Kairos: {dag_id}.{task_id} {self.event} for business date {day} (run {run_id})"
+        if self.event == "skipped":
+            text += ": the delivery did not arrive before the sensor's deadline"
+        if error:
+            text += "\n" + error[:4000]
+        alerts.send(
+            text,
+            {
+                "dag_id": dag_id,
+                "task_id": task_id,
+                "run_id": run_id,
+                "business_date": day,
+                "event": self.event,
+            },
+            severity="error" if self.event == "failed" else "warning",
+        )
+
+
+def _default_args(retries: int = 0) -> dict:
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": dt.timedelta(seconds=float(os.environ.get("KAIROS_RETRY_DELAY_S", 60))),
+        "on_failure_callback": KairosNotifier(),
+    }
 
 
 def raw_asset(system: str) -> Asset:
@@ -24,14 +86,21 @@ def raw_asset(system: str) -> Asset:
     return Asset(name=f"raw_{system}", uri=f"kairos://warehouse/raw/{system}")
 
 
+WAREHOUSE_ASSET = Asset(name="warehouse_marts", uri="kairos://warehouse/marts")
+
+
 def business_date(context) -> dt.date:
-    """The run's business date: the ``business_date`` param, else the day before the
-    logical date in the operator's time zone."""
+    """The run's business date: the ``business_date`` param; else the day before the
+    logical date in the operator's time zone (scheduled and backfill runs); else the day
+    before the run was started (a manual run has no logical date in Airflow 3)."""
     explicit = (context.get("params") or {}).get("business_date")
     if explicit:
         return dt.date.fromisoformat(str(explicit))
-    logical = pendulum.instance(context["logical_date"]).in_timezone(TIMEZONE)
-    return logical.date() - dt.timedelta(days=1)
+    when = context.get("logical_date")
+    if when is None:
+        dag_run = context.get("dag_run")
+        when = getattr(dag_run, "run_after", None) or pendulum.now(TIMEZONE)
+    return pendulum.instance(when).in_timezone(TIMEZONE).date() - dt.timedelta(days=1)
 
 
 def _business_date_param(description: str) -> Param:
@@ -43,27 +112,44 @@ def _seconds(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
+def _dag_args(dag_id: str, schedule, doc_md: str | None, tags: list[str], **kwargs) -> dict:
+    return {
+        "dag_id": dag_id,
+        "schedule": schedule,
+        "start_date": START,
+        "catchup": False,
+        "doc_md": doc_md,
+        "tags": ["kairos", *tags],
+        **kwargs,
+    }
+
+
 def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
     """``ingest_<system>``: per extract, wait for the control file, then load it; when every
-    extract of the day is in, update the system's raw Asset."""
+    extract of the day is in, update the system's raw Asset.
+
+    A delivery that does not arrive before the sensor's deadline skips its load (soft
+    fail, with an alert): the run ends without blocking the runs behind it, which can run
+    beside it (``max_active_runs``), their loads queued on the writer pool."""
     extracts = contract.for_system(system)
     poke = _seconds("KAIROS_SENSOR_POKE_S", 300)
     timeout = _seconds("KAIROS_SENSOR_TIMEOUT_S", 6 * 3600)
 
     @dag(
-        dag_id=f"ingest_{system}",
-        schedule=SCHEDULE,
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        doc_md=doc_md,
-        tags=["kairos", "ingest", system],
-        params={
-            "business_date": _business_date_param(
-                "Business date to load (YYYY-MM-DD); empty = the day before the run's logical date."
-            )
-        },
-        default_args={"owner": "kairos-data-engineering", "retries": 0},
+        **_dag_args(
+            f"ingest_{system}",
+            SCHEDULE,
+            doc_md,
+            ["ingest", system],
+            max_active_runs=4,
+            default_args=_default_args(retries=1),
+            params={
+                "business_date": _business_date_param(
+                    "Business date to load (YYYY-MM-DD); empty = the day before the run's"
+                    " logical date, or before the day a manual run was started."
+                )
+            },
+        )
     )
     def _ingest():
         loads = []
@@ -74,6 +160,9 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
                 poke_interval=poke,
                 timeout=timeout,
                 mode="reschedule",
+                soft_fail=True,
+                retries=0,  # a deadline passed is final for the run
+                on_skipped_callback=KairosNotifier("skipped"),
             )
             def wait(extract_key: str = extract.key, **context) -> bool:
                 from kairos.ingest import is_delivered
@@ -82,11 +171,16 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
 
             @task(task_id=f"load_{extract.name}", pool=WRITER_POOL)
             def load(extract_key: str = extract.key, **context) -> dict:
-                from kairos.ingest import ingest_extract
+                from airflow.sdk.exceptions import AirflowFailException
 
-                result = ingest_extract(
-                    extract_key, business_date(context), dag_run_id=context["run_id"]
-                )
+                from kairos.ingest import DeliveryRefused, ReconciliationError, ingest_extract
+
+                try:
+                    result = ingest_extract(
+                        extract_key, business_date(context), dag_run_id=context["run_id"]
+                    )
+                except (DeliveryRefused, ReconciliationError) as exc:
+                    raise AirflowFailException(str(exc)) from None  # retrying cannot help
                 return {
                     "extract": result.extract,
                     "status": result.status,
@@ -117,213 +211,173 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
     return _ingest()
 
 
-WAREHOUSE_ASSET = Asset(name="warehouse_marts", uri="kairos://warehouse/marts")
+def _step_task(name: str, step, pool: str | None = None, outlets=None):
+    """One pipeline step as a task: takes the state of the step before, returns it with
+    this step's results merged in."""
+
+    @task(task_id=name, pool=pool, outlets=outlets or [])
+    def run(state: dict, **context) -> dict:
+        from kairos.config import settings
+
+        day = dt.date.fromisoformat(state["business_date"])
+        result = {**state, **step(settings(), day, context["run_id"], state)}
+        for asset in outlets or []:
+            context["outlet_events"][asset].extra = {
+                "business_date": state["business_date"],
+                "dag_run_id": context["run_id"],
+            }
+        return result
+
+    return run
 
 
-def business_date_from_events(extras: list[dict]) -> dt.date:
-    """The one business date the triggering raw Asset events agree on.
+def _continuation(dag_id: str):
+    """``continue_backlog``: trigger the next run of the same DAG with the conf that
+    ``has_more`` returned (``has_more`` skips it when there is nothing more to do)."""
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
-    The build runs when BOSS, CRM and BI have each completed a day; if their events name
-    different days (one system is behind), building would mix days, so it fails loudly.
-    """
-    dates = {e.get("business_date") for e in extras if e.get("business_date")}
-    if len(dates) != 1:
-        raise ValueError(
-            "the triggering raw Asset events do not agree on one business date:"
-            f" {sorted(dates) or 'none'}; load the missing system's day, or trigger"
-            " build_warehouse with the business_date param"
-        )
-    return dt.date.fromisoformat(dates.pop())
+    trigger = TriggerDagRunOperator(
+        task_id="continue_backlog",
+        trigger_dag_id=dag_id,
+        conf="{{ ti.xcom_pull(task_ids='has_more') }}",
+        wait_for_completion=False,
+    )
+    return trigger
 
 
 def build_warehouse_dag(doc_md: str | None = None) -> DAG:
-    """``build_warehouse``: dbt seeds, then staging, intermediate and marts (models and
-    tests), one task per layer, scheduled on the three raw Assets."""
+    """``build_warehouse``: the pipeline's build steps for the oldest pending date,
+    scheduled on the three raw Assets; more pending dates trigger the next run."""
+    from kairos import pipeline
 
     @dag(
-        dag_id="build_warehouse",
-        schedule=[raw_asset(s) for s in contract.systems()],
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        doc_md=doc_md,
-        tags=["kairos", "dbt", "warehouse"],
-        params={
-            "business_date": _business_date_param(
-                "Business date to build; empty = the date of the triggering raw Asset events."
-            )
-        },
-        default_args={"owner": "kairos-data-engineering", "retries": 0},
+        **_dag_args(
+            "build_warehouse",
+            [raw_asset(s) for s in contract.systems()],
+            doc_md,
+            ["dbt", "warehouse"],
+            max_active_runs=1,
+            render_template_as_native_obj=True,
+            default_args=_default_args(),
+            params={
+                "business_date": _business_date_param(
+                    "Business date to build; empty = every completely loaded date after the"
+                    " last built one, oldest first."
+                ),
+                "rebuild_later_dates": Param(
+                    True,
+                    type="boolean",
+                    description="With an older business_date: rebuild every later built"
+                    " date too, in order (they depend on it). Off: refuse an older date.",
+                ),
+            },
+        )
     )
     def _build():
-        @task
-        def resolve_business_date(**context) -> str:
-            explicit = (context.get("params") or {}).get("business_date")
-            if explicit:
-                return dt.date.fromisoformat(str(explicit)).isoformat()
-            events = context.get("triggering_asset_events") or {}
-            extras = [dict(e.extra or {}) for evs in events.values() for e in evs]
-            return business_date_from_events(extras).isoformat()
+        @task.short_circuit(task_id="plan", pool=WRITER_POOL)
+        def plan(**context):
+            from airflow.sdk.exceptions import AirflowFailException
 
-        @task(pool=WRITER_POOL)
-        def dbt_seed() -> dict:
-            from kairos import warehouse
+            from kairos.config import settings
 
-            return warehouse.seed().__dict__
-
-        def layer_task(layer: str):
-            @task(task_id=f"dbt_build_{layer}", pool=WRITER_POOL)
-            def build_layer(day: str) -> dict:
-                from kairos import warehouse
-
-                return warehouse.build_layer(layer, dt.date.fromisoformat(day)).__dict__
-
-            return build_layer
-
-        @task(pool=WRITER_POOL)
-        def dbt_docs() -> str:
-            """The dbt docs site of the day's warehouse (served by the portal at /docs)."""
-            from kairos import warehouse
-
-            return str(warehouse.docs())
-
-        @task(pool=WRITER_POOL, outlets=[WAREHOUSE_ASSET])
-        def publish_snapshot(day: str, **context) -> str:
-            """Checkpoint, copy and swap the analysts' read-only snapshot; only a whole,
-            tested day reaches it, and only then is the warehouse Asset updated."""
-            from kairos import warehouse
-
-            path = warehouse.snapshot()
-            context["outlet_events"][WAREHOUSE_ASSET].extra = {
-                "business_date": day,
-                "dag_run_id": context["run_id"],
-                "snapshot": str(path),
+            params = context.get("params") or {}
+            requested = params.get("business_date")
+            try:
+                chosen = pipeline.plan_build(
+                    settings(),
+                    dt.date.fromisoformat(requested) if requested else None,
+                    bool(params.get("rebuild_later_dates", True)),
+                )
+            except pipeline.PlanRefused as exc:
+                raise AirflowFailException(str(exc)) from None
+            log.info("%s", chosen.describe())
+            if not chosen.dates:
+                return False
+            return {
+                "business_date": chosen.dates[0].isoformat(),
+                "remaining": [d.isoformat() for d in chosen.dates[1:]],
             }
-            return str(path)
 
-        day = resolve_business_date()
-        seeded = dbt_seed()
-        staging = layer_task("staging")(day)
-        intermediate = layer_task("intermediate")(day)
-        marts = layer_task("marts")(day)
-        docs = dbt_docs()
-        snap = publish_snapshot(day)
-        seeded >> staging >> intermediate >> marts >> docs >> snap
+        @task.short_circuit(task_id="has_more", pool=WRITER_POOL, trigger_rule="all_done")
+        def has_more(state: dict):
+            from kairos.config import settings
+
+            now = pipeline.plan_build(settings())
+            remaining = [dt.date.fromisoformat(d) for d in state.get("remaining", [])]
+            if remaining and now.last_built and remaining[0] <= now.last_built:
+                return {"business_date": remaining[0].isoformat(), "rebuild_later_dates": True}
+            return {} if (remaining or now.dates) else False
+
+        first = state = plan()
+        for name, step in pipeline.BUILD_STEPS:
+            outlets = [WAREHOUSE_ASSET] if name == "publish_snapshot" else None
+            state = _step_task(name, step, pool=WRITER_POOL, outlets=outlets)(state)
+        more = has_more(first)  # also after a failed date: the next one is not held up
+        state >> more >> _continuation("build_warehouse")
 
     return _build()
 
 
 def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
-    """``publish_target_lists``: gate the warehouse, build the lists, gate the lists,
-    publish -- scheduled on the warehouse Asset. A failing step writes its summary to
-    ``publish/_reports``, calls the alert hook and fails; nothing new is published."""
-
-    def guarded(step: str, day: str, run_id: str, fn):
-        from kairos.config import settings
-        from kairos.publish import daily
-
-        try:
-            return fn()
-        except Exception as exc:
-            cfg = settings()
-            d = dt.date.fromisoformat(day)
-            daily.report(
-                cfg, d, run_id, ok=False, text=daily.failure_text(cfg, d, run_id, step, exc)
-            )
-            raise
+    """``publish_target_lists``: the pipeline's publishing steps for the oldest date built
+    in the snapshot and not yet published, scheduled on the warehouse Asset."""
+    from kairos import pipeline
 
     @dag(
-        dag_id="publish_target_lists",
-        schedule=[WAREHOUSE_ASSET],
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        doc_md=doc_md,
-        tags=["kairos", "publish", "great_expectations"],
-        params={
-            "business_date": _business_date_param(
-                "Business date to publish; empty = the date of the triggering"
-                " warehouse Asset event."
-            )
-        },
-        default_args={"owner": "kairos-data-engineering", "retries": 0},
+        **_dag_args(
+            "publish_target_lists",
+            [WAREHOUSE_ASSET],
+            doc_md,
+            ["publish", "great_expectations"],
+            max_active_runs=1,
+            render_template_as_native_obj=True,
+            default_args=_default_args(),
+            params={
+                "business_date": _business_date_param(
+                    "Business date to publish (again); empty = every date built in the"
+                    " analysts' snapshot after the last one published, oldest first."
+                )
+            },
+        )
     )
     def _publish():
-        @task
-        def resolve_business_date(**context) -> dict:
-            explicit = (context.get("params") or {}).get("business_date")
-            events = context.get("triggering_asset_events") or {}
-            extras = [dict(e.extra or {}) for evs in events.values() for e in evs]
-            if explicit:
-                day = dt.date.fromisoformat(str(explicit)).isoformat()
-            else:
-                day = business_date_from_events(extras).isoformat()
-            build_runs = sorted({e["dag_run_id"] for e in extras if e.get("dag_run_id")})
-            return {"business_date": day, "build_warehouse_runs": build_runs}
+        @task.short_circuit(task_id="plan")
+        def plan(**context):
+            from airflow.sdk.exceptions import AirflowFailException
 
-        @task
-        def gate_warehouse(info: dict, **context) -> dict:
-            from kairos.publish import daily
-
-            day = info["business_date"]
-            return guarded(
-                "gate_warehouse",
-                day,
-                context["run_id"],
-                lambda: daily.gate_warehouse(dt.date.fromisoformat(day), context["run_id"]),
-            )
-
-        @task
-        def build_lists(info: dict, **context) -> str:
-            from kairos.publish import daily
-
-            day = info["business_date"]
-            return guarded(
-                "build_lists",
-                day,
-                context["run_id"],
-                lambda: daily.stage_lists(dt.date.fromisoformat(day), context["run_id"]),
-            )
-
-        @task
-        def gate_lists(info: dict, staging: str, **context) -> dict:
-            from kairos.publish import daily
-
-            day = info["business_date"]
-            return guarded(
-                "gate_lists",
-                day,
-                context["run_id"],
-                lambda: daily.gate_lists(dt.date.fromisoformat(day), context["run_id"], staging),
-            )
-
-        @task
-        def publish(info: dict, staging: str, warehouse_gate: dict, lists_gate: dict, **context):
             from kairos.config import settings
-            from kairos.publish import daily
 
-            day, run_id = info["business_date"], context["run_id"]
-            certification = {
-                "dbt": {"build_warehouse_runs": info["build_warehouse_runs"]},
-                "gates": [warehouse_gate, lists_gate],
-                "run_id": run_id,
-            }
-
-            def step():
-                target = daily.publish_lists(
-                    dt.date.fromisoformat(day), run_id, staging, certification
+            requested = (context.get("params") or {}).get("business_date")
+            try:
+                dates = pipeline.plan_publish(
+                    settings(), dt.date.fromisoformat(requested) if requested else None
                 )
-                text = daily.success_text(dt.date.fromisoformat(day), Path(target))
-                daily.report(settings(), dt.date.fromisoformat(day), run_id, ok=True, text=text)
-                return target
+            except pipeline.PlanRefused as exc:
+                raise AirflowFailException(str(exc)) from None
+            log.info("dates to publish: %s", ", ".join(map(str, dates)) or "none")
+            if not dates:
+                return False
+            events = context.get("triggering_asset_events") or {}
+            runs = sorted(
+                {
+                    (e.extra or {}).get("dag_run_id")
+                    for evs in events.values()
+                    for e in evs
+                    if (e.extra or {}).get("dag_run_id")
+                }
+            )
+            return {"business_date": dates[0].isoformat(), "build_warehouse_runs": runs}
 
-            return guarded("publish", day, run_id, step)
+        @task.short_circuit(task_id="has_more", trigger_rule="all_done")
+        def has_more(state: dict):
+            from kairos.config import settings
 
-        info = resolve_business_date()
-        warehouse_gate = gate_warehouse(info)
-        staging = build_lists(info)
-        warehouse_gate >> staging
-        lists_gate = gate_lists(info, staging)
-        publish(info, staging, warehouse_gate, lists_gate)
+            return {} if pipeline.plan_publish(settings()) else False
+
+        first = state = plan()
+        for name, step in pipeline.PUBLISH_STEPS:
+            state = _step_task(name, step)(state)
+        more = has_more(first)  # also after a withheld date: the next one is not held up
+        state >> more >> _continuation("publish_target_lists")
 
     return _publish()

@@ -80,6 +80,11 @@ def dbt(
         str(REPO_ROOT),
         "--vars",
         json.dumps({"business_date": business_date.isoformat() if business_date else None}),
+        # the whole log goes to $KAIROS_HOME/dbt/logs/dbt.log; the console hears warnings
+        "--log-level",
+        "warn",
+        "--log-level-file",
+        "info",
     ]
     if full_refresh:
         argv.append("--full-refresh")

@@ -41,7 +41,7 @@ from kairos.generator import world as w
 from kairos.generator.day import Ids, generate_chunk_day, months_for
 from kairos.generator.scenarios import Scenario
 
-FAULT_KINDS = ("malformed", "truncated", "wrong-count", "late")
+FAULT_KINDS = ("malformed", "truncated", "wrong-count", "late", "volume-drop", "missing")
 MALFORMED_KINDS = (
     "too_few_fields",
     "too_many_fields",
@@ -440,6 +440,11 @@ def _generate_day(
         for e in contract.extracts()
         if any(f.kind == "malformed" and f.applies(e) for f in faults)
     }
+    dropped = {
+        e.name
+        for e in contract.extracts()
+        if any(f.kind == "volume-drop" and f.applies(e) for f in faults)
+    }
     ids = Ids(day)
     # the truth files too: their bytes depend on the content only, so reruns are identical
     with _gzip_text(truth_dir / f"key_moments_{day_key}.csv.gz") as moments_fh:
@@ -450,6 +455,8 @@ def _generate_day(
             result = generate_chunk_day(seed, st, months, day, ids, scenario)
             rows = 0
             for name, lines in result.lines.items():
+                if name in dropped:  # a consistent delivery of half the rows
+                    lines = lines[::2]
                 writers[name].write_lines(lines, name in malformed)
                 rows += len(lines)
             if result.key_moments:
@@ -476,7 +483,7 @@ def _generate_day(
 def _finish_delivery(
     e: Extract, out: Path, day: dt.date, info: dict, faults: list[Fault], manifest: dict
 ) -> None:
-    """Write the control file, applying truncated / wrong-count / late faults."""
+    """Write the control file, applying truncated / wrong-count / late / missing faults."""
     data_path = e.data_path(out, day)
     record = ControlRecord(data_path.name, day, info["rows"], info["bytes"], info["md5"])
     ctl_path = e.control_path(out, day)
@@ -492,6 +499,10 @@ def _finish_delivery(
                 record.file_name, day, record.row_count + 1, record.byte_size, record.md5
             )
             manifest["faults"].append({"date": str(day), "extract": e.key, "fault": f.kind})
+        elif f.kind in ("volume-drop", "missing"):
+            manifest["faults"].append({"date": str(day), "extract": e.key, "fault": f.kind})
+            if f.kind == "missing":  # the data file lies there, its control file never comes
+                return
         elif f.kind == "late":
             late_dir = out / "_late" / e.system / f"{day:%Y%m%d}"
             late_dir.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,17 @@ create table if not exists audit.quarantine (
 """
 
 
+BUILD_LEDGER_DDL = """
+create table if not exists audit.build_ledger (
+    business_date date not null,
+    status varchar not null,
+    dag_run_id varchar,
+    message varchar,
+    finished_at timestamp not null
+)
+"""
+
+
 class WriterLockTimeout(TimeoutError):
     """Another writer held the warehouse for longer than we were willing to wait."""
 
@@ -132,5 +143,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     con.execute(LEDGER_DDL)
     con.execute(QUARANTINE_DDL)
+    con.execute(BUILD_LEDGER_DDL)
     for extract in contract.extracts():
         con.execute(raw_table_ddl(extract))

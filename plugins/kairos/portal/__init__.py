@@ -138,6 +138,8 @@ LOGIN = """<h1>Kairos target lists</h1>
 <button type="submit" id="sign-in">Sign in</button></form>"""
 
 LISTS = """<h1>Target lists of {{ day or "-" }}</h1>
+{% if outcome_text %}<p id="outcome" class="{{ outcome_class }}">{{ outcome_text }}</p>
+{% endif %}
 <form method="get" action="/lists"><label>Business date
 <select name="date" id="date" onchange="this.form.submit()">
 {% for d in dates %}<option value="{{ d }}" {% if d == day %}selected{% endif %}>{{ d }}</option>
@@ -150,14 +152,36 @@ LISTS = """<h1>Target lists of {{ day or "-" }}</h1>
 <th>holdout</th><th>added</th><th>removed</th><th>suppressed</th><th>download</th></tr></thead>
 <tbody>{% for l in lists %}<tr data-list="{{ l.list_id }}">
 <td>{{ l.list_id }}</td><td>{{ l.rule_name }}</td><td>{{ l.channel }}</td>
+{% if l.status == "withheld" %}<td colspan="6" class="bad withheld">Withheld:
+{{ l.withheld_reasons | join("; ") }}</td>{% else %}
 <td class="rows">{{ l.rows }}</td><td>{{ l.holdout_rows }}</td>
 <td>{{ l.diff.added }}</td><td>{{ l.diff.removed }}</td>
 <td>{{ l.suppressed_total }}</td>
 <td><a class="button" href="/lists/{{ day }}/{{ l.list_id }}/csv">CSV</a>
 <a class="button" href="/lists/{{ day }}/{{ l.list_id }}/parquet">Parquet</a>
 <a class="button" href="/lists/{{ day }}/{{ l.list_id }}/diff">diff</a></td>
-</tr>{% endfor %}</tbody></table>
-{% else %}<p id="empty">No list of your team for this date.</p>{% endif %}"""
+{% endif %}</tr>{% endfor %}</tbody></table>
+{% elif day and published %}<p id="empty">No list of your team for this date.</p>{% endif %}"""
+
+
+def _outcome_text(day: str | None, outcome: dict | None, published: bool) -> tuple[str, str]:
+    """What happened to the date's publication, in one sentence, and its style."""
+    if day is None:
+        return "", ""
+    status = (outcome or {}).get("status")
+    reason = (outcome or {}).get("reason") or ""
+    if status in ("withheld", "failed") and not published:
+        return f"Not published ({status}): {reason}", "bad"
+    if status in ("withheld", "failed"):
+        return (
+            f"A later run was not published ({status}): {reason}; shown: the last good lists",
+            "bad",
+        )
+    if status == "partial":
+        return f"Published, with lists withheld: {reason}", "bad"
+    if not published:
+        return "Not published: no publication for this date.", "bad"
+    return "", ""
 
 
 def _page(template: str, user: str | None = None, team: str | None = None, **context) -> str:
@@ -242,14 +266,27 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
 
     @app.get("/lists", response_class=HTMLResponse)
     def lists(request: Request, date: str | None = None):
+        from kairos.pipeline import outcome_dates, read_outcome
+
         user, team = current_user(request)
-        dates = [d.isoformat() for d in reversed(publish.published_dates(cfg))]
-        day = date if date in dates else (dates[0] if dates else None)
+        known = {*publish.published_dates(cfg), *outcome_dates(cfg)}
+        dates = [d.isoformat() for d in sorted(known, reverse=True)]
+        if date:
+            try:
+                day = dt.date.fromisoformat(date).isoformat()  # asked for: say what happened
+            except ValueError:
+                raise HTTPException(status_code=404) from None
+        else:
+            day = dates[0] if dates else None
+        if day and day not in dates:
+            dates.insert(0, day)
         manifest, items = team_lists(dt.date.fromisoformat(day), team) if day else ({}, [])
+        outcome = read_outcome(cfg, dt.date.fromisoformat(day)) if day else None
+        outcome_text, outcome_class = _outcome_text(day, outcome, bool(manifest))
         for item in items:
             item["suppressed_total"] = sum(item.get("suppressed", {}).values())
         gates = manifest.get("certified_by", {}).get("gates", [])
-        certified = all(g.get("success") for g in gates) if gates else (None if not day else False)
+        certified = all(g.get("success") for g in gates) if gates else None
         return _page(
             LISTS,
             user=user,
@@ -258,6 +295,9 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
             dates=dates,
             lists=items,
             certified=certified,
+            published=bool(manifest),
+            outcome_text=outcome_text,
+            outcome_class=outcome_class,
             gates=", ".join(f"{g['gate']} {'passed' if g['success'] else 'failed'}" for g in gates),
         )
 
@@ -280,7 +320,7 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
             raise HTTPException(status_code=404) from None
         _, items = team_lists(day, team)
         item = next((i for i in items if i["list_id"] == list_id), None)
-        if item is None or kind not in DOWNLOAD_KINDS:
+        if item is None or kind not in DOWNLOAD_KINDS or "files" not in item:
             audit(cfg, refused)
             raise HTTPException(status_code=404)
         entry = item["files"][DOWNLOAD_KINDS[kind]]

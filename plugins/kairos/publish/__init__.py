@@ -9,6 +9,9 @@ Layout under ``$KAIROS_HOME/publish``::
                             <list>.diff.csv, manifest.json
     _staging/<date>.<run>/  work in progress, never read by the portal
     _private/<date>.<seq>/  list row -> customer_id, for the list gate; never served
+    _withheld/<date>.<seq>/ files of lists a list-level check withheld; never served
+    _outcomes/<date>.json   what publishing did for the date (published, partial,
+                            withheld, failed) and why: what the portal shows
     _reports/               one human-readable summary per run (success or failure)
 
 Visibility changes only by renaming a new symlink over ``lists/<date>`` (atomic on
@@ -364,6 +367,7 @@ def build_lists(
         manifest["lists"].append(
             {
                 "list_id": list_id,
+                "status": "published",
                 **w.meta,
                 "rows": w.rows,
                 "holdout_rows": w.holdout_rows,
@@ -373,7 +377,7 @@ def build_lists(
                 "files": files,
             }
         )
-    _write_json(staging / "manifest.json", manifest)
+    write_json(staging / "manifest.json", manifest)
     return BuiltLists(business_date, staging, manifest)
 
 
@@ -397,7 +401,8 @@ def _write_diff(staging: Path, list_id: str, keys: list[str], previous_dir: Path
     return {"added": len(added), "removed": len(removed), "kept": len(new & old)}
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (a reader sees the old file or the new one, never half)."""
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(
         json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
@@ -437,12 +442,33 @@ def staging_dir(cfg: Settings, business_date: dt.date, run_id: str) -> Path:
     return publish_root(cfg) / "_staging" / f"{business_date.isoformat()}.{safe}"
 
 
+def withhold(staging: Path, withheld: dict[str, list[str]]) -> None:
+    """Take the lists a list-level check refused out of the staged set: their files go to
+    ``_withheld`` (kept for inspection, never served) and the manifest marks them withheld
+    with the reasons; the other lists publish as usual."""
+    if not withheld:
+        return
+    path = staging / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    aside = staging / "_withheld"
+    aside.mkdir(exist_ok=True)
+    for item in manifest["lists"]:
+        reasons = withheld.get(item["list_id"])
+        if not reasons:
+            continue
+        for entry in item.pop("files", {}).values():
+            os.replace(staging / entry["name"], aside / entry["name"])
+        item["status"] = "withheld"
+        item["withheld_reasons"] = reasons
+    write_json(path, manifest)
+
+
 def certify(staging: Path, certification: dict) -> None:
     """Record in the manifest what certified the lists (dbt run, GX results)."""
     path = staging / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest["certified_by"] = certification
-    _write_json(path, manifest)
+    write_json(path, manifest)
 
 
 def publish(staging: Path, business_date: dt.date, cfg: Settings | None = None) -> Path:
@@ -453,6 +479,7 @@ def publish(staging: Path, business_date: dt.date, cfg: Settings | None = None) 
     versions.mkdir(parents=True, exist_ok=True)
     (root / "lists").mkdir(exist_ok=True)
     (root / "_private").mkdir(exist_ok=True)
+    (root / "_withheld").mkdir(exist_ok=True)
     seq = 1 + max(
         (int(p.name.rsplit(".", 1)[1]) for p in versions.glob(f"{business_date.isoformat()}.*")),
         default=0,
@@ -460,6 +487,8 @@ def publish(staging: Path, business_date: dt.date, cfg: Settings | None = None) 
     name = f"{business_date.isoformat()}.{seq:03d}"
     _fsync_tree(staging)
     os.replace(staging / "_private", root / "_private" / name)
+    if (staging / "_withheld").exists():
+        os.replace(staging / "_withheld", root / "_withheld" / name)
     target = versions / name
     os.replace(staging, target)  # same filesystem: a rename, never a copy
     _swap_symlink(root / "lists" / business_date.isoformat(), Path("..") / "versions" / name)

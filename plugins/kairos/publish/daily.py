@@ -1,25 +1,32 @@
-"""The daily publishing run: gate the warehouse -> build the lists -> gate the lists ->
-publish. The ``publish_target_lists`` DAG runs these steps as tasks; ``kairos publish``
-runs them in one process. Every step reads the analysts' snapshot, never the live
-warehouse file, so publishing never waits for (or blocks) a writer.
+"""What the publishing steps do (the order is :data:`kairos.pipeline.PUBLISH_STEPS`):
+gate the warehouse -> build the lists -> gate the lists -> publish. Every step reads
+the analysts' snapshot, never the live warehouse file, so publishing never waits for (or
+blocks) a writer.
 
-Any failure publishes nothing: the staged lists stay in ``_staging`` for inspection,
-``lists/<date>`` and ``current`` keep pointing at the last good lists, a human-readable
-summary is written to ``publish/_reports`` and the alert hook is called.
+What a failure withholds is what it judged:
+
+* the **warehouse gate** (raw extracts and key marts) or a list check that concerns
+  every list (masking, pseudonyms) fails: nothing new is published, ``lists/<date>`` and
+  ``current`` keep pointing at the last good lists;
+* a **list-level** check fails (policy, counts, volume against the list's own recent
+  history): that list only is withheld -- marked so in the manifest, the report and the
+  outcome, with the check, the observed and the allowed figures -- and the others publish.
+
+Each run leaves a human-readable report in ``publish/_reports`` and an outcome in
+``publish/_outcomes/<date>.json`` (what the portal shows for the date).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+import json
 import logging
-import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from kairos import publish, quality, warehouse
-from kairos.config import Settings, settings
+from kairos import alerts, publish, quality
+from kairos.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,37 +35,43 @@ LIST_SUITES = ("target_lists",)
 
 
 def _database(cfg: Settings) -> Path:
+    from kairos import warehouse
+
     path = warehouse.snapshot_path(cfg)
     if not path.exists():
         raise FileNotFoundError(
             f"no warehouse snapshot at {path}: build_warehouse publishes one after each build"
-            " (or run `kairos snapshot`)"
+            " (or run `kairos build`)"
         )
     return path
 
 
-def gate_warehouse(day: dt.date, run_id: str, cfg: Settings | None = None) -> dict:
+def _gate_info(result: quality.GateResult) -> dict:
+    return {"gate": result.gate, "success": result.success, "result": result.result_path}
+
+
+def gate_warehouse(day: dt.date, run_id: str, cfg: Settings) -> dict:
     """GX suites on the raw extracts and the key marts of ``day``; raises GateFailed."""
-    cfg = cfg or settings()
     suites = [s for module in WAREHOUSE_SUITES for s in quality.load_suites(module)]
     result = quality.run_gate(
         "warehouse", suites, day, run_id=run_id, cfg=cfg, database=_database(cfg)
     )
-    return {"gate": result.gate, "success": result.success, "result": result.result_path}
+    return _gate_info(result)
 
 
-def stage_lists(day: dt.date, run_id: str, cfg: Settings | None = None) -> str:
+def stage_lists(day: dt.date, run_id: str, cfg: Settings) -> str:
     """Build the day's lists into a fresh staging directory; returns its path."""
-    cfg = cfg or settings()
     staging = publish.staging_dir(cfg, day, run_id)
     publish.discard(staging)  # a retried task starts over
     publish.build_lists(day, staging, cfg, database=_database(cfg))
     return str(staging)
 
 
-def gate_lists(day: dt.date, run_id: str, staging: str, cfg: Settings | None = None) -> dict:
-    """GX suites on the staged lists; raises GateFailed."""
-    cfg = cfg or settings()
+def gate_lists(
+    day: dt.date, run_id: str, staging: str, cfg: Settings
+) -> tuple[dict, dict[str, list[str]]]:
+    """GX suites on the staged lists. Raises GateFailed when a check that concerns every
+    list fails; otherwise returns the gate and the lists to withhold, with the reasons."""
     suites = [s for module in LIST_SUITES for s in quality.load_suites(module)]
     result = quality.run_gate(
         "target_lists",
@@ -68,25 +81,69 @@ def gate_lists(day: dt.date, run_id: str, staging: str, cfg: Settings | None = N
         params={"lists_dir": staging},
         cfg=cfg,
         database=_database(cfg),
+        raise_on_failure=False,
     )
-    return {"gate": result.gate, "success": result.success, "result": result.result_path}
+    if not result.gate_level_success:
+        raise quality.GateFailed(result)
+    return _gate_info(result), result.withheld_lists()
 
 
-def publish_lists(
-    day: dt.date, run_id: str, staging: str, certification: dict, cfg: Settings | None = None
-) -> str:
-    """Record what certified the lists in their manifest and make them current."""
-    cfg = cfg or settings()
-    publish.certify(Path(staging), certification)
-    return str(publish.publish(Path(staging), day, cfg))
-
-
-def success_text(day: dt.date, target: Path) -> str:
-    import json
-
+def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    """Withhold the lists the gate refused, record what certified the rest in the
+    manifest, make them current, and write the report and the outcome."""
+    staging = Path(state["staging"])
+    withheld: dict[str, list[str]] = state.get("withheld") or {}
+    publish.withhold(staging, withheld)
+    publish.certify(
+        staging,
+        {
+            "dbt": {"build_warehouse_runs": state.get("build_warehouse_runs", [])},
+            "gates": [state["warehouse_gate"], state["lists_gate"]],
+            "run_id": run_id,
+        },
+    )
+    target = publish.publish(staging, day, cfg)
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
-    lines = [f"target lists for {day}: PUBLISHED ({target.name})"]
+    lists = {item["list_id"]: item for item in manifest["lists"]}
+    published = [i for i, item in lists.items() if item["status"] == "published"]
+    status = "published" if not withheld else ("partial" if published else "withheld")
+    text = success_text(day, target, manifest)
+    path = report(cfg, day, run_id, text)
+    from kairos.pipeline import write_outcome
+
+    write_outcome(
+        cfg,
+        day,
+        {
+            "status": status,
+            "run_id": run_id,
+            "version": target.name,
+            "report": str(path),
+            "reason": (f"{len(withheld)} list(s) withheld by the list gate" if withheld else ""),
+            "lists": {
+                i: {"status": item["status"], "reasons": item.get("withheld_reasons", [])}
+                for i, item in sorted(lists.items())
+            },
+        },
+    )
+    if withheld:
+        alerts.send(
+            text,
+            {"business_date": day.isoformat(), "run_id": run_id, "report": str(path)},
+            severity="warning",
+        )
+    return {"published": str(target), "status": status}
+
+
+def success_text(day: dt.date, target: Path, manifest: dict) -> str:
+    withheld = [i for i in manifest["lists"] if i["status"] == "withheld"]
+    head = "PUBLISHED" if not withheld else f"PUBLISHED, {len(withheld)} list(s) WITHHELD"
+    lines = [f"target lists for {day}: {head} ({target.name})"]
     for item in manifest["lists"]:
+        if item["status"] == "withheld":
+            lines.append(f"  {item['list_id']:<44} WITHHELD  ({item['owner_team']})")
+            lines.extend(f"      {reason}" for reason in item["withheld_reasons"])
+            continue
         lines.append(
             f"  {item['list_id']:<44} {item['rows']:>7,} rows, holdout {item['holdout_rows']:,},"
             f" +{item['diff']['added']:,} -{item['diff']['removed']:,}  ({item['owner_team']})"
@@ -94,26 +151,16 @@ def success_text(day: dt.date, target: Path) -> str:
     return "\n".join(lines)
 
 
-def report(cfg: Settings, day: dt.date, run_id: str, ok: bool, text: str) -> Path:
-    """Write the run's summary file; on failure, call the alert hook with it."""
-    path = publish.write_report(cfg, day, run_id, text)
-    if not ok:
-        alert(text, {"business_date": day.isoformat(), "run_id": run_id, "report": str(path)})
-    return path
+def report(cfg: Settings, day: dt.date, run_id: str, text: str) -> Path:
+    """Keep the run's human-readable summary."""
+    return publish.write_report(cfg, day, run_id, text)
 
 
-def alert(text: str, info: dict) -> None:
-    """Call ``KAIROS_ALERT_HOOK`` (``module:function``, called with the summary text and a
-    dict of details) -- where a team plugs in e-mail or IM. Without one, log an error."""
-    hook = os.environ.get("KAIROS_ALERT_HOOK")
-    if not hook:
-        log.error("publishing failed:\n%s", text)
-        return
-    module, _, func = hook.partition(":")
-    try:
-        getattr(importlib.import_module(module), func)(text, info)
-    except Exception:  # an alert hook must never hide the failure it reports
-        log.exception("alert hook %s failed", hook)
+def short_reason(exc: BaseException) -> str:
+    """One line for the portal and the outcome: the gate's failed checks, or the error."""
+    if isinstance(exc, quality.GateFailed):
+        return exc.result.headline()
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[0]
 
 
 def failure_text(cfg: Settings, day: dt.date, run_id: str, step: str, exc: BaseException) -> str:
@@ -135,34 +182,26 @@ def failure_text(cfg: Settings, day: dt.date, run_id: str, step: str, exc: BaseE
 class RunOutcome:
     ok: bool
     published: str | None
-    report: Path
+    report: Path | None
+    status: str
 
 
-def run(
-    day: dt.date,
-    run_id: str = "manual",
-    cfg: Settings | None = None,
-    certification: dict | None = None,
-) -> RunOutcome:
-    """All four steps in one process (``kairos publish``)."""
-    cfg = cfg or settings()
-    step = "gate_warehouse"
+def run(day: dt.date, run_id: str, cfg: Settings) -> RunOutcome:
+    """Every publishing step for ``day`` in this process (``kairos publish``); a failure
+    calls the alert hook, as Airflow's failure callback does for the DAG."""
+    from kairos import pipeline
+
     try:
-        warehouse_gate = gate_warehouse(day, run_id, cfg)
-        step = "build_lists"
-        staging = stage_lists(day, run_id, cfg)
-        step = "gate_lists"
-        lists_gate = gate_lists(day, run_id, staging, cfg)
-        step = "publish"
-        target = publish_lists(
-            day,
-            run_id,
-            staging,
-            {**(certification or {}), "gates": [warehouse_gate, lists_gate], "run_id": run_id},
-            cfg,
-        )
+        state = pipeline.run_steps(pipeline.PUBLISH_STEPS, cfg, day, run_id)
     except Exception as exc:
-        text = failure_text(cfg, day, run_id, step, exc)
-        return RunOutcome(False, None, report(cfg, day, run_id, ok=False, text=text))
-    text = success_text(day, Path(target))
-    return RunOutcome(True, target, report(cfg, day, run_id, ok=True, text=text))
+        outcome = pipeline.read_outcome(cfg, day) or {}
+        report_path = Path(outcome["report"]) if outcome.get("report") else None
+        text = (
+            report_path.read_text(encoding="utf-8")
+            if report_path
+            else f"target lists for {day}: NOT PUBLISHED\n  {short_reason(exc)}"
+        )
+        alerts.send(text, {"business_date": day.isoformat(), "run_id": run_id})
+        return RunOutcome(False, None, report_path, outcome.get("status", "failed"))
+    outcome = pipeline.read_outcome(cfg, day) or {}
+    return RunOutcome(True, state["published"], Path(outcome["report"]), state["status"])

@@ -58,6 +58,9 @@ class Suite:
     # Over PII columns: keep no example values in results, reports or Data Docs (an
     # unexpected value of a phone-number column is a phone number).
     sensitive: bool = False
+    # Set on suites whose every row belongs to one list (``list_id``): a failure there
+    # withholds the failing lists only, and GX reports which rows (lists) failed.
+    list_column: str | None = None
 
     def __post_init__(self):
         if self.shape not in ("rows", "aggregate"):
@@ -73,6 +76,15 @@ class ExpectationOutcome:
     unexpected_count: int = 0
     observed: object = None
     details: str = ""
+    description: str = ""
+    # list -> the failing row's figures ("eligible_rows=3, volume_low=12"), for suites
+    # with a list column; empty figures where the suite is sensitive
+    failing_lists: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> str:
+        """The check in words: its description, or its type and column."""
+        where = f" on {self.column}" if self.column else ""
+        return self.description or f"{self.expectation}{where}"
 
 
 @dataclass
@@ -86,10 +98,20 @@ class SuiteResult:
     seconds: float
     expectations: list[ExpectationOutcome] = field(default_factory=list)
     error: str | None = None
+    list_column: str | None = None
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
         return [e for e in self.expectations if not e.success]
+
+    @property
+    def list_level(self) -> bool:
+        """Its failures are attributed to lists (and withhold only those)."""
+        return (
+            self.list_column is not None
+            and self.error is None
+            and all(e.failing_lists for e in self.failures)
+        )
 
 
 @dataclass
@@ -101,6 +123,33 @@ class GateResult:
     suites: list[SuiteResult]
     result_path: str = ""
     data_docs: str = ""
+
+    @property
+    def gate_level_success(self) -> bool:
+        """No failure that concerns the whole gate (as opposed to single lists)."""
+        return all(s.success or s.list_level for s in self.suites)
+
+    def withheld_lists(self) -> dict[str, list[str]]:
+        """Lists failing a list-level check -> one reason per failed check, naming the
+        check and the figures."""
+        out: dict[str, list[str]] = {}
+        for s in self.suites:
+            if s.success or not s.list_level:
+                continue
+            for e in s.failures:
+                for list_id, figures in sorted(e.failing_lists.items()):
+                    reason = f"{s.suite}: {e.check()}" + (f" ({figures})" if figures else "")
+                    out.setdefault(list_id, []).append(reason)
+        return out
+
+    def headline(self) -> str:
+        """One line: the gate and its failed checks, by table or suite."""
+        failed = [
+            f"{s.suite}: " + (s.error or "; ".join(e.check() for e in s.failures))
+            for s in self.suites
+            if not s.success
+        ]
+        return f"gate {self.gate} failed: " + " | ".join(failed)[:600]
 
     def summary(self) -> str:
         """A human-readable account of the gate: what failed and by how much."""
@@ -114,11 +163,13 @@ class GateResult:
             if s.error:
                 lines.append(f"       error: {s.error}")
             for e in s.failures:
-                where = f" on {e.column}" if e.column else ""
+                observed = "" if e.observed is None else f", observed {e.observed}"
                 lines.append(
-                    f"       {e.expectation}{where}: {e.unexpected_count:,} of"
-                    f" {e.element_count:,} unexpected {e.details}".rstrip()
+                    f"       {e.check()}: {e.unexpected_count:,} of"
+                    f" {e.element_count:,} unexpected{observed} {e.details}".rstrip()
                 )
+                for list_id, figures in sorted(e.failing_lists.items()):
+                    lines.append(f"         list {list_id}: {figures or 'failed'}")
         if self.result_path:
             lines.append(f"  results: {self.result_path}")
         if self.data_docs:
@@ -193,11 +244,7 @@ class _Validator:
                 name=f"{suite.name}_checkpoint",
                 validation_definitions=[definition],
                 actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["kairos"])],
-                result_format=(
-                    {"result_format": "SUMMARY", "partial_unexpected_count": 0}
-                    if suite.sensitive
-                    else "SUMMARY"
-                ),
+                result_format=_result_format(suite),
             )
         )
         self.checkpoints[suite.name] = checkpoint
@@ -222,15 +269,58 @@ class _Validator:
                         details=(
                             f"(error: {exc})"
                             if exc
+                            else ""
+                            if suite.sensitive
                             else _examples(res.get("partial_unexpected_list"))
+                        ),
+                        description=getattr(cfg, "description", None) or "",
+                        failing_lists=(
+                            _failing_lists(suite, res)
+                            if suite.list_column and not r.success
+                            else {}
                         ),
                     )
                 )
         return outcomes
 
 
+def _result_format(suite: Suite) -> dict | str:
+    if suite.list_column:
+        # COMPLETE names every failing row by its list (bounded by the failures)
+        return {
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": [suite.list_column],
+            "return_unexpected_index_query": False,
+            "partial_unexpected_count": 0 if suite.sensitive else 3,
+        }
+    if suite.sensitive:
+        return {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+    return "SUMMARY"
+
+
+def _failing_lists(suite: Suite, result: dict) -> dict[str, str]:
+    """list id -> the figures of its (first) failing row, from GX's unexpected index."""
+    out: dict[str, str] = {}
+    for row in result.get("unexpected_index_list") or []:
+        if not isinstance(row, dict) or suite.list_column not in row:
+            continue
+        list_id = str(row[suite.list_column])
+        if list_id in out:
+            continue
+        out[list_id] = (
+            ""
+            if suite.sensitive
+            else ", ".join(f"{k}={_plain(v)}" for k, v in row.items() if k != suite.list_column)
+        )
+    return out
+
+
 def _plain(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if hasattr(value, "item"):  # a numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return None if value != value else round(value, 4)
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     try:
         return float(value)
@@ -254,6 +344,8 @@ def _merge(total: list[ExpectationOutcome] | None, batch: list[ExpectationOutcom
         t.unexpected_count += b.unexpected_count
         if not b.success and not t.details:
             t.details = b.details
+        for list_id, figures in b.failing_lists.items():
+            t.failing_lists.setdefault(list_id, figures)
         t.observed = b.observed if b.observed is not None else t.observed
     return total
 
@@ -313,6 +405,7 @@ def run_suite(
         seconds=round(time.perf_counter() - started, 3),
         expectations=outcomes or [],
         error=error,
+        list_column=suite.list_column,
     )
 
 

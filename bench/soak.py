@@ -1,0 +1,358 @@
+"""``make soak``: Kairos under a real Airflow scheduler over consecutive business dates.
+
+Starts Airflow for Kairos (``airflow standalone``: scheduler, DAG processor, triggerer,
+API server; LocalExecutor; ``config/airflow.cfg``) on a fresh data root, unpauses the
+DAGs, and for each business date: delivers the day's extracts (with the faults planted
+for that day), triggers the three ingest DAGs as the schedule would (logical date 06:00
+the next morning), and lets the scheduler do the rest -- Asset-triggered builds and
+publishing, backlog continuations. Once the day has settled it reads what happened from
+the ledgers and the publishing outcome, compares it with what the fault plan says should
+happen, and prints one row per day. Exit status 1 if any row is not as expected.
+
+    python bench/soak.py --days 30 --subscribers 1500       # make soak
+    python bench/soak.py --days 3 --plan short               # what CI runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# day number (1-based) -> faults planted in that day's delivery
+PLANS = {
+    "month": {
+        4: ["late:boss.payments"],
+        7: ["wrong-count:crm.complaints"],
+        10: ["malformed:boss.daily_usage"],
+        13: ["volume-drop:boss.daily_usage"],
+        16: ["missing:bi.customer_tags", "missing:bi.satisfaction_surveys"],
+        22: ["malformed:crm.contacts", "late:bi.satisfaction_surveys"],
+        25: ["wrong-count:boss.subscribers"],
+    },
+    "short": {2: ["wrong-count:crm.complaints"]},
+    "clean": {},
+}
+
+
+@dataclass
+class Expected:
+    """What the generator's plan says a day should end as."""
+
+    built: bool = True
+    publication: str = "published"  # published | withheld | none
+    refused: int = 0
+    quarantined_min: int = 0
+    why: list[str] = field(default_factory=list)
+
+
+def expected_for(faults: list[str]) -> Expected:
+    exp = Expected()
+    for fault in faults:
+        kind = fault.partition(":")[0]
+        exp.why.append(fault)
+        if kind in ("wrong-count", "truncated"):
+            exp.refused += 1
+            exp.built, exp.publication = False, "none"
+        elif kind == "missing":
+            exp.built, exp.publication = False, "none"
+        elif kind == "malformed":
+            exp.quarantined_min += 1
+        elif kind == "volume-drop":
+            exp.publication = "withheld"  # the warehouse gate's volume check
+    return exp
+
+
+class Airflow:
+    """``airflow standalone`` in its own process group, and its REST API."""
+
+    def __init__(self, home: Path, port: int, env: dict[str, str]):
+        self.home, self.port, self.env = home, port, env
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+        self.token: str | None = None
+
+    def start(self, log_path: Path) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "standalone"],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def request(self, method: str, path: str, body: dict | None = None):
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def wait_ready(self, dag_ids: list[str], timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        passwords = Path(self.env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited ({self.proc.returncode})")
+            try:
+                if self.token is None and passwords.exists():
+                    password = json.loads(passwords.read_text())["admin"]
+                    req = urllib.request.Request(
+                        self.base + "/auth/token",
+                        data=json.dumps({"username": "admin", "password": password}).encode(),
+                        headers={"Content-Type": "application/json"},
+                        method="POST",
+                    )
+                    with urllib.request.urlopen(req, timeout=10) as resp:
+                        self.token = json.loads(resp.read())["access_token"]
+                if self.token:
+                    found = {d["dag_id"] for d in self.request("GET", "/api/v2/dags")["dags"]}
+                    if set(dag_ids) <= found:
+                        return
+            except (urllib.error.URLError, ConnectionError, KeyError, ValueError):
+                pass
+            time.sleep(3)
+        raise TimeoutError("Airflow did not come up with the Kairos DAGs")
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, logical_date: dt.datetime, conf: dict | None = None) -> str:
+        run = self.request(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {"logical_date": logical_date.isoformat(), "conf": conf or {}},
+        )
+        return run["dag_run_id"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+
+    def active_runs(self, dag_ids: list[str]) -> int:
+        n = 0
+        for dag_id in dag_ids:
+            for state in ("queued", "running"):
+                runs = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?state={state}")
+                n += runs["total_entries"]
+        return n
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def observe(cfg, day: dt.date) -> dict:
+    """What happened to ``day``, from the warehouse ledgers and publishing's outcome."""
+    import duckdb
+
+    from kairos import contract, pipeline
+
+    delivered = sum(1 for e in contract.extracts() if e.control_path(cfg.landing, day).exists())
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        ledger = dict(
+            con.execute(
+                "select status, count(*) from (select arg_max(status, finished_at) as status"
+                " from audit.load_ledger where business_date = ? group by system, extract)"
+                " group by all",
+                [day],
+            ).fetchall()
+        )
+        loaded_rows, quarantined = con.execute(
+            "select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) from"
+            " (select arg_max(rows_loaded, finished_at) as rows_loaded,"
+            " arg_max(rows_quarantined, finished_at) as rows_quarantined from audit.load_ledger"
+            " where business_date = ? and status in ('loaded', 'replaced', 'unchanged')"
+            " group by system, extract)",
+            [day],
+        ).fetchone()
+        build = con.execute(
+            "select arg_max(status, finished_at) from audit.build_ledger where business_date = ?",
+            [day],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    outcome = pipeline.read_outcome(cfg, day) or {}
+    lists = outcome.get("lists", {})
+    return {
+        "delivered": delivered,
+        "loaded": sum(ledger.get(s, 0) for s in pipeline.GOOD_LOADS),
+        "refused": ledger.get("refused", 0),
+        "rows": int(loaded_rows),
+        "quarantined": int(quarantined),
+        "built": build or "no",
+        "publication": outcome.get("status", "none"),
+        "published_lists": sum(1 for v in lists.values() if v["status"] == "published"),
+        "withheld_lists": sum(1 for v in lists.values() if v["status"] == "withheld"),
+        "reason": outcome.get("reason", ""),
+    }
+
+
+def verdict(exp: Expected, got: dict) -> bool:
+    publication = {"published": ("published",), "withheld": ("withheld",), "none": ("none",)}
+    return (
+        (got["built"] == "built") == exp.built
+        and got["publication"] in publication[exp.publication]
+        and got["refused"] == exp.refused
+        and got["quarantined"] >= exp.quarantined_min
+        and (exp.quarantined_min > 0 or got["quarantined"] == 0)
+        and (exp.publication != "published" or got["published_lists"] > 0)
+    )
+
+
+HEADER = (
+    "| day | business date | faults | delivered | loaded | refused | rows | quarantined"
+    " | built | publication | lists published / withheld | expected | as expected |"
+)
+
+
+def row(n: int, day: dt.date, faults: list[str], got: dict, exp: Expected, ok: bool) -> str:
+    expected = f"{'built' if exp.built else 'not built'}, {exp.publication}"
+    return (
+        f"| {n} | {day} | {', '.join(faults) or '-'} | {got['delivered']}/14 | {got['loaded']}"
+        f" | {got['refused']} | {got['rows']:,} | {got['quarantined']:,} | {got['built']}"
+        f" | {got['publication']} | {got['published_lists']} / {got['withheld_lists']}"
+        f" | {expected} | {'yes' if ok else '**NO**'} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 10, 1))
+    p.add_argument("--subscribers", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--plan", choices=sorted(PLANS), default="month")
+    p.add_argument("--home", type=Path, default=REPO / "var" / "soak")
+    p.add_argument("--day-timeout", type=float, default=1200, help="seconds a day may take")
+    args = p.parse_args(argv)
+
+    if args.home.exists():
+        shutil.rmtree(args.home)
+    args.home.mkdir(parents=True)
+    os.environ["KAIROS_HOME"] = str(args.home.resolve())
+    os.environ.pop("KAIROS_WAREHOUSE", None)
+    os.environ.pop("KAIROS_LANDING", None)
+    os.environ.pop("AIRFLOW_HOME", None)
+    from kairos import airflow_local
+    from kairos.config import settings
+    from kairos.generator import Fault, generate, release_late
+
+    airflow_local.configure(quiet=True)
+    cfg = settings()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "KAIROS_SENSOR_POKE_S": "5",
+        "KAIROS_SENSOR_TIMEOUT_S": "120",
+        "KAIROS_RETRY_DELAY_S": "5",
+        "KAIROS_ALERT_HOOK": "bench.soak_alerts:record",
+        "KAIROS_SOAK_ALERTS": str(args.home / "alerts.jsonl"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    os.environ.update(env)
+    airflow_local.ensure_metadata_db()
+    dags = ["ingest_boss", "ingest_crm", "ingest_bi", "build_warehouse", "publish_target_lists"]
+    airflow = Airflow(cfg.airflow_home, port, env)
+    started = time.monotonic()
+    rows: list[str] = []
+    all_ok = True
+    print(f"soak: {args.days} days from {args.start}, {args.subscribers:,} subscribers,")
+    print(f"      plan {args.plan}, data root {cfg.home}, Airflow on {airflow.base}")
+    airflow.start(cfg.home / "logs" / "airflow-standalone.log")
+    try:
+        airflow.wait_ready(dags)
+        for dag_id in dags:
+            airflow.unpause(dag_id)
+        print(HEADER)
+        print("|" + "---|" * 13)
+        for n in range(1, args.days + 1):
+            day = args.start + dt.timedelta(days=n - 1)
+            faults = PLANS[args.plan].get(n, [])
+            t0 = time.monotonic()
+            generate(
+                cfg.landing,
+                day,
+                1,
+                args.subscribers,
+                args.seed,
+                [Fault.parse(f) for f in faults],
+                progress=False,
+            )
+            logical = dt.datetime.combine(
+                day + dt.timedelta(days=1), dt.time(6), tzinfo=dt.timezone(dt.timedelta(hours=8))
+            )
+            runs = {d: airflow.trigger(d, logical) for d in dags[:3]}
+            if any(f.startswith("late:") for f in faults):
+                time.sleep(25)
+                release_late(cfg.landing)
+            _settle(airflow, runs, dags[3:], t0 + args.day_timeout)
+            got = observe(cfg, day)
+            exp = expected_for(faults)
+            ok = verdict(exp, got)
+            all_ok &= ok
+            rows.append(row(n, day, faults, got, exp, ok))
+            print(rows[-1] + f"  ({time.monotonic() - t0:.0f}s)", flush=True)
+    finally:
+        airflow.stop()
+    minutes = (time.monotonic() - started) / 60
+    alerts = (
+        (args.home / "alerts.jsonl").read_text().splitlines()
+        if (args.home / "alerts.jsonl").exists()
+        else []
+    )
+    print(f"\n{args.days} days in {minutes:.1f} min; {len(alerts)} alert(s) sent")
+    print(f"every row as expected: {'yes' if all_ok else 'NO'}")
+    report = args.home / "soak-report.md"
+    report.write_text("\n".join([HEADER, "|" + "---|" * 13, *rows]) + "\n", encoding="utf-8")
+    print(f"table: {report}; logs: {cfg.home / 'logs'}")
+    return 0 if all_ok else 1
+
+
+def _settle(airflow: Airflow, runs: dict[str, str], downstream: list[str], deadline: float):
+    """Wait until the day's ingest runs have ended and nothing downstream is queued or
+    running for three looks in a row (an Asset-triggered run appears within seconds)."""
+    quiet = 0
+    while time.monotonic() < deadline:
+        states = [airflow.run_state(d, r) for d, r in runs.items()]
+        if all(s in ("success", "failed") for s in states):
+            quiet = quiet + 1 if airflow.active_runs(downstream) == 0 else 0
+            if quiet >= 3:
+                return
+        time.sleep(5)
+    raise TimeoutError(f"the day did not settle: ingest runs {runs}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""The soak's alert hook (``KAIROS_ALERT_HOOK=bench.soak_alerts:record``): appends each
+alert to the file named by ``KAIROS_SOAK_ALERTS``."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def record(text: str, info: dict) -> None:
+    with open(os.environ["KAIROS_SOAK_ALERTS"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"text": text, "info": info}, ensure_ascii=False) + "\n")

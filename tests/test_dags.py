@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 
 from kairos import contract
 from kairos.config import REPO_ROOT
+from kairos.generator import generate
 from kairos.ingest.warehouse import WRITER_POOL
 from tests.conftest import DAY
 
@@ -95,17 +98,30 @@ def test_a_refused_file_fails_the_run_and_emits_no_asset(airflow_db, deliver, re
     ) == [("refused",)]
 
 
-def test_a_late_file_times_the_sensor_out(airflow_db, deliver, monkeypatch):
-    from kairos.airflow_local import run_dag
+def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
+    airflow_db, deliver, monkeypatch, tmp_path
+):
+    """A delivery that misses its deadline skips its load and the day's Asset (the run
+    ends instead of blocking the runs behind it), and the alert hook hears of it."""
+    from kairos.airflow_local import asset_events, run_dag
 
+    alerts = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
     monkeypatch.setenv("KAIROS_SENSOR_POKE_S", "1")
     monkeypatch.setenv("KAIROS_SENSOR_TIMEOUT_S", "3")
     deliver(subscribers=500, faults=["late:boss.payments"])
     result = run_dag("ingest_boss", DAY)
-    assert result.state == "failed"
-    assert result.task_states["wait_payments"] == "failed"
-    assert result.task_states["load_payments"] == "upstream_failed"
+    assert result.state != "running"
+    assert result.task_states["wait_payments"] == "skipped"
+    assert result.task_states["load_payments"] == "skipped"
+    assert result.task_states["day_complete"] == "skipped"
     assert result.task_states["load_daily_usage"] == "success"
+    assert asset_events("ingest_boss", result.run_id) == []
+    (alert,) = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert alert["info"]["task_id"] == "wait_payments"
+    assert alert["info"]["event"] == "skipped"
+    assert DAY.isoformat() in alert["text"]
 
 
 def test_three_ingest_dags_for_one_date_run_together(tmp_path, deliver, cfg, read_warehouse):
@@ -174,20 +190,60 @@ def test_publish_target_lists_is_scheduled_on_the_warehouse_asset(dagbag):
     dag = dagbag.get_dag("publish_target_lists")
     assert _acyclic(dag)
     assert {a.uri for a in dag.timetable.asset_condition.objects} == {"kairos://warehouse/marts"}
-    order = ["gate_warehouse", "build_lists", "gate_lists", "publish"]
+    order = ["plan", "gate_warehouse", "build_lists", "gate_lists", "publish"]
     for before, after in itertools.pairwise(order):
         assert after in dag.task_dict[before].downstream_task_ids
 
 
-def test_business_date_comes_from_agreeing_asset_events():
-    from kairos.orchestration import business_date_from_events
+def test_every_way_a_run_starts_resolves_its_business_date():
+    """Param, scheduled or backfill (logical date), and a manual run with neither: Airflow
+    3 gives a manual run no logical date, only the time it was started."""
+    import types
 
-    events = [{"business_date": "2026-11-21", "system": s} for s in ("boss", "crm", "bi")]
-    assert business_date_from_events(events) == DAY
-    with pytest.raises(ValueError, match="do not agree"):
-        business_date_from_events([*events, {"business_date": "2026-11-20"}])
-    with pytest.raises(ValueError):
-        business_date_from_events([])
+    import pendulum
+
+    from kairos.orchestration import business_date
+
+    assert business_date({"params": {"business_date": "2026-11-21"}}) == DAY
+    scheduled = pendulum.datetime(2026, 11, 22, 6, tz="Asia/Shanghai")
+    assert business_date({"params": {}, "logical_date": scheduled}) == DAY
+    # 23:30 UTC on the 21st is 07:30 on the 22nd in Beijing: yesterday there is the 21st
+    started = pendulum.datetime(2026, 11, 21, 23, 30, tz="UTC")
+    manual = {
+        "params": {"business_date": None},
+        "dag_run": types.SimpleNamespace(run_after=started),
+    }
+    assert business_date(manual) == DAY
+
+
+def test_every_task_reports_its_failure_through_airflow(dagbag):
+    from kairos.orchestration import KairosNotifier
+
+    for dag_id in ("ingest_boss", "build_warehouse", "publish_target_lists"):
+        for task in dagbag.get_dag(dag_id).tasks:
+            if task.task_id == "run_outcome":  # the watcher: the failed step alerted
+                continue
+            callbacks = task.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert any(isinstance(c, KairosNotifier) for c in callbacks), (dag_id, task.task_id)
+
+
+def test_a_failing_plan_fires_the_failure_callback(airflow_db, cfg, monkeypatch, tmp_path):
+    """Date resolution is a task like the others: a date that cannot be published fails
+    the run and the alert hook hears of it, naming the task, the date and why."""
+    from kairos.airflow_local import run_dag
+
+    alerts = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
+    result = run_dag("publish_target_lists", DAY)
+    assert result.state == "failed"
+    assert result.task_states["plan"] == "failed"
+    sent = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert sent, "no alert"
+    assert sent[-1]["info"]["task_id"] == "plan"
+    assert sent[-1]["info"]["business_date"] == DAY.isoformat()
+    assert "no analysts' snapshot" in sent[-1]["text"]
 
 
 def test_build_warehouse_builds_the_marts_and_emits_its_asset(
@@ -252,3 +308,78 @@ def test_a_failing_dbt_test_stops_the_build_before_the_marts(
     assert read_warehouse(
         "select count(*) from information_schema.tables where table_schema = 'marts'"
     ) == [(0,)]
+
+
+@pytest.fixture(scope="module")
+def three_days(tmp_path_factory, airflow_db):
+    """Three business dates delivered and loaded, none built (800 subscribers)."""
+    from kairos.ingest import ingest_dates
+    from tests.conftest import module_home
+
+    mp, cfg = module_home(tmp_path_factory, "backlog")
+    generate(cfg.landing, DAY, 3, 800, 3, progress=False)
+    _, failures = ingest_dates(DAY, DAY + dt.timedelta(days=2), cfg=cfg)
+    assert failures == []
+    yield cfg
+    mp.undo()
+
+
+def _builds(cfg) -> list[tuple[dt.date, str]]:
+    import duckdb
+
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        return con.execute(
+            "select business_date, status from audit.build_ledger order by finished_at"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_pending_dates_are_built_one_by_one_oldest_first(three_days):
+    """Asset-triggered runs carry no date: each run builds the oldest pending date, a
+    date whose build fails does not hold up the next, and a run with nothing pending
+    skips. A date older than the last built one is rebuilt with the later ones, or
+    refused with what to run."""
+    import duckdb
+
+    from kairos import pipeline
+    from kairos.airflow_local import run_dag
+
+    cfg = three_days
+    d1, d2, d3 = (DAY + dt.timedelta(days=i) for i in range(3))
+    assert pipeline.plan_build(cfg).dates == (d1, d2, d3)
+
+    first = run_dag("build_warehouse", d1, scheduled=True)  # no param, as an Asset run
+    assert first.ok, first.task_states
+    assert first.task_states["continue_backlog"] == "success"  # more is pending
+    assert _builds(cfg) == [(d1, "built")]
+
+    # d2's raw data breaks a staging test: its build fails, and is not retried blindly
+    con = duckdb.connect(str(cfg.warehouse))
+    con.execute(
+        "update raw.crm_campaign_members set member_group = 'bogus'"
+        f" where business_date = '{d2}'"
+        " and customer_id = (select min(customer_id) from raw.crm_campaign_members)"
+    )
+    con.close()
+    second = run_dag("build_warehouse", d2, scheduled=True)
+    assert second.state == "failed"
+    assert second.task_states["dbt_build_staging"] == "failed"
+    assert second.task_states["has_more"] == "success"  # d3 still goes ahead
+    assert pipeline.plan_build(cfg).dates == (d3,)
+
+    third = run_dag("build_warehouse", d3, scheduled=True)
+    assert third.ok, third.task_states
+    assert _builds(cfg) == [(d1, "built"), (d2, "failed"), (d3, "built")]
+
+    idle = run_dag("build_warehouse", d3, scheduled=True)
+    assert idle.ok and idle.task_states["dbt_seed"] == "skipped"
+
+    # d1 again: older than d3, so d3 (which depends on it) is rebuilt too, in order;
+    # d2 stays refused until its data is fixed
+    with pytest.raises(pipeline.PlanRefused, match="rebuild_later_dates"):
+        pipeline.plan_build(cfg, d1, rebuild_later=False)
+    with pytest.raises(pipeline.PlanRefused, match="not completely loaded"):
+        pipeline.plan_build(cfg, DAY + dt.timedelta(days=9))
+    assert pipeline.plan_build(cfg, d1).dates == (d1, d2, d3)

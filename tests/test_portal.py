@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from kairos import portal, publish, warehouse
+from kairos import pipeline, portal, publish
 from kairos.generator import generate
 from kairos.ingest import ingest_dates
 from kairos.publish import daily
@@ -33,9 +33,7 @@ def published(tmp_path_factory):
     mp, cfg = module_home(tmp_path_factory, "portal", KAIROS_PSEUDONYM_KEY="test-key")
     generate(cfg.landing, DAY, 1, 3_000, 5, progress=False)
     ingest_dates(DAY, DAY, cfg=cfg)
-    warehouse.build(DAY, cfg)
-    warehouse.docs(cfg)
-    warehouse.snapshot(cfg)
+    pipeline.run_steps(pipeline.BUILD_STEPS, cfg, DAY, "portal-test")
     outcome = daily.run(DAY, "portal-test", cfg)
     assert outcome.ok, outcome.report.read_text()
     portal.add_user(cfg, "carol", "care-team", PASSWORD)

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from kairos import contract, publish, quality, warehouse
+from kairos import contract, pipeline, publish, quality, warehouse
 from kairos.config import settings
 from kairos.generator import generate
 from kairos.ingest import ingest_dates
@@ -24,20 +24,19 @@ from tests.conftest import module_home
 
 pytestmark = pytest.mark.slow
 
-FIRST, DAYS = dt.date(2026, 11, 13), 9
-DAY = FIRST + dt.timedelta(days=DAYS - 1)  # 2026-11-21, with 8 days of history
+FIRST, DAYS = dt.date(2026, 11, 12), 10
+DAY = FIRST + dt.timedelta(days=DAYS - 1)  # 2026-11-21, day 10, with 9 days of history
 PREVIOUS = DAY - dt.timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Nine days of 3,000 subscribers, built, with the analysts' snapshot."""
+    """Ten days of 3,000 subscribers, built, with the analysts' snapshot."""
     mp, cfg = module_home(tmp_path_factory, "publish", KAIROS_PSEUDONYM_KEY="test-key")
     generate(cfg.landing, FIRST, DAYS, 3_000, 11, progress=False)
     _, failures = ingest_dates(FIRST, DAY, cfg=cfg)
     assert failures == []
-    warehouse.build(None, cfg)
-    warehouse.snapshot(cfg)
+    assert pipeline.full_refresh(cfg, "fixture")[-1] == DAY
     yield cfg
     mp.undo()
 

@@ -316,19 +316,14 @@ def _build(args) -> int:
 
 
 def _full_refresh(cfg, run_id: str) -> int:
-    """Every loaded date from scratch in one dbt run, then the build ledger, docs and the
-    snapshot, as a date-by-date build would leave them."""
     from kairos import pipeline, warehouse
 
     try:
-        for step in warehouse.build(None, cfg, full_refresh=True):
-            print(f"dbt {step.command}: {step.nodes} nodes, {step.seconds:.1f}s")
+        dates = pipeline.full_refresh(cfg, run_id)
     except warehouse.DbtBuildError as exc:
         print(f"kairos build: {exc}", file=sys.stderr)
         return 1
-    for day in pipeline.complete_dates(cfg):
-        pipeline.record_build(cfg, day, run_id, "built", "full refresh")
-    print(f"snapshot: {warehouse.snapshot(cfg)}")
+    print(f"built {len(dates)} date(s) from scratch; snapshot {warehouse.snapshot_path(cfg)}")
     return 0
 
 

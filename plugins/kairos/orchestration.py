@@ -19,7 +19,8 @@ import logging
 import os
 
 import pendulum
-from airflow.sdk import DAG, Asset, BaseNotifier, Param, dag, task
+from airflow.sdk import DAG, Asset, BaseNotifier, BaseSensorOperator, Param, dag, task
+from airflow.triggers.base import BaseTrigger
 
 from kairos import contract
 from kairos.ingest.warehouse import WRITER_POOL
@@ -154,20 +155,15 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
     def _ingest():
         loads = []
         for extract in extracts:
-
-            @task.sensor(
+            wait = DeliverySensor(
                 task_id=f"wait_{extract.name}",
+                extract_key=extract.key,
                 poke_interval=poke,
                 timeout=timeout,
-                mode="reschedule",
                 soft_fail=True,
                 retries=0,  # a deadline passed is final for the run
                 on_skipped_callback=KairosNotifier("skipped"),
             )
-            def wait(extract_key: str = extract.key, **context) -> bool:
-                from kairos.ingest import is_delivered
-
-                return is_delivered(extract_key, business_date(context))
 
             @task(task_id=f"load_{extract.name}", pool=WRITER_POOL)
             def load(extract_key: str = extract.key, **context) -> dict:
@@ -188,9 +184,8 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
                     "rows_quarantined": result.rows_quarantined,
                 }
 
-            waited = wait()
             loaded = load()
-            waited >> loaded
+            wait >> loaded
             loads.append(loaded)
 
         @task(task_id="day_complete", outlets=[raw_asset(system)])
@@ -211,6 +206,77 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
     return _ingest()
 
 
+class DeliverySensor(BaseSensorOperator):
+    """Waits for an extract's control file for the run's business date.
+
+    Deferrable: when the file is not there yet, the wait moves to the triggerer
+    (``FileTrigger``) and holds no worker slot -- and avoids the race that fails
+    reschedule-mode sensors in Airflow 3.3 (apache/airflow#71172). Past ``timeout`` the
+    sensor fails softly (skipped), so the run ends instead of blocking the ones behind."""
+
+    def __init__(self, *, extract_key: str, **kwargs):
+        super().__init__(**kwargs)
+        self.extract_key = extract_key
+
+    def poke(self, context) -> bool:
+        from kairos.ingest import is_delivered
+
+        return is_delivered(self.extract_key, business_date(context))
+
+    def execute(self, context):
+        from kairos.config import settings
+
+        if self.poke(context):
+            return True
+        path = contract.get(self.extract_key).control_path(
+            settings().landing, business_date(context)
+        )
+        self.log.info("waiting for %s", path.name)
+        deadline = pendulum.now("UTC").add(seconds=self.timeout)
+        self.defer(
+            trigger=DeliveryTrigger(str(path), self.poke_interval, deadline.isoformat()),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context, event=None) -> bool:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        if (event or {}).get("status") != "delivered":
+            raise AirflowSensorTimeout(
+                f"{self.extract_key}: no delivery within {self.timeout:.0f}s"
+            )
+        return True
+
+
+class DeliveryTrigger(BaseTrigger):
+    """Polls for one file until a deadline; fires ``delivered`` or ``timeout``. Its own
+    deadline (rather than the deferral timeout) also bounds ``dag.test()``, which runs
+    triggers inline and ignores deferral timeouts."""
+
+    def __init__(self, path: str, poke_interval: float, deadline: str):
+        super().__init__()
+        self.path, self.poke_interval, self.deadline = path, poke_interval, deadline
+
+    def serialize(self):
+        return (
+            "kairos.orchestration.DeliveryTrigger",
+            {"path": self.path, "poke_interval": self.poke_interval, "deadline": self.deadline},
+        )
+
+    async def run(self):
+        import asyncio
+
+        from airflow.triggers.base import TriggerEvent
+
+        deadline = pendulum.parse(self.deadline)
+        while not os.path.exists(self.path):
+            if pendulum.now("UTC") >= deadline:
+                yield TriggerEvent({"status": "timeout", "path": self.path})
+                return
+            await asyncio.sleep(self.poke_interval)
+        yield TriggerEvent({"status": "delivered", "path": self.path})
+
+
 def _step_task(name: str, step, pool: str | None = None, outlets=None):
     """One pipeline step as a task: takes the state of the step before, returns it with
     this step's results merged in."""
@@ -220,13 +286,14 @@ def _step_task(name: str, step, pool: str | None = None, outlets=None):
         from kairos.config import settings
 
         day = dt.date.fromisoformat(state["business_date"])
-        result = {**state, **step(settings(), day, context["run_id"], state)}
+        done = step(settings(), day, context["run_id"], state)
         for asset in outlets or []:
             context["outlet_events"][asset].extra = {
                 "business_date": state["business_date"],
                 "dag_run_id": context["run_id"],
+                **done,
             }
-        return result
+        return {**state, **done}
 
     return run
 
@@ -243,6 +310,22 @@ def _continuation(dag_id: str):
         wait_for_completion=False,
     )
     return trigger
+
+
+def _run_fails_with(steps: list) -> None:
+    """A leaf that fails the run when any step failed (Airflow's watcher pattern): the
+    backlog continuation runs after a failed date, and must not make the run look good.
+    The failed step has already sent its alert, so this one sends none."""
+
+    @task(task_id="run_outcome", trigger_rule="one_failed", on_failure_callback=[])
+    def run_outcome() -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a step of this run failed; its own alert says which")
+
+    watcher = run_outcome()
+    for step in steps:
+        step >> watcher
 
 
 def build_warehouse_dag(doc_md: str | None = None) -> DAG:
@@ -306,14 +389,17 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
             remaining = [dt.date.fromisoformat(d) for d in state.get("remaining", [])]
             if remaining and now.last_built and remaining[0] <= now.last_built:
                 return {"business_date": remaining[0].isoformat(), "rebuild_later_dates": True}
-            return {} if (remaining or now.dates) else False
+            return {"backlog": True} if (remaining or now.dates) else False
 
         first = state = plan()
+        steps = [first]
         for name, step in pipeline.BUILD_STEPS:
             outlets = [WAREHOUSE_ASSET] if name == "publish_snapshot" else None
             state = _step_task(name, step, pool=WRITER_POOL, outlets=outlets)(state)
+            steps.append(state)
         more = has_more(first)  # also after a failed date: the next one is not held up
         state >> more >> _continuation("build_warehouse")
+        _run_fails_with(steps)
 
     return _build()
 
@@ -372,12 +458,18 @@ def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
         def has_more(state: dict):
             from kairos.config import settings
 
-            return {} if pipeline.plan_publish(settings()) else False
+            try:
+                return {"backlog": True} if pipeline.plan_publish(settings()) else False
+            except pipeline.PlanRefused:  # nothing built yet: the plan said so already
+                return False
 
         first = state = plan()
+        steps = [first]
         for name, step in pipeline.PUBLISH_STEPS:
             state = _step_task(name, step)(state)
+            steps.append(state)
         more = has_more(first)  # also after a withheld date: the next one is not held up
         state >> more >> _continuation("publish_target_lists")
+        _run_fails_with(steps)
 
     return _publish()

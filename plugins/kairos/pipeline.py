@@ -231,6 +231,20 @@ BUILD_STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
+def full_refresh(cfg: Settings, run_id: str) -> list[dt.date]:
+    """Every loaded date from scratch in one dbt run, then the build ledger, the docs and
+    the snapshot, as a date-by-date build would leave them; returns the dates built."""
+    from kairos import warehouse
+
+    warehouse.build(None, cfg, full_refresh=True)
+    dates = complete_dates(cfg)
+    for day in dates:
+        record_build(cfg, day, run_id, "built", "full refresh")
+    warehouse.docs(cfg)
+    warehouse.snapshot(cfg)
+    return dates
+
+
 def run_steps(
     steps: tuple[tuple[str, Step], ...], cfg: Settings, day: dt.date, run_id: str
 ) -> dict:

@@ -112,8 +112,14 @@ class Airflow:
             headers["Authorization"] = f"Bearer {self.token}"
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
+        for attempt in range(5):  # SQLite behind the API: a busy moment answers 500
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == 4:
+                    raise
+                time.sleep(2)
 
     def wait_ready(self, dag_ids: list[str], timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout

@@ -184,3 +184,43 @@ def test_in_a_real_browser_a_team_signs_in_sees_its_lists_and_downloads_one(
     download = [e for e in events if e["event"] == "download" and e["list_id"] == list_id]
     assert download and download[-1]["sha256"] == entry["sha256"]
     assert download[-1]["user"] == "carol"
+
+
+def test_the_portal_says_what_happened_to_a_date(client, published, monkeypatch):
+    """A date that was not published says so (instead of showing another date's lists);
+    a withheld list shows as withheld, with its reason, and cannot be downloaded. Runs
+    last: it republishes the day with a list withheld."""
+    import datetime as dt
+
+    import pyarrow.parquet as pq
+
+    cfg, _ = published
+    assert sign_in(client).status_code == 303
+    other = DAY - dt.timedelta(days=1)
+    page = client.get(f"/lists?date={other}").text
+    assert "Not published" in page and f"Target lists of {other}" in page
+    assert 'id="lists"' not in page
+    assert client.get("/lists?date=not-a-date").status_code == 404
+
+    real = publish.build_lists
+    thinned = {}
+
+    def thin(*args, **kwargs):
+        built = real(*args, **kwargs)
+        mine = [i for i in built.manifest["lists"] if i["owner_team"] == "care-team"]
+        item = max(mine, key=lambda i: i["rows"])
+        path = built.directory / item["files"]["parquet"]["name"]
+        table = pq.read_table(path)
+        pq.write_table(table.slice(0, 1), path)
+        thinned["list_id"] = item["list_id"]
+        return built
+
+    monkeypatch.setattr(publish, "build_lists", thin)
+    outcome = daily.run(DAY, "portal-withheld", cfg)
+    assert outcome.status == "partial", outcome.report.read_text()
+    list_id = thinned["list_id"]
+    page = client.get(f"/lists?date={DAY}").text
+    assert "Published, with lists withheld" in page
+    row = page[page.index(f'data-list="{list_id}"') :].split("</tr>")[0]
+    assert "Withheld:" in row and "list_rows=1" in row
+    assert client.get(f"/lists/{DAY}/{list_id}/csv").status_code == 404

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 
-.PHONY: setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal
+.PHONY: setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal airflow soak
 
 setup: $(STAMP)
 
@@ -32,6 +32,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# Kairos under a real Airflow 3 (scheduler, DAG processor, triggerer, API server on
+# http://127.0.0.1:8280/), configured by config/airflow.cfg
+airflow: setup
+	$(BIN)/kairos scheduler
+
+# 30 business dates under the real scheduler with faults planted (SOAK_ARGS to change)
+soak: setup
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 portal: setup
 	$(BIN)/kairos portal $(PORTAL_ARGS)

@@ -78,3 +78,21 @@ def test_operator_scenario_needs_enough_subscribers(cfg, capsys):
     )
     assert code == 2
     assert "needs at least 300,000 subscribers" in capsys.readouterr().err
+
+
+def test_build_and_publish_say_what_to_run_when_they_cannot(cfg, capsys):
+    assert cli.main(["build", "--date", str(DAY)]) == 2
+    err = capsys.readouterr().err
+    assert "not completely loaded" in err and f"kairos ingest --date {DAY}" in err
+    assert cli.main(["build"]) == 0  # nothing loaded: nothing to build, and it says so
+    assert "dates to build: none" in capsys.readouterr().out
+    assert cli.main(["publish"]) == 2
+    assert "no analysts' snapshot" in capsys.readouterr().err
+    assert cli.main(["publish", "--date", str(DAY)]) == 2
+
+
+def test_airflow_env_points_the_airflow_cli_at_the_committed_config(cfg, capsys):
+    assert cli.main(["airflow-env"]) == 0
+    out = capsys.readouterr().out
+    assert "export AIRFLOW_CONFIG=" in out and "config/airflow.cfg" in out
+    assert "JWT" not in out  # secrets stay in their key file

@@ -3,8 +3,9 @@
     A daily build (var business_date set) compares that day's rows with the entity's
     latest version before the day in this model itself, so its cost follows the number of
     entities, not the number of days kept. A full build derives every version from all
-    days with lag(). Dates must be built in order; rebuilding an earlier date after later
-    ones needs --full-refresh. -#}
+    days with lag(). Dates must be built in order: rebuilding an earlier date means
+    rebuilding every later date after it, in order (build_warehouse and `kairos build
+    --date` do that), or a --full-refresh. -#}
 {% macro scd2_versions(daily_relation, key, attributes) -%}
     {%- set fingerprint = dbt.hash(dbt.concat(attributes_as_text(attributes))) -%}
     with

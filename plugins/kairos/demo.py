@@ -3,8 +3,12 @@ embedded DuckDB -- what ``make demo`` runs."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sys
+import time
+from pathlib import Path
 
 import duckdb
 
@@ -79,6 +83,28 @@ def _print_lists(cfg, business_date: dt.date) -> None:
     print("  make portal          # http://127.0.0.1:8080/  (PORTAL_ARGS='--port 9000')")
 
 
+@contextlib.contextmanager
+def _output_to(path: Path):
+    """Send everything this process writes to stdout and stderr -- Airflow's task logs,
+    dbt's, GX's -- to ``path`` while the block runs; the demo itself prints the story."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 def run(business_date: dt.date, subscribers: int, seed: int) -> int:
     from kairos import airflow_local
 
@@ -87,16 +113,22 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
     print(f"Kairos demo: business date {business_date}, {subscribers:,} subscribers, seed {seed}")
     print(f"  data root       {cfg.home}")
     print("1/5 Airflow metadata DB and the warehouse writer pool ...")
-    airflow_local.ensure_metadata_db()
+    with _output_to(cfg.home / "logs" / f"demo-{business_date}.log"):
+        airflow_local.ensure_metadata_db()
 
     print(f"2/5 generating the day's BOSS, CRM and BI extracts into {cfg.landing} ...")
     from kairos.generator import generate
 
     generate(cfg.landing, business_date, 1, subscribers, seed, progress=sys.stderr.isatty())
 
+    log_path = cfg.home / "logs" / f"demo-{business_date}.log"
+    print(f"  logs (Airflow, dbt, GX): {log_path}")
+
     def run_dag(dag_id: str) -> None:
-        result = airflow_local.run_dag(dag_id, business_date)
-        print(f"  {result.dag_id:<20} {result.state}")
+        started = time.monotonic()
+        with _output_to(log_path):
+            result = airflow_local.run_dag(dag_id, business_date)
+        print(f"  {result.dag_id:<22} {result.state:<8} {time.monotonic() - started:5.0f}s")
         if not result.ok:
             failed.append(result)
             for task_id, state in sorted(result.task_states.items()):

@@ -383,3 +383,24 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days):
     with pytest.raises(pipeline.PlanRefused, match="not completely loaded"):
         pipeline.plan_build(cfg, DAY + dt.timedelta(days=9))
     assert pipeline.plan_build(cfg, d1).dates == (d1, d2, d3)
+
+
+def test_a_backfill_loads_exactly_the_business_dates_it_names(airflow_db):
+    """`kairos backfill --from D1 --to D2` asks Airflow for the runs whose business dates
+    are D1..D2: checked against Airflow's own dry run, not against our arithmetic."""
+    env = dict(os.environ)
+    args = ["backfill", "--from", "2026-11-02", "--to", "2026-11-08", "--dry-run", "--system"]
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "reserialize"], env=env, capture_output=True
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "kairos.cli", *args, "bi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logical = [line.split("|")[1].strip() for line in proc.stdout.splitlines() if "+00:00" in line]
+    # 06:00 in Beijing the next morning is 22:00 UTC the same day
+    assert logical == [f"2026-11-{d:02d} 22:00:00+00:00" for d in range(2, 9)], proc.stdout

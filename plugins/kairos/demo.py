@@ -188,7 +188,8 @@ def run(business_date: dt.date, subscribers: int, seed: int) -> int:
         con.close()
     _print_lists(cfg, business_date)
     print(f"\nGround truth of the generated data: {cfg.landing / '_ground_truth'}")
-    print(f"Airflow home (SQLite metadata, logs): {cfg.airflow_home}")
+    print(f"Airflow home (SQLite metadata): {cfg.airflow_home}")
+    print("Run it every day under a real scheduler: make airflow (README, 'Run it every day')")
     print(f"Inspect: .venv/bin/kairos ledger --date {business_date}")
     print(
         '         .venv/bin/kairos sql "select brand, count(*) from raw.boss_subscribers'

@@ -1,18 +1,20 @@
 """
 ### build_warehouse
 
-Builds the Kairos warehouse with dbt for one business date once BOSS, CRM and BI have
-all loaded it: it is scheduled on the Assets `raw_boss`, `raw_crm` and `raw_bi`, and
-takes the business date from their events (or from the `business_date` param).
+Builds the Kairos warehouse with dbt, one business date per run, oldest pending date
+first. Scheduled on the Assets `raw_boss`, `raw_crm` and `raw_bi`; the events only wake
+it up: `plan` picks the oldest date that every extract has loaded after the last built
+one (`audit.load_ledger`, `audit.build_ledger`), or the `business_date` param (an older
+date is rebuilt with every later built date after it, in order, unless
+`rebuild_later_dates` is off). Nothing pending: the steps skip.
 
-One task per layer -- `dbt_seed`, `dbt_build_staging`, `dbt_build_intermediate`,
-`dbt_build_marts` -- each a `dbt build` (models and their tests) through dbt's
-programmatic runner, holding the warehouse writer lock (pool `kairos_duckdb_writer`). A
-failing model or error-severity test fails the task and the run. Fact models are
-incremental by business date: a run replaces exactly its date. Then `dbt_docs` (the docs
-site) and `publish_snapshot` (checkpoint, copy, atomic swap of the analysts' read-only
-copy), which updates the Asset `warehouse_marts`. Why layers and not one task per model:
-docs/orchestration.md.
+Steps (`kairos.pipeline.BUILD_STEPS`, the same functions as `kairos build`): `dbt_seed`,
+`dbt_build_staging`, `dbt_build_intermediate`, `dbt_build_marts` (each a `dbt build`,
+models and tests, under the warehouse writer lock, pool `kairos_duckdb_writer`),
+`record_build`, `dbt_docs`, `publish_snapshot` (the analysts' read-only copy; updates the
+Asset `warehouse_marts`). Then `has_more` / `continue_backlog` start the next run while
+dates are pending, also after a failed date. Every task alerts through
+`KAIROS_ALERT_HOOK` on failure. Design: docs/orchestration.md.
 """
 
 from airflow.sdk import DAG

@@ -1,14 +1,18 @@
 """
 ### publish_target_lists
 
-Every morning, once `build_warehouse` has updated the warehouse Asset: the Great
-Expectations gate on the raw extracts and the key marts, then the campaign target lists
-(one per warning rule and channel) written to a staging directory, the gate on the
-lists, and the atomic publication with its manifest and day-over-day diff.
+Publishes the campaign target lists, one business date per run, oldest first: `plan`
+picks the oldest date built in the analysts' snapshot after the last date publishing has
+an outcome for (or the `business_date` param, to publish a date again). Scheduled on the
+Asset `warehouse_marts`.
 
-Any failure publishes nothing: yesterday's lists stay current, the summary is written to
-`$KAIROS_HOME/publish/_reports/` and the alert hook (`KAIROS_ALERT_HOOK`) is called.
-Design: `docs/publishing.md`.
+Steps (`kairos.pipeline.PUBLISH_STEPS`, the same functions as `kairos publish`): the
+Great Expectations gate on the raw extracts and key marts, the lists written to a staging
+directory, the gate on the lists, the atomic publication with manifest and day-over-day
+diff. A warehouse-level failure publishes nothing (yesterday's lists stay current); a
+list-level failure withholds that list only, marked in the manifest, the report and
+`publish/_outcomes/<date>.json` with the check and the figures. Failures alert through
+`KAIROS_ALERT_HOOK`. Design: docs/publishing.md.
 """
 
 from airflow.sdk import DAG

@@ -328,6 +328,18 @@ def _run_fails_with(steps: list) -> None:
         step >> watcher
 
 
+def _chain(dag_id: str, plan, steps, has_more, pool=None, outlets=None) -> None:
+    """plan -> the steps in order -> has_more -> continue_backlog, and the watcher leaf.
+    ``has_more`` runs also after a failed step: a failed date does not hold up the next."""
+    first = state = plan()
+    done = [first]
+    for name, step in steps:
+        state = _step_task(name, step, pool=pool, outlets=(outlets or {}).get(name))(state)
+        done.append(state)
+    state >> has_more(first) >> _continuation(dag_id)
+    _run_fails_with(done)
+
+
 def build_warehouse_dag(doc_md: str | None = None) -> DAG:
     """``build_warehouse``: the pipeline's build steps for the oldest pending date,
     scheduled on the three raw Assets; more pending dates trigger the next run."""
@@ -391,15 +403,14 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
                 return {"business_date": remaining[0].isoformat(), "rebuild_later_dates": True}
             return {"backlog": True} if (remaining or now.dates) else False
 
-        first = state = plan()
-        steps = [first]
-        for name, step in pipeline.BUILD_STEPS:
-            outlets = [WAREHOUSE_ASSET] if name == "publish_snapshot" else None
-            state = _step_task(name, step, pool=WRITER_POOL, outlets=outlets)(state)
-            steps.append(state)
-        more = has_more(first)  # also after a failed date: the next one is not held up
-        state >> more >> _continuation("build_warehouse")
-        _run_fails_with(steps)
+        _chain(
+            "build_warehouse",
+            plan,
+            pipeline.BUILD_STEPS,
+            has_more,
+            pool=WRITER_POOL,
+            outlets={"publish_snapshot": [WAREHOUSE_ASSET]},
+        )
 
     return _build()
 
@@ -463,13 +474,6 @@ def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
             except pipeline.PlanRefused:  # nothing built yet: the plan said so already
                 return False
 
-        first = state = plan()
-        steps = [first]
-        for name, step in pipeline.PUBLISH_STEPS:
-            state = _step_task(name, step)(state)
-            steps.append(state)
-        more = has_more(first)  # also after a withheld date: the next one is not held up
-        state >> more >> _continuation("publish_target_lists")
-        _run_fails_with(steps)
+        _chain("publish_target_lists", plan, pipeline.PUBLISH_STEPS, has_more)
 
     return _publish()

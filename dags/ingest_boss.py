@@ -13,7 +13,8 @@ and replaces the business date's partition in one transaction (pool
 `raw_boss` once every extract of the day is in.
 
 Business date: the `business_date` param, else the day before the logical date
-(Asia/Shanghai), else (a manual run) the day before it was started. Same code as `kairos ingest --date D --system boss`.
+(Asia/Shanghai), else (a manual run) the day before it was started. Same code as
+`kairos ingest --date D --system boss`.
 """
 
 from airflow.sdk import DAG

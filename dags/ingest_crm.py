@@ -13,7 +13,8 @@ and replaces the business date's partition in one transaction (pool
 `raw_crm` once every extract of the day is in.
 
 Business date: the `business_date` param, else the day before the logical date
-(Asia/Shanghai), else (a manual run) the day before it was started. Same code as `kairos ingest --date D --system crm`.
+(Asia/Shanghai), else (a manual run) the day before it was started. Same code as
+`kairos ingest --date D --system crm`.
 """
 
 from airflow.sdk import DAG

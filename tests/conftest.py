@@ -15,6 +15,10 @@ import pytest
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="kairos-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# Kairos's Airflow configuration, whatever imports airflow first (airflow_local.configure
+# sets the same; the JWT secret only matters to a running API server)
+os.environ["KAIROS_REPO"] = str(Path(__file__).resolve().parents[1])
+os.environ["AIRFLOW_CONFIG"] = str(Path(__file__).resolve().parents[1] / "config" / "airflow.cfg")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 DAY = dt.date(2026, 11, 21)

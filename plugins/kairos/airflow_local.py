@@ -55,7 +55,6 @@ def configure(quiet: bool = False) -> Path:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     home = Path(os.environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    (Path(env["KAIROS_HOME"]) / "logs" / "airflow").mkdir(parents=True, exist_ok=True)
     return home
 
 

@@ -161,6 +161,18 @@ class Airflow:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
 
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        return self.request("GET", path)["state"]
+
+    def failed_runs(self, dag_id: str, since: dt.datetime) -> int:
+        runs = self.request(
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns?state=failed"
+            f"&start_date_gte={since.isoformat().replace('+00:00', 'Z')}",
+        )
+        return runs["total_entries"]
+
     def active_runs(self, dag_ids: list[str]) -> int:
         n = 0
         for dag_id in dag_ids:
@@ -319,11 +331,12 @@ def main(argv: list[str] | None = None) -> int:
             logical = dt.datetime.combine(
                 day + dt.timedelta(days=1), dt.time(6), tzinfo=dt.timezone(dt.timedelta(hours=8))
             )
+            day_started = dt.datetime.now(dt.UTC)
             runs = {d: airflow.trigger(d, logical) for d in dags[:3]}
             if any(f.startswith("late:") for f in faults):
                 time.sleep(25)
                 release_late(cfg.landing)
-            _settle(airflow, runs, dags[3:], t0 + args.day_timeout)
+            _settle(airflow, runs, cfg, day, day_started, t0 + args.day_timeout)
             got = observe(cfg, day)
             exp = expected_for(faults)
             ok = verdict(exp, got)
@@ -346,18 +359,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all_ok else 1
 
 
-def _settle(airflow: Airflow, runs: dict[str, str], downstream: list[str], deadline: float):
-    """Wait until the day's ingest runs have ended and nothing downstream is queued or
-    running for three looks in a row (an Asset-triggered run appears within seconds)."""
-    quiet = 0
-    while time.monotonic() < deadline:
-        states = [airflow.run_state(d, r) for d, r in runs.items()]
-        if all(s in ("success", "failed") for s in states):
-            quiet = quiet + 1 if airflow.active_runs(downstream) == 0 else 0
-            if quiet >= 3:
-                return
+def _settle(
+    airflow: Airflow, runs: dict[str, str], cfg, day: dt.date, since: dt.datetime, deadline: float
+):
+    """Wait until the day is resolved: the ingest runs have ended; if every system
+    completed the day, publishing has an outcome for it (or a build failed); then nothing
+    downstream is queued or running for three looks in a row (continuations included)."""
+    from kairos import pipeline
+
+    def sleep():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{day} did not settle: ingest runs {runs}")
         time.sleep(5)
-    raise TimeoutError(f"the day did not settle: ingest runs {runs}")
+
+    while not all(airflow.run_state(d, r) in ("success", "failed") for d, r in runs.items()):
+        sleep()
+    completed = all(airflow.task_state(d, r, "day_complete") == "success" for d, r in runs.items())
+    while completed and pipeline.read_outcome(cfg, day) is None:
+        if airflow.failed_runs("build_warehouse", since):
+            break
+        sleep()
+    quiet = 0
+    while quiet < 3:
+        quiet = (
+            quiet + 1
+            if airflow.active_runs(["build_warehouse", "publish_target_lists"]) == 0
+            else 0
+        )
+        sleep()
 
 
 if __name__ == "__main__":

@@ -6,15 +6,15 @@ Loads the day's
 extracts into `raw.bi_*` in the DuckDB warehouse.
 
 Per extract: `wait_<extract>` waits for the control file (deferrable sensor; past
-`KAIROS_SENSOR_TIMEOUT_S` it skips softly, with an alert, and blocks no other run),
-then `load_<extract>` checks row count, size and MD5, refuses a mismatching file whole,
+`KAIROS_SENSOR_TIMEOUT_S` it skips softly, with an alert, and blocks no other run), then
+`load_<extract>` checks row count, size and MD5, refuses a mismatching file whole,
 quarantines malformed rows with file, line and reason, and replaces the business date's
-partition in one transaction (pool `kairos_duckdb_writer`, one writer at a time). `day_complete` updates the Asset
-`raw_bi` once every extract of the day is in.
+partition in one transaction (pool `kairos_duckdb_writer`, one writer at a time).
+`day_complete` updates the Asset `raw_bi` once every extract of the day is in.
 
 Business date: the `business_date` param, else the day before the logical date
-(Asia/Shanghai), else (a manual run) the day before it was started. Same code as
-`kairos ingest --date D --system bi`.
+(Asia/Shanghai), else (a manual run) the day before it was started. Same code as `kairos
+ingest --date D --system bi`.
 """
 
 from airflow.sdk import DAG

@@ -145,7 +145,14 @@ class GateResult:
     def headline(self) -> str:
         """One line: the gate and its failed checks, by table or suite."""
         failed = [
-            f"{s.suite}: " + (s.error or "; ".join(e.check() for e in s.failures))
+            f"{s.suite}: "
+            + (
+                s.error
+                or "; ".join(
+                    e.check() + ("" if e.observed is None else f" (observed {e.observed})")
+                    for e in s.failures
+                )
+            )
             for s in self.suites
             if not s.success
         ]

@@ -28,7 +28,7 @@ inner join rules
     on tasks.rule_code = rules.rule_code
 left join customers
     on tasks.customer_id = customers.customer_id
-    and tasks.business_date = customers.business_date
+        and tasks.business_date = customers.business_date
 where
     (rules.is_marketing and customers.is_marketing_opt_out)
     or (rules.suppress_on_open_complaint and customers.open_complaints > 0)

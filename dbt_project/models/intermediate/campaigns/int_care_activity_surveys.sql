@@ -50,16 +50,16 @@ member_surveys as (
     inner join campaigns on members.campaign_id = campaigns.campaign_id
     inner join surveys
         on members.customer_id = surveys.customer_id
-        and (
-            (
-                surveys.survey_date >= {{ dbt.dateadd('day', -7, 'campaigns.start_date') }}
-                and surveys.survey_date < campaigns.start_date
+            and (
+                (
+                    surveys.survey_date >= {{ dbt.dateadd('day', -7, 'campaigns.start_date') }}
+                    and campaigns.start_date > surveys.survey_date
+                )
+                or (
+                    campaigns.end_date < surveys.survey_date
+                    and surveys.survey_date <= {{ dbt.dateadd('day', 10, 'campaigns.end_date') }}
+                )
             )
-            or (
-                surveys.survey_date > campaigns.end_date
-                and surveys.survey_date <= {{ dbt.dateadd('day', 10, 'campaigns.end_date') }}
-            )
-        )
 
 ),
 
@@ -115,7 +115,7 @@ final as (
     from paired
     left join profiles
         on paired.subscriber_id = profiles.subscriber_id
-        and profiles.business_date = paired.start_date
+            and paired.start_date = profiles.business_date
     where paired.score_before is not null and paired.score_after is not null
 
 )

@@ -18,7 +18,10 @@ customers as (
 
 arpu_bands as (
 
-    select subscriber_id, business_date, tag_value as arpu_band
+    select
+        subscriber_id,
+        business_date,
+        tag_value as arpu_band
     from {{ ref('stg_bi__customer_tags') }}
     where tag_code = 'arpu_band'
 
@@ -44,10 +47,10 @@ profiles as (
     from subscribers
     left join customers
         on subscribers.customer_id = customers.customer_id
-        and subscribers.business_date = customers.business_date
+            and subscribers.business_date = customers.business_date
     left join arpu_bands
         on subscribers.subscriber_id = arpu_bands.subscriber_id
-        and subscribers.business_date = arpu_bands.business_date
+            and subscribers.business_date = arpu_bands.business_date
 
 )
 

@@ -76,7 +76,7 @@ final as (
     from contact_counts
     full outer join complaint_counts
         on contact_counts.customer_id = complaint_counts.customer_id
-        and contact_counts.business_date = complaint_counts.business_date
+            and contact_counts.business_date = complaint_counts.business_date
 
 )
 

@@ -1,9 +1,15 @@
 -- Per subscriber and business date, every value a subscriber-level warning rule tests:
 -- month-to-date data against the plan and its projection to the month end, overage,
 -- balance and arrears, bill due date and this month's payments, evening share of the
--- last 7 days, device age, days to the contract anniversary. Ephemeral: the warnings are
--- the stored result, the signals are recomputed from staging for the day built.
-{{ config(materialized='ephemeral') }}
+-- last 7 days, device age, days to the contract anniversary. Computed once per day built
+-- and kept (incremental), so a rule's evidence can be traced back to its signals.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=partition_strategy(),
+    unique_key='business_date',
+    partition_by=['business_date'],
+    on_schema_change='fail'
+) }}
 
 with
 
@@ -68,9 +74,9 @@ evening as (
     from subscribers
     inner join usage_window
         on subscribers.subscriber_id = usage_window.subscriber_id
-        and usage_window.business_date
-        between {{ dbt.dateadd('day', -6, 'subscribers.business_date') }}
-        and subscribers.business_date
+            and usage_window.business_date
+            between {{ dbt.dateadd('day', -6, 'subscribers.business_date') }}
+            and subscribers.business_date
     group by subscribers.subscriber_id, subscribers.business_date
 
 ),
@@ -84,9 +90,9 @@ month_payments as (
     from subscribers
     inner join payments
         on subscribers.subscriber_id = payments.subscriber_id
-        and payments.business_date
-        between {{ dbt.date_trunc('month', 'subscribers.business_date') }}
-        and subscribers.business_date
+            and payments.business_date
+            between {{ dbt.date_trunc('month', 'subscribers.business_date') }}
+            and subscribers.business_date
     group by subscribers.subscriber_id, subscribers.business_date
 
 ),
@@ -96,7 +102,12 @@ device as (
     select
         subscriber_id,
         business_date,
-        max(case when tag_code = 'device_age_months' then {{ dbt.safe_cast('tag_value', 'integer') }} end)
+        max(
+            case
+                when tag_code = 'device_age_months'
+                    then {{ dbt.safe_cast('tag_value', 'integer') }}
+            end
+        )
             as device_age_months,
         max(case when tag_code = 'device_4g_capable' then tag_value end) = '1'
             as is_device_4g_capable,
@@ -141,22 +152,22 @@ signals as (
     from subscribers
     left join price_plans
         on subscribers.price_plan_id = price_plans.price_plan_id
-        and subscribers.business_date = price_plans.business_date
+            and subscribers.business_date = price_plans.business_date
     left join usage_today
         on subscribers.subscriber_id = usage_today.subscriber_id
-        and subscribers.business_date = usage_today.business_date
+            and subscribers.business_date = usage_today.business_date
     left join balances
         on subscribers.subscriber_id = balances.subscriber_id
-        and subscribers.business_date = balances.business_date
+            and subscribers.business_date = balances.business_date
     left join month_payments
         on subscribers.subscriber_id = month_payments.subscriber_id
-        and subscribers.business_date = month_payments.business_date
+            and subscribers.business_date = month_payments.business_date
     left join evening
         on subscribers.subscriber_id = evening.subscriber_id
-        and subscribers.business_date = evening.business_date
+            and subscribers.business_date = evening.business_date
     left join device
         on subscribers.subscriber_id = device.subscriber_id
-        and subscribers.business_date = device.business_date
+            and subscribers.business_date = device.business_date
 
 ),
 

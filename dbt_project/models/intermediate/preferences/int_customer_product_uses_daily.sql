@@ -41,7 +41,7 @@ daily as (
     from events
     inner join subscribers
         on events.subscriber_id = subscribers.subscriber_id
-        and events.business_date = subscribers.business_date
+            and events.business_date = subscribers.business_date
     left join products
         on events.service_product_code = products.service_product_code
     group by

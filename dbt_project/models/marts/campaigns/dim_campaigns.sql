@@ -9,7 +9,10 @@ campaigns as (
 
 products as (
 
-    select service_product_code, service_product_name, category_code
+    select
+        service_product_code,
+        service_product_name,
+        category_code
     from {{ ref('dim_service_products') }}
 
 ),

@@ -27,7 +27,7 @@ participation as (
         sum(case when participated_at is not null then 1 else 0 end) as customers_participated,
         avg(
             case when participated_at is not null and reached_at is not null
-                then {{ dbt.datediff('reached_at', 'participated_at', 'hour') }}
+                    then {{ dbt.datediff('reached_at', 'participated_at', 'hour') }}
             end
         ) as avg_hours_reach_to_participation
     from members

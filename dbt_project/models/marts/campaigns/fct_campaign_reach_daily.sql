@@ -32,7 +32,7 @@ reach as (
         count(*) as customers_targeted,
         sum(case when reached_at is not null then 1 else 0 end) as customers_reached,
         {% for ch in channels %}
-        sum(case when reached_channel = '{{ ch }}' then 1 else 0 end) as reached_by_{{ ch }},
+            sum(case when reached_channel = '{{ ch }}' then 1 else 0 end) as reached_by_{{ ch }},
         {% endfor %}
         count(*) - sum(case when reached_at is not null then 1 else 0 end) as customers_not_reached
     from members
@@ -49,7 +49,7 @@ contacts_to_date as (
     from reach
     left join contacts
         on reach.campaign_id = contacts.campaign_id
-        and contacts.business_date <= reach.business_date
+            and reach.business_date >= contacts.business_date
     group by reach.business_date, reach.campaign_id
 
 ),
@@ -65,7 +65,7 @@ final as (
     from reach
     inner join contacts_to_date
         on reach.business_date = contacts_to_date.business_date
-        and reach.campaign_id = contacts_to_date.campaign_id
+            and reach.campaign_id = contacts_to_date.campaign_id
 
 )
 

@@ -16,10 +16,21 @@ pairs as (
 
 grouped_pairs as (
 
-    select campaign_id, brand_code, lift_group, score_before, score_after, score_change
+    select
+        campaign_id,
+        brand_code,
+        lift_group,
+        score_before,
+        score_after,
+        score_change
     from pairs
     union all
-    select campaign_id, brand_code, 'target' as lift_group, score_before, score_after,
+    select
+        campaign_id,
+        brand_code,
+        'target' as lift_group,
+        score_before,
+        score_after,
         score_change
     from pairs
     where member_group = 'target'
@@ -28,10 +39,21 @@ grouped_pairs as (
 
 sliced as (
 
-    select campaign_id, 'all' as slice, lift_group, score_before, score_after, score_change
+    select
+        campaign_id,
+        'all' as slice,
+        lift_group,
+        score_before,
+        score_after,
+        score_change
     from grouped_pairs
     union all
-    select campaign_id, brand_code as slice, lift_group, score_before, score_after,
+    select
+        campaign_id,
+        brand_code as slice,
+        lift_group,
+        score_before,
+        score_after,
         score_change
     from grouped_pairs
 
@@ -59,12 +81,12 @@ wide as (
         campaign_id,
         slice,
         {% for g in groups %}
-        coalesce(sum(case when lift_group = '{{ g }}' then n end), 0) as n_{{ g }},
-        max(case when lift_group = '{{ g }}' then before_mean end) as before_{{ g }},
-        max(case when lift_group = '{{ g }}' then after_mean end) as after_{{ g }},
-        max(case when lift_group = '{{ g }}' then change_mean end) as change_{{ g }},
-        max(case when lift_group = '{{ g }}' then change_variance end) as variance_{{ g }}
-        {%- if not loop.last %},{% endif %}
+            coalesce(sum(case when lift_group = '{{ g }}' then n end), 0) as n_{{ g }},
+            max(case when lift_group = '{{ g }}' then before_mean end) as before_{{ g }},
+            max(case when lift_group = '{{ g }}' then after_mean end) as after_{{ g }},
+            max(case when lift_group = '{{ g }}' then change_mean end) as change_{{ g }},
+            max(case when lift_group = '{{ g }}' then change_variance end) as variance_{{ g }}
+            {%- if not loop.last %},{% endif %}
         {% endfor %}
     from by_group
     group by campaign_id, slice
@@ -92,7 +114,10 @@ final as (
         lifts.campaign_id,
         lifts.slice,
         {% for g in groups %}
-        n_{{ g }}, before_{{ g }}, after_{{ g }}, change_{{ g }},
+            n_{{ g }},
+            before_{{ g }},
+            after_{{ g }},
+            change_{{ g }},
         {% endfor %}
         participation_rate,
         naive_lift,

@@ -71,7 +71,7 @@ in_care as (
         on today.customer_id = care_members.customer_id
     inner join care_campaigns
         on care_members.campaign_id = care_campaigns.campaign_id
-        and today.business_date between care_campaigns.start_date and care_campaigns.end_date
+            and today.business_date between care_campaigns.start_date and care_campaigns.end_date
 
 ),
 
@@ -88,10 +88,10 @@ today_counts as (
     from today
     left join yesterday
         on today.customer_id = yesterday.customer_id
-        and today.business_date = yesterday.business_date
+            and today.business_date = yesterday.business_date
     left join in_care
         on today.customer_id = in_care.customer_id
-        and today.business_date = in_care.business_date
+            and today.business_date = in_care.business_date
     group by today.business_date, today.pool_type
 
 ),
@@ -105,7 +105,7 @@ left_counts as (
     from yesterday
     left join today
         on yesterday.customer_id = today.customer_id
-        and yesterday.business_date = today.business_date
+            and yesterday.business_date = today.business_date
     where today.customer_id is null
     group by yesterday.business_date, yesterday.pool_type
 
@@ -124,7 +124,7 @@ final as (
     from today_counts
     full outer join left_counts
         on today_counts.business_date = left_counts.business_date
-        and today_counts.pool_type = left_counts.pool_type
+            and today_counts.pool_type = left_counts.pool_type
 
 )
 

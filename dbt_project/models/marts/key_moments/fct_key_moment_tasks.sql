@@ -45,6 +45,7 @@ earlier_warnings as (
 customer_signals as (
 
     select * from {{ ref('int_customer_daily_signals') }}
+    where {{ for_business_date() }}
 
 ),
 
@@ -62,17 +63,16 @@ preferences as (
 
 cooling as (
 
-    select distinct
-        warnings.warning_key
+    select distinct warnings.warning_key
     from warnings
     inner join rules
         on warnings.rule_code = rules.rule_code
     inner join earlier_warnings
         on warnings.subscriber_id = earlier_warnings.subscriber_id
-        and warnings.rule_code = earlier_warnings.rule_code
-        and earlier_warnings.business_date < warnings.business_date
-        and earlier_warnings.business_date
-        >= {{ dbt.dateadd('day', '-rules.cooldown_days', 'warnings.business_date') }}
+            and warnings.rule_code = earlier_warnings.rule_code
+            and warnings.business_date > earlier_warnings.business_date
+            and earlier_warnings.business_date
+            >= {{ dbt.dateadd('day', '-rules.cooldown_days', 'warnings.business_date') }}
 
 ),
 
@@ -84,7 +84,10 @@ policy as (
         rules.is_marketing,
         rules.holdout_pct,
         customer_signals.customer_tier,
-        {{ stable_bucket("cast(warnings.customer_id as " ~ dbt.type_string() ~ ") || '|' || warnings.rule_code", 100) }}
+        {{ stable_bucket(
+            "cast(warnings.customer_id as " ~ dbt.type_string() ~ ") || '|' || warnings.rule_code",
+            100
+        ) }}
             as holdout_bucket,
         case
             when rules.is_marketing and customer_signals.is_marketing_opt_out then 'opt_out'
@@ -97,20 +100,7 @@ policy as (
                 and customer_signals.outbound_contacts_7d >= {{ var('contact_cap_per_week') }}
                 then 'frequency_cap'
         end as do_not_disturb_reason,
-        case
-            when rules.channel_override is not null then rules.channel_override
-            when rules.allow_preferred_channel and preferences.channel_evidence = 'strong'
-                and (
-                    preferences.top_channel in ('sms', 'mms', 'app')
-                    or (
-                        preferences.top_channel = 'outbound_call'
-                        and customer_signals.customer_tier in ('vip', 'four_star_plus')
-                    )
-                )
-                then preferences.top_channel
-            when customer_signals.customer_tier in ('vip', 'four_star_plus') then 'outbound_call'
-            else 'sms'
-        end as channel,
+        -- where the channel comes from, decided once: the rule, the preference or the tier
         case
             when rules.channel_override is not null then 'rule'
             when rules.allow_preferred_channel and preferences.channel_evidence = 'strong'
@@ -124,17 +114,33 @@ policy as (
                 then 'preference'
             else 'tier'
         end as channel_source,
+        rules.channel_override,
+        preferences.top_channel as preferred_channel,
         coalesce(preferences.best_contact_window, 'any') as contact_window
     from warnings
     inner join rules
         on warnings.rule_code = rules.rule_code
     left join customer_signals
         on warnings.customer_id = customer_signals.customer_id
-        and warnings.business_date = customer_signals.business_date
+            and warnings.business_date = customer_signals.business_date
     left join preferences
         on warnings.customer_id = preferences.customer_id
     left join cooling
         on warnings.warning_key = cooling.warning_key
+
+),
+
+routed as (
+
+    select
+        *,
+        case
+            when channel_source = 'rule' then channel_override
+            when channel_source = 'preference' then preferred_channel
+            when customer_tier in ('vip', 'four_star_plus') then 'outbound_call'
+            else 'sms'
+        end as channel
+    from policy
 
 ),
 
@@ -145,14 +151,14 @@ ranked as (
         case
             when do_not_disturb_reason is null
                 then row_number() over (
-                    partition by
-                        customer_id,
-                        business_date,
-                        case when do_not_disturb_reason is null then 1 else 0 end
-                    order by priority, subscriber_id
-                )
+                        partition by
+                            customer_id,
+                            business_date,
+                            case when do_not_disturb_reason is null then 1 else 0 end
+                        order by priority, subscriber_id
+                    )
         end as task_rank
-    from policy
+    from routed
 
 ),
 

@@ -5,12 +5,15 @@
 -- Channel evidence is 'strong' when the top channel drew at least two responses and its
 -- score leads the runner-up by 0.1 or more; 'weak' with at least one response; otherwise
 -- 'none' and no top channel is named. Only strong preferences may change a task's channel.
+{%- set as_of = as_of_date(ref('stg_crm__customers')) %}
+{%- set lookback_start = dbt.dateadd('day', -var('preference_lookback_days'), as_of) %}
+
 with
 
 customers as (
 
     select customer_id from {{ ref('stg_crm__customers') }}
-    where business_date = {{ as_of_date(ref('stg_crm__customers')) }}
+    where business_date = {{ as_of }}
 
 ),
 
@@ -26,8 +29,8 @@ responses as (
     where
         contact_window <> 'outside_windows'
         and business_date
-        > {{ dbt.dateadd('day', -var('preference_lookback_days'), as_of_date(ref('stg_crm__customers'))) }}
-        and business_date <= {{ as_of_date(ref('stg_crm__customers')) }}
+        > {{ lookback_start }}
+        and business_date <= {{ as_of }}
 
 ),
 
@@ -35,9 +38,12 @@ top_by_class as (
 
     select
         customer_id,
-        {%- for cls in ['business', 'participation_mode', 'promotion_form', 'marketing_timing', 'gift'] %}
-        max(case when preference_class = '{{ cls }}' then preference_code end)
-            as top_{{ cls }}_preference{% if not loop.last %},{% endif %}
+        {%- set classes = [
+            'business', 'participation_mode', 'promotion_form', 'marketing_timing', 'gift'
+        ] %}
+        {%- for cls in classes %}
+            max(case when preference_class = '{{ cls }}' then preference_code end)
+                as top_{{ cls }}_preference{% if not loop.last %},{% endif %}
         {%- endfor %}
     from scores
     where rank_in_class = 1 and positive_count > 0
@@ -79,7 +85,7 @@ best_windows as (
         customer_id,
         contact_window,
         row_number() over (
-            partition by customer_id order by score desc, responses desc, contact_window
+            partition by customer_id order by score desc, responses desc, contact_window asc
         ) as window_rank
     from window_rates
     where responses > 0
@@ -90,14 +96,16 @@ final as (
 
     select
         customers.customer_id,
-        {{ as_of_date(ref('stg_crm__customers')) }} as as_of_date,
+        {{ as_of }} as as_of_date,
         case
             when channels.top_channel_responses > 0
                 then substr(channels.top_channel_code, 9)
         end as top_channel,
         channels.top_channel_score,
-        coalesce(channels.top_channel_score - channels.runner_up_channel_score,
-            channels.top_channel_score) as top_channel_lead,
+        coalesce(
+            channels.top_channel_score - channels.runner_up_channel_score,
+            channels.top_channel_score
+        ) as top_channel_lead,
         case
             when channels.top_channel_responses >= 2
                 and coalesce(channels.top_channel_score - channels.runner_up_channel_score, 1)
@@ -119,7 +127,7 @@ final as (
         on customers.customer_id = channels.customer_id
     left join best_windows
         on customers.customer_id = best_windows.customer_id
-        and best_windows.window_rank = 1
+            and best_windows.window_rank = 1
     left join top_by_class
         on customers.customer_id = top_by_class.customer_id
 

@@ -7,12 +7,15 @@
 -- p0 = the population's rate for that kind of evidence, so one lucky response does not
 -- make a preference. Use-type evidence (service products) scores the preference's share
 -- of the customer's weighted uses. Rank 1 in a class is the customer's top preference.
+{%- set as_of = as_of_date(ref('stg_crm__customers')) %}
+{%- set lookback_start = dbt.dateadd('day', -var('preference_lookback_days'), as_of) %}
+
 with
 
 customers as (
 
     select customer_id from {{ ref('stg_crm__customers') }}
-    where business_date = {{ as_of_date(ref('stg_crm__customers')) }}
+    where business_date = {{ as_of }}
 
 ),
 
@@ -27,8 +30,8 @@ responses as (
     select * from {{ ref('int_customer_contact_responses_daily') }}
     where
         business_date
-        > {{ dbt.dateadd('day', -var('preference_lookback_days'), as_of_date(ref('stg_crm__customers'))) }}
-        and business_date <= {{ as_of_date(ref('stg_crm__customers')) }}
+        > {{ lookback_start }}
+        and business_date <= {{ as_of }}
 
 ),
 
@@ -37,8 +40,8 @@ product_uses as (
     select * from {{ ref('int_customer_product_uses_daily') }}
     where
         business_date
-        > {{ dbt.dateadd('day', -var('preference_lookback_days'), as_of_date(ref('stg_crm__customers'))) }}
-        and business_date <= {{ as_of_date(ref('stg_crm__customers')) }}
+        > {{ lookback_start }}
+        and business_date <= {{ as_of }}
 
 ),
 
@@ -49,8 +52,8 @@ members as (
         member_group = 'target'
         and reached_at is not null
         and cast(reached_at as date)
-        > {{ dbt.dateadd('day', -var('preference_lookback_days'), as_of_date(ref('stg_crm__customers'))) }}
-        and cast(reached_at as date) <= {{ as_of_date(ref('stg_crm__customers')) }}
+        > {{ lookback_start }}
+        and cast(reached_at as date) <= {{ as_of }}
 
 ),
 
@@ -60,7 +63,7 @@ campaigns as (
 
 ),
 
-{%- set weight = "power(0.5, " ~ dbt.datediff('{date}', as_of_date(ref('stg_crm__customers')), 'day')
+{%- set weight = "power(0.5, " ~ dbt.datediff('{date}', as_of, 'day')
     ~ " / " ~ var('preference_half_life_days') ~ ".0)" %}
 
 channel_evidence as (
@@ -98,18 +101,19 @@ campaign_evidence as (
 
     {%- for source, column in [('promotion_form', 'promotion_form'), ('gift_type', 'gift_type'),
         ('timing_type', 'timing_type'), ('participation_mode', "'one_off_signup'")] %}
-    select
-        customer_id,
-        '{{ source }}' as evidence_source,
-        {{ column }} as evidence_value,
-        count(*) as trials,
-        sum(participated) as positives,
-        sum({{ weight.replace('{date}', 'evidence_date') }}) as weighted_trials,
-        sum(participated * {{ weight.replace('{date}', 'evidence_date') }}) as weighted_positives,
-        max(evidence_date) as last_evidence_date
-    from campaign_outcomes
-    group by customer_id, {{ column }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            customer_id,
+            '{{ source }}' as evidence_source,
+            {{ column }} as evidence_value,
+            count(*) as trials,
+            sum(participated) as positives,
+            sum({{ weight.replace('{date}', 'evidence_date') }}) as weighted_trials,
+            sum(participated * {{ weight.replace('{date}', 'evidence_date') }})
+                as weighted_positives,
+            max(evidence_date) as last_evidence_date
+        from campaign_outcomes
+        group by customer_id, {{ column }}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
@@ -180,18 +184,18 @@ use_evidence as (
 
     {%- for source, column in [('service_product_category', 'category_code'),
         ('service_product', 'service_product_code')] %}
-    select
-        customer_id,
-        '{{ source }}' as evidence_source,
-        {{ column }} as evidence_value,
-        sum(events) as trials,
-        sum(events) as positives,
-        sum(events * {{ weight.replace('{date}', 'business_date') }}) as weighted_trials,
-        sum(events * {{ weight.replace('{date}', 'business_date') }}) as weighted_positives,
-        max(business_date) as last_evidence_date
-    from product_uses
-    group by customer_id, {{ column }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            customer_id,
+            '{{ source }}' as evidence_source,
+            {{ column }} as evidence_value,
+            sum(events) as trials,
+            sum(events) as positives,
+            sum(events * {{ weight.replace('{date}', 'business_date') }}) as weighted_trials,
+            sum(events * {{ weight.replace('{date}', 'business_date') }}) as weighted_positives,
+            max(business_date) as last_evidence_date
+        from product_uses
+        group by customer_id, {{ column }}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
@@ -232,7 +236,7 @@ final as (
 
     select
         scored.customer_id,
-        {{ as_of_date(ref('stg_crm__customers')) }} as as_of_date,
+        {{ as_of }} as as_of_date,
         taxonomy.preference_code,
         taxonomy.preference_class,
         scored.evidence_source,
@@ -244,13 +248,13 @@ final as (
         scored.score,
         row_number() over (
             partition by scored.customer_id, taxonomy.preference_class
-            order by scored.score desc, scored.weighted_positives desc, taxonomy.preference_code
+            order by scored.score desc, scored.weighted_positives desc, taxonomy.preference_code asc
         ) as rank_in_class,
         scored.last_evidence_date
     from scored
     inner join taxonomy
         on scored.evidence_source = taxonomy.evidence_source
-        and scored.evidence_value = taxonomy.evidence_value
+            and scored.evidence_value = taxonomy.evidence_value
     inner join customers
         on scored.customer_id = customers.customer_id
 

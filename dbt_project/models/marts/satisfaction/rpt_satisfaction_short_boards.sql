@@ -38,7 +38,7 @@ grouped as (
         surveys.customer_id,
         surveys.overall_score,
         {%- for ind in ['network', 'tariff', 'billing', 'hotline', 'store', 'reminders'] %}
-        surveys.score_{{ ind }},
+            surveys.score_{{ ind }},
         {%- endfor %}
         profiles.brand_code,
         profiles.customer_tier,
@@ -48,7 +48,7 @@ grouped as (
     from surveys
     inner join profiles
         on surveys.subscriber_id = profiles.subscriber_id
-        and surveys.business_date = profiles.business_date
+            and surveys.business_date = profiles.business_date
 
 ),
 
@@ -79,18 +79,18 @@ by_group as (
 indicators as (
 
     {%- for ind in ['network', 'tariff', 'billing', 'hotline', 'store', 'reminders'] %}
-    select
-        group_type,
-        group_value,
-        brand_code,
-        customer_tier,
-        arpu_band,
-        customer_id,
-        '{{ ind }}' as indicator,
-        cast(score_{{ ind }} as double) as indicator_score,
-        cast(overall_score as double) as overall_score
-    from by_group
-    {% if not loop.last %}union all{% endif %}
+        select
+            group_type,
+            group_value,
+            brand_code,
+            customer_tier,
+            arpu_band,
+            customer_id,
+            '{{ ind }}' as indicator,
+            cast(score_{{ ind }} as double) as indicator_score,
+            cast(overall_score as double) as overall_score
+        from by_group
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
@@ -220,8 +220,8 @@ final as (
     from ranked
     left join group_channels
         on ranked.group_type = group_channels.group_type
-        and ranked.group_value = group_channels.group_value
-        and group_channels.channel_rank = 1
+            and ranked.group_value = group_channels.group_value
+            and group_channels.channel_rank = 1
 
 )
 

@@ -43,7 +43,7 @@ daily as (
     cross join products
     left join events
         on days.business_date = events.business_date
-        and products.service_product_code = events.service_product_code
+            and products.service_product_code = events.service_product_code
     group by 1, 2
 
 ),
@@ -74,18 +74,18 @@ final as (
 
 {% else %}
 
-final as (
+    final as (
 
-    select
-        daily.*,
-        sum(daily.new_orders - daily.cancellations) over (
-            partition by daily.service_product_code
-            order by daily.business_date
-            rows between unbounded preceding and current row
-        ) as active_subscriptions
-    from daily
+        select
+            daily.*,
+            sum(daily.new_orders - daily.cancellations) over (
+                partition by daily.service_product_code
+                order by daily.business_date
+                rows between unbounded preceding and current row
+            ) as active_subscriptions
+        from daily
 
-)
+    )
 
 {% endif %}
 

@@ -41,7 +41,7 @@ usage as (
     from events
     left join profiles
         on events.subscriber_id = profiles.subscriber_id
-        and events.business_date = profiles.business_date
+            and events.business_date = profiles.business_date
     group by 1, 2, 3, 4, 5, 6
 
 )

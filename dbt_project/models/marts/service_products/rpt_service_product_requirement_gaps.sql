@@ -20,14 +20,14 @@ requirements as (
 scores as (
 
     {% for r in requirements %}
-    select
-        service_product_code,
-        service_product_name,
-        category_code,
-        '{{ r }}' as requirement_code,
-        requirement_{{ r }} as score
-    from products
-    {% if not loop.last %}union all{% endif %}
+        select
+            service_product_code,
+            service_product_name,
+            category_code,
+            '{{ r }}' as requirement_code,
+            requirement_{{ r }} as score
+        from products
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

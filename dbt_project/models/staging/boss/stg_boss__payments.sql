@@ -22,7 +22,19 @@ renamed as (
 -- An event re-sent in a later delivery keeps only its latest version.
 deduplicated as (
 
-    {{ latest_delivery('renamed', source('boss', 'boss_payments'), ['payment_id'], ['payment_id', 'subscriber_id', 'paid_at', 'amount_yuan', 'payment_channel', 'business_date']) }}
+    {{ latest_delivery(
+        'renamed',
+        source('boss', 'boss_payments'),
+        ['payment_id'],
+        [
+            'payment_id',
+            'subscriber_id',
+            'paid_at',
+            'amount_yuan',
+            'payment_channel',
+            'business_date'
+        ]
+    ) }}
 
 )
 

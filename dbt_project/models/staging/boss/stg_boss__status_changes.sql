@@ -24,7 +24,21 @@ renamed as (
 -- An event re-sent in a later delivery keeps only its latest version.
 deduplicated as (
 
-    {{ latest_delivery('renamed', source('boss', 'boss_status_changes'), ['status_change_id'], ['status_change_id', 'subscriber_id', 'changed_at', 'from_status', 'to_status', 'reason_code', 'reason_text', 'business_date']) }}
+    {{ latest_delivery(
+        'renamed',
+        source('boss', 'boss_status_changes'),
+        ['status_change_id'],
+        [
+            'status_change_id',
+            'subscriber_id',
+            'changed_at',
+            'from_status',
+            'to_status',
+            'reason_code',
+            'reason_text',
+            'business_date'
+        ]
+    ) }}
 
 )
 

@@ -26,7 +26,23 @@ renamed as (
 -- An event re-sent in a later delivery keeps only its latest version.
 deduplicated as (
 
-    {{ latest_delivery('renamed', source('crm', 'crm_contacts'), ['contact_id'], ['contact_id', 'customer_id', 'subscriber_id', 'channel', 'direction', 'contact_at', 'campaign_id', 'topic', 'outcome', 'business_date']) }}
+    {{ latest_delivery(
+        'renamed',
+        source('crm', 'crm_contacts'),
+        ['contact_id'],
+        [
+            'contact_id',
+            'customer_id',
+            'subscriber_id',
+            'channel',
+            'direction',
+            'contact_at',
+            'campaign_id',
+            'topic',
+            'outcome',
+            'business_date'
+        ]
+    ) }}
 
 )
 

@@ -1,0 +1,132 @@
+-- The rows of the daily campaign target lists: one row per list, customer and business
+-- date, for every task the contact policy dispatched (contact_group 'target') or held out
+-- ('holdout'). A list is a rule and a channel (list_id = rule_code__channel).
+--
+-- Everything a campaign team's file carries is here but the customer's keyed pseudonym:
+-- it needs the secret key, so publishing adds it while it streams this mart into files.
+-- The phone number leaves the warehouse only masked (138****1234). The segment is the
+-- customer's dissatisfied-pool standing if any, else the first BI tag that describes
+-- how to talk to them.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=partition_strategy(),
+    unique_key='business_date',
+    partition_by=['business_date'],
+    on_schema_change='fail'
+) }}
+
+with
+
+tasks as (
+
+    select * from {{ ref('fct_key_moment_tasks') }}
+    where
+        {{ for_business_date() }}
+        and decision in ('dispatched', 'holdout')
+
+),
+
+rules as (
+
+    select * from {{ ref('warning_rules') }}
+
+),
+
+lines as (
+
+    select
+        business_date,
+        subscriber_id,
+        msisdn
+    from {{ ref('stg_boss__subscribers') }}
+    where {{ for_business_date() }}
+
+),
+
+tags as (
+
+    select
+        business_date,
+        subscriber_id,
+        coalesce(max(case when tag_code = 'price_sensitive' then tag_value end) = '1', false)
+            as is_price_sensitive,
+        coalesce(max(case when tag_code = 'hotline_preferring' then tag_value end) = '1', false)
+            as is_hotline_preferring,
+        coalesce(max(case when tag_code = 'web_preferring' then tag_value end) = '1', false)
+            as is_web_preferring,
+        coalesce(
+            max(case when tag_code = 'mobile_internet_active' then tag_value end) = '1', false
+        ) as is_mobile_internet_active
+    from {{ ref('stg_bi__customer_tags') }}
+    where
+        {{ for_business_date() }}
+        and tag_code in (
+            'price_sensitive', 'hotline_preferring', 'web_preferring', 'mobile_internet_active'
+        )
+    group by business_date, subscriber_id
+
+),
+
+pool as (
+
+    select
+        business_date,
+        customer_id,
+        pool_type
+    from {{ ref('fct_dissatisfied_pool_daily') }}
+    where {{ for_business_date() }}
+
+),
+
+members as (
+
+    select
+        tasks.rule_code || '__' || tasks.channel as list_id,
+        tasks.business_date,
+        case when tasks.decision = 'holdout' then 'holdout' else 'target' end as contact_group,
+        tasks.customer_id,
+        tasks.subscriber_id,
+        substr(lines.msisdn, 1, 3) || '****' || substr(lines.msisdn, 8, 4) as msisdn_masked,
+        tasks.customer_tier,
+        case
+            when pool.pool_type = 'explicit' then 'explicitly_dissatisfied'
+            when pool.pool_type = 'potential' then 'potentially_dissatisfied'
+            when tags.is_price_sensitive then 'tariff_sensitive'
+            when tags.is_hotline_preferring then 'hotline_preferring'
+            when tags.is_web_preferring then 'web_preferring'
+            when tags.is_mobile_internet_active then 'mobile_internet_active'
+            else 'general'
+        end as segment,
+        tasks.rule_code,
+        rules.rule_name,
+        tasks.warning_type,
+        tasks.priority,
+        round(tasks.evidence_value, 2) as evidence_value,
+        tasks.evidence_unit,
+        tasks.evidence_detail,
+        rules.offer,
+        tasks.service_product_code,
+        tasks.script,
+        tasks.channel,
+        tasks.contact_window,
+        rules.owner_team,
+        rules.holdout_pct
+    from tasks
+    inner join rules
+        on tasks.rule_code = rules.rule_code
+    inner join lines
+        on
+            tasks.business_date = lines.business_date
+            and tasks.subscriber_id = lines.subscriber_id
+    left join tags
+        on
+            tasks.business_date = tags.business_date
+            and tasks.subscriber_id = tags.subscriber_id
+    left join pool
+        on
+            tasks.business_date = pool.business_date
+            and tasks.customer_id = pool.customer_id
+
+)
+
+select * from members

@@ -45,7 +45,7 @@ def run_measured(argv: list[str], env: dict) -> tuple[float, float]:
 def generator_fingerprint() -> str:
     """SHA-256 over the generator's source: a cached delivery is stale when it changes."""
     digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent / "plugins" / "kairos" / "generator"
+    root = Path(__file__).resolve().parent.parent / "src" / "kairos" / "sample"
     for path in sorted(root.glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

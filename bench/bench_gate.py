@@ -25,7 +25,9 @@ DAY = dt.date(2026, 11, 21)
 BASELINE = """
 import sys, time, duckdb
 from kairos import quality
-suites = [s for m in ("raw_extracts", "marts") for s in quality.load_suites(m)]
+from kairos.config import Settings
+cfg = Settings.from_env()
+suites = [s for m in ("raw_extracts", "marts") for s in quality.load_suites(cfg, m)]
 con = duckdb.connect(sys.argv[1], read_only=True)
 rows = 0
 for s in suites:
@@ -40,9 +42,12 @@ GATE = """
 import datetime as dt, sys
 from pathlib import Path
 from kairos import quality
-suites = [s for m in ("raw_extracts", "marts") for s in quality.load_suites(m)]
+from kairos.config import Settings
+cfg = Settings.from_env()
+suites = [s for m in ("raw_extracts", "marts") for s in quality.load_suites(cfg, m)]
 day = dt.date.fromisoformat(sys.argv[2])
-r = quality.run_gate("bench", suites, day, database=Path(sys.argv[1]), raise_on_failure=False)
+r = quality.run_gate(cfg, "bench", suites, day, database=Path(sys.argv[1]),
+                     raise_on_failure=False)
 print(sum(s.rows for s in r.suites), r.success)
 """
 

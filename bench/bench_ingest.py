@@ -49,7 +49,7 @@ def run_measured(code: str, env: dict) -> tuple[float, float, str]:
 def generate_code(landing: Path, subscribers: int, seed: int) -> str:
     return (
         "import datetime as dt, pathlib, json\n"
-        "from kairos.generator import generate\n"
+        "from kairos.sample import generate\n"
         f"m = generate(pathlib.Path({str(landing)!r}), dt.date.fromisoformat('{DAY}'), 1,"
         f" {subscribers}, {seed}, progress=False)\n"
         "print(json.dumps(sum(f['rows'] for d in m['files'].values() for f in d.values())))\n"
@@ -58,8 +58,10 @@ def generate_code(landing: Path, subscribers: int, seed: int) -> str:
 
 INGEST_CODE = """
 import datetime as dt, json
+from kairos.config import Settings
 from kairos.ingest import ingest_dates
-results, failures = ingest_dates(dt.date.fromisoformat('{day}'), dt.date.fromisoformat('{day}'))
+day = dt.date.fromisoformat('{day}')
+results, failures = ingest_dates(Settings.from_env(), day, day)
 assert not failures, failures
 print(json.dumps(sum(r.rows_loaded + r.rows_quarantined for r in results)))
 """

@@ -282,11 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("KAIROS_LANDING", None)
     os.environ.pop("AIRFLOW_HOME", None)
     from kairos import airflow_local
-    from kairos.config import settings
-    from kairos.generator import Fault, generate, release_late
+    from kairos.config import Settings
+    from kairos.sample import Fault, generate, release_late
 
-    airflow_local.configure(quiet=True)
-    cfg = settings()
+    cfg = Settings.from_env()
+    airflow_local.configure(cfg, quiet=True)
     port = _free_port()
     env = {
         **os.environ,
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     os.environ.update(env)
-    airflow_local.ensure_metadata_db()
+    airflow_local.ensure_metadata_db(cfg)
     dags = ["ingest_boss", "ingest_crm", "ingest_bi", "build_warehouse", "publish_target_lists"]
     airflow = Airflow(cfg.airflow_home, port, env)
     started = time.monotonic()

@@ -17,7 +17,7 @@ os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # Kairos's Airflow configuration, whatever imports airflow first (airflow_local.configure
 # sets the same; the JWT secret only matters to a running API server)
-os.environ["KAIROS_REPO"] = str(Path(__file__).resolve().parents[1])
+os.environ["KAIROS_PROJECT_DIR"] = str(Path(__file__).resolve().parents[1])
 os.environ["AIRFLOW_CONFIG"] = str(Path(__file__).resolve().parents[1] / "config" / "airflow.cfg")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
@@ -36,15 +36,15 @@ def kairos_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def cfg(kairos_home):
-    from kairos.config import settings
+    from kairos.config import Settings
 
-    return settings()
+    return Settings.from_env()
 
 
 @pytest.fixture
 def deliver(cfg):
     """Generate a small delivery into the landing area; returns the manifest."""
-    from kairos.generator import Fault, generate
+    from kairos.sample import Fault, generate
 
     def _deliver(day=DAY, days=1, subscribers=2000, seed=1, faults=()):
         return generate(
@@ -78,16 +78,18 @@ def read_warehouse(cfg):
 def airflow_db():
     """Airflow's metadata DB (migrated once per session) and the writer pool."""
     from kairos import airflow_local
+    from kairos.config import Settings
 
-    airflow_local.configure(quiet=True)
-    airflow_local.ensure_metadata_db()
+    cfg = Settings.from_env()
+    airflow_local.configure(cfg, quiet=True)
+    airflow_local.ensure_metadata_db(cfg)
     return _AIRFLOW_HOME
 
 
 def module_home(tmp_path_factory, name: str, **env: str):
     """A fresh KAIROS_HOME for a module-scoped fixture: returns (monkeypatch, settings);
     the fixture calls ``monkeypatch.undo()`` when done. ``env`` sets more variables."""
-    from kairos.config import settings
+    from kairos.config import Settings
 
     mp = pytest.MonkeyPatch()
     mp.setenv("KAIROS_HOME", str(tmp_path_factory.mktemp(name)))
@@ -95,4 +97,4 @@ def module_home(tmp_path_factory, name: str, **env: str):
     mp.delenv("KAIROS_LANDING", raising=False)
     for key, value in env.items():
         mp.setenv(key, value)
-    return mp, settings()
+    return mp, Settings.from_env()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import re
 
 from kairos import cli, contract
-from kairos.generator import catalogue
-from kairos.generator.day import USE_PRODUCTS
+from kairos.sample import catalogue
+from kairos.sample.day import USE_PRODUCTS
+from tests.support import PROJECT
 
 
 def test_every_system_delivers_the_extracts_the_issue_names():
@@ -66,14 +68,18 @@ def test_generator_uses_only_catalogued_service_products():
     assert "SP_CREDIT_BOOT" in codes and "SP_SAT100_MMS" in codes
 
 
+def test_the_simulated_catalogue_is_the_seed():
+    with (PROJECT / "seeds" / "service_products.csv").open(encoding="utf-8") as fh:
+        seed = [row["service_product_code"] for row in csv.DictReader(fh)]
+    assert list(catalogue.service_product_codes()) == seed
+
+
 def test_staging_models_document_exactly_the_contract_columns():
     """Staging is one model per extract; its YAML must follow the contract."""
     import yaml
 
-    from kairos.config import REPO_ROOT
-
     for system in contract.systems():
-        path = REPO_ROOT / "dbt_project" / "models" / "staging" / system / f"_{system}__models.yml"
+        path = PROJECT / "dbt_project" / "models" / "staging" / system / f"_{system}__models.yml"
         models = {m["name"]: m for m in yaml.safe_load(path.read_text("utf-8"))["models"]}
         for e in contract.for_system(system):
             model = models[f"stg_{system}__{e.name}"]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from kairos import contract
-from kairos.config import REPO_ROOT
-from kairos.generator import generate
 from kairos.ingest.warehouse import WRITER_POOL
+from kairos.sample import generate
 from tests.conftest import DAY
+from tests.support import PROJECT
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    return DagBag(dag_folder=str(PROJECT / "dags"))
 
 
 def _acyclic(dag) -> bool:
@@ -64,11 +64,11 @@ def test_ingest_dag_shape(dagbag, system):
     assert [a.uri for a in outlets] == [f"kairos://warehouse/raw/{system}"]
 
 
-def test_ingest_dag_run_loads_the_day_and_emits_its_asset(airflow_db, deliver, read_warehouse):
+def test_ingest_dag_run_loads_the_day_and_emits_its_asset(cfg, airflow_db, deliver, read_warehouse):
     from kairos.airflow_local import asset_events, run_dag
 
     manifest = deliver(subscribers=1500)
-    result = run_dag("ingest_crm", DAY)
+    result = run_dag(cfg, "ingest_crm", DAY)
     assert result.ok, result.task_states
     files = manifest["files"]["20261121"]
     for e in contract.for_system("crm"):
@@ -83,11 +83,11 @@ def test_ingest_dag_run_loads_the_day_and_emits_its_asset(airflow_db, deliver, r
     )
 
 
-def test_a_refused_file_fails_the_run_and_emits_no_asset(airflow_db, deliver, read_warehouse):
+def test_a_refused_file_fails_the_run_and_emits_no_asset(cfg, airflow_db, deliver, read_warehouse):
     from kairos.airflow_local import asset_events, run_dag
 
     deliver(subscribers=800, faults=["wrong-count:bi.customer_tags"])
-    result = run_dag("ingest_bi", DAY)
+    result = run_dag(cfg, "ingest_bi", DAY)
     assert result.state == "failed"
     assert result.task_states["load_customer_tags"] == "failed"
     assert result.task_states["load_satisfaction_surveys"] == "success"
@@ -99,7 +99,7 @@ def test_a_refused_file_fails_the_run_and_emits_no_asset(airflow_db, deliver, re
 
 
 def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
-    airflow_db, deliver, monkeypatch, tmp_path
+    cfg, airflow_db, deliver, monkeypatch, tmp_path
 ):
     """A delivery that misses its deadline skips its load and the day's Asset (the run
     ends instead of blocking the runs behind it), and the alert hook hears of it."""
@@ -111,7 +111,7 @@ def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
     monkeypatch.setenv("KAIROS_SENSOR_POKE_S", "1")
     monkeypatch.setenv("KAIROS_SENSOR_TIMEOUT_S", "3")
     deliver(subscribers=500, faults=["late:boss.payments"])
-    result = run_dag("ingest_boss", DAY)
+    result = run_dag(cfg, "ingest_boss", DAY)
     assert result.state != "running"
     assert result.task_states["wait_payments"] == "skipped"
     assert result.task_states["load_payments"] == "skipped"
@@ -131,9 +131,11 @@ def test_three_ingest_dags_for_one_date_run_together(tmp_path, deliver, cfg, rea
     script = textwrap.dedent(f"""
         import datetime as dt, sys
         from kairos import airflow_local
-        airflow_local.configure(quiet=True)
-        airflow_local.ensure_metadata_db()
-        r = airflow_local.run_dag(sys.argv[1], dt.date.fromisoformat("{DAY}"))
+        from kairos.config import Settings
+        cfg = Settings.from_env()
+        airflow_local.configure(cfg, quiet=True)
+        airflow_local.ensure_metadata_db(cfg)
+        r = airflow_local.run_dag(cfg, sys.argv[1], dt.date.fromisoformat("{DAY}"))
         print(r.state, r.task_states)
         sys.exit(0 if r.ok else 1)
     """)
@@ -162,12 +164,14 @@ def test_three_ingest_dags_for_one_date_run_together(tmp_path, deliver, cfg, rea
     ]
 
 
-def test_a_scheduled_run_loads_the_day_before_its_logical_date(airflow_db, deliver, read_warehouse):
+def test_a_scheduled_run_loads_the_day_before_its_logical_date(
+    cfg, airflow_db, deliver, read_warehouse
+):
     """Scheduled and backfill runs carry no param: 06:00 on day X loads business date X-1."""
     from kairos.airflow_local import run_dag
 
     deliver(subscribers=400)
-    result = run_dag("ingest_bi", DAY, scheduled=True)
+    result = run_dag(cfg, "ingest_bi", DAY, scheduled=True)
     assert result.ok, result.task_states
     assert read_warehouse("select distinct business_date from raw.bi_customer_tags") == [(DAY,)]
 
@@ -236,7 +240,7 @@ def test_a_failing_plan_fires_the_failure_callback(airflow_db, cfg, monkeypatch,
     alerts = tmp_path / "alerts.jsonl"
     monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
     monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
-    result = run_dag("publish_target_lists", DAY)
+    result = run_dag(cfg, "publish_target_lists", DAY)
     assert result.state == "failed"
     assert result.task_states["plan"] == "failed"
     sent = [json.loads(line) for line in alerts.read_text().splitlines()]
@@ -253,8 +257,8 @@ def test_build_warehouse_builds_the_marts_and_emits_its_asset(
     from kairos.ingest import ingest_dates
 
     deliver(subscribers=2000)
-    ingest_dates(DAY, DAY)
-    result = run_dag("build_warehouse", DAY)
+    ingest_dates(cfg, DAY, DAY)
+    result = run_dag(cfg, "build_warehouse", DAY)
     assert result.ok, result.task_states
     assert read_warehouse(
         "select count(*) > 0 from marts.fct_service_product_usage_daily where business_date = ?",
@@ -291,14 +295,14 @@ def test_a_failing_dbt_test_stops_the_build_before_the_marts(
     from kairos.ingest import ingest_dates
 
     deliver(subscribers=1000)
-    ingest_dates(DAY, DAY)
+    ingest_dates(cfg, DAY, DAY)
     con = duckdb.connect(str(cfg.warehouse))
     con.execute(
         "update raw.crm_campaign_members set member_group = 'bogus'"
         " where customer_id = (select min(customer_id) from raw.crm_campaign_members)"
     )
     con.close()
-    result = run_dag("build_warehouse", DAY)
+    result = run_dag(cfg, "build_warehouse", DAY)
     assert result.state == "failed"
     assert result.task_states["dbt_build_staging"] == "failed"
     assert result.task_states["dbt_build_marts"] == "upstream_failed"
@@ -318,7 +322,7 @@ def three_days(tmp_path_factory, airflow_db):
 
     mp, cfg = module_home(tmp_path_factory, "backlog")
     generate(cfg.landing, DAY, 3, 800, 3, progress=False)
-    _, failures = ingest_dates(DAY, DAY + dt.timedelta(days=2), cfg=cfg)
+    _, failures = ingest_dates(cfg, DAY, DAY + dt.timedelta(days=2))
     assert failures == []
     yield cfg
     mp.undo()
@@ -350,7 +354,7 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days):
     d1, d2, d3 = (DAY + dt.timedelta(days=i) for i in range(3))
     assert pipeline.plan_build(cfg).dates == (d1, d2, d3)
 
-    first = run_dag("build_warehouse", d1, scheduled=True)  # no param, as an Asset run
+    first = run_dag(cfg, "build_warehouse", d1, scheduled=True)  # no param, as an Asset run
     assert first.ok, first.task_states
     assert first.task_states["continue_backlog"] == "success"  # more is pending
     assert _builds(cfg) == [(d1, "built")]
@@ -363,17 +367,17 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days):
         " and customer_id = (select min(customer_id) from raw.crm_campaign_members)"
     )
     con.close()
-    second = run_dag("build_warehouse", d2, scheduled=True)
+    second = run_dag(cfg, "build_warehouse", d2, scheduled=True)
     assert second.state == "failed"
     assert second.task_states["dbt_build_staging"] == "failed"
     assert second.task_states["has_more"] == "success"  # d3 still goes ahead
     assert pipeline.plan_build(cfg).dates == (d3,)
 
-    third = run_dag("build_warehouse", d3, scheduled=True)
+    third = run_dag(cfg, "build_warehouse", d3, scheduled=True)
     assert third.ok, third.task_states
     assert _builds(cfg) == [(d1, "built"), (d2, "failed"), (d3, "built")]
 
-    idle = run_dag("build_warehouse", d3, scheduled=True)
+    idle = run_dag(cfg, "build_warehouse", d3, scheduled=True)
     assert idle.ok and idle.task_states["dbt_seed"] == "skipped"
 
     # d1 again: older than d3, so d3 (which depends on it) is rebuilt too, in order;

@@ -12,13 +12,13 @@ import duckdb
 import pytest
 
 from kairos import cli, contract
-from kairos.generator import release_late
 from kairos.ingest import (
     DeliveryRefused,
     NotDelivered,
     ingest_dates,
     ingest_extract,
 )
+from kairos.sample import release_late
 from tests.conftest import DAY
 
 REASON_BY_KIND = {
@@ -40,14 +40,14 @@ def _table_digest(read, table: str) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-def _ingest_all(day=DAY, **kw):
-    results, failures = ingest_dates(day, day, **kw)
+def _ingest_all(cfg, day=DAY, **kw):
+    results, failures = ingest_dates(cfg, day, day, **kw)
     return {r.extract: r for r in results}, failures
 
 
-def test_clean_delivery_loads_every_row(deliver, read_warehouse):
+def test_clean_delivery_loads_every_row(cfg, deliver, read_warehouse):
     manifest = deliver(subscribers=3000)
-    results, failures = _ingest_all()
+    results, failures = _ingest_all(cfg)
     assert failures == []
     files = manifest["files"]["20261121"]
     for e in contract.extracts():
@@ -62,21 +62,21 @@ def test_clean_delivery_loads_every_row(deliver, read_warehouse):
     assert read_warehouse("select count(*) from audit.quarantine")[0][0] == 0
 
 
-def test_gbk_text_arrives_as_chinese(deliver, read_warehouse):
+def test_gbk_text_arrives_as_chinese(cfg, deliver, read_warehouse):
     deliver(subscribers=1000)
-    _ingest_all(systems=["boss"])
+    _ingest_all(cfg, systems=["boss"])
     brands = {r[0] for r in read_warehouse("select distinct brand from raw.boss_subscribers")}
     assert brands == {"全球通", "动感地带", "神州行"}
     names = {r[0] for r in read_warehouse("select price_plan_name from raw.boss_price_plans")}
     assert "神州行畅听卡18元" in names
 
 
-def test_rerun_of_an_identical_delivery_is_a_recorded_no_op(deliver, read_warehouse):
+def test_rerun_of_an_identical_delivery_is_a_recorded_no_op(cfg, deliver, read_warehouse):
     deliver(subscribers=1500)
-    _ingest_all()
+    _ingest_all(cfg)
     before = {e.raw_table: _table_digest(read_warehouse, e.raw_table) for e in contract.extracts()}
     deliver(subscribers=1500)  # a duplicate delivery: byte-identical files, new mtime
-    results, failures = _ingest_all()
+    results, failures = _ingest_all(cfg)
     assert failures == []
     assert {r.status for r in results.values()} == {"unchanged"}
     after = {e.raw_table: _table_digest(read_warehouse, e.raw_table) for e in contract.extracts()}
@@ -87,14 +87,14 @@ def test_rerun_of_an_identical_delivery_is_a_recorded_no_op(deliver, read_wareho
     assert statuses == [("loaded", 14), ("unchanged", 14)]
 
 
-def test_forced_reload_gives_identical_tables(deliver, read_warehouse):
+def test_forced_reload_gives_identical_tables(cfg, deliver, read_warehouse):
     deliver(subscribers=1500, faults=["malformed:crm.customers"])
-    _ingest_all(systems=["crm"])
+    _ingest_all(cfg, systems=["crm"])
     before = [
         _table_digest(read_warehouse, t)
         for t in ("raw.crm_customers", "raw.crm_contacts", "audit.quarantine")
     ]
-    results, _ = _ingest_all(systems=["crm"], force=True)
+    results, _ = _ingest_all(cfg, systems=["crm"], force=True)
     assert {r.status for r in results.values()} == {"replaced"}
     after = [
         _table_digest(read_warehouse, t)
@@ -103,16 +103,16 @@ def test_forced_reload_gives_identical_tables(deliver, read_warehouse):
     assert after == before
 
 
-def test_changed_redelivery_replaces_only_that_date(deliver, read_warehouse):
+def test_changed_redelivery_replaces_only_that_date(cfg, deliver, read_warehouse):
     other = DAY - dt.timedelta(days=1)
     deliver(day=other, subscribers=1000, seed=1)
     deliver(day=DAY, subscribers=1000, seed=1)
-    ingest_dates(other, DAY)
+    ingest_dates(cfg, other, DAY)
     other_before = read_warehouse(
         "select count(*), sum(data_mb) from raw.boss_daily_usage where business_date = ?", [other]
     )
     deliver(day=DAY, subscribers=1200, seed=2)  # the source system re-sends the day, changed
-    results, failures = _ingest_all()
+    results, failures = _ingest_all(cfg)
     assert failures == []
     # reference extracts that did not change are recognised as identical re-deliveries
     assert results["boss.price_plans"].status == "unchanged"
@@ -135,7 +135,7 @@ def test_changed_redelivery_replaces_only_that_date(deliver, read_warehouse):
 
 def test_every_malformed_row_is_quarantined_with_line_and_reason(cfg, deliver, read_warehouse):
     manifest = deliver(subscribers=3000, faults=["malformed"])
-    results, failures = _ingest_all()
+    results, failures = _ingest_all(cfg)
     assert failures == []
     injected = manifest["faults"]
     assert {f["kind"] for f in injected} == set(REASON_BY_KIND), "every kind planted"
@@ -168,13 +168,13 @@ def test_every_malformed_row_is_quarantined_with_line_and_reason(cfg, deliver, r
         assert r.rows_loaded + r.rows_quarantined == r.control_rows
 
 
-def test_truncated_file_is_refused_whole_and_the_last_good_load_stays(deliver, read_warehouse):
+def test_truncated_file_is_refused_whole_and_the_last_good_load_stays(cfg, deliver, read_warehouse):
     deliver(subscribers=1000, seed=1)
-    ingest_extract("boss.daily_usage", DAY)
+    ingest_extract(cfg, "boss.daily_usage", DAY)
     good = _table_digest(read_warehouse, "raw.boss_daily_usage")
     deliver(subscribers=1000, seed=2, faults=["truncated:boss.daily_usage"])
     with pytest.raises(DeliveryRefused, match=r"refused: .*bytes, control says"):
-        ingest_extract("boss.daily_usage", DAY)
+        ingest_extract(cfg, "boss.daily_usage", DAY)
     assert _table_digest(read_warehouse, "raw.boss_daily_usage") == good
     ((status, message),) = read_warehouse(
         "select status, message from audit.load_ledger where extract = 'daily_usage'"
@@ -183,10 +183,10 @@ def test_truncated_file_is_refused_whole_and_the_last_good_load_stays(deliver, r
     assert status == "refused" and "MD5" in message
 
 
-def test_wrong_control_count_is_refused(deliver, read_warehouse):
+def test_wrong_control_count_is_refused(cfg, deliver, read_warehouse):
     deliver(subscribers=800, faults=["wrong-count:crm.contacts"])
     with pytest.raises(DeliveryRefused, match="data rows, control says"):
-        ingest_extract("crm.contacts", DAY)
+        ingest_extract(cfg, "crm.contacts", DAY)
     assert read_warehouse("select count(*) from raw.crm_contacts")[0][0] == 0
 
 
@@ -205,15 +205,15 @@ def test_wrong_header_is_refused(cfg, deliver):
         ),
     )
     with pytest.raises(DeliveryRefused, match="header is"):
-        ingest_extract(e.key, DAY)
+        ingest_extract(cfg, e.key, DAY)
 
 
 def test_late_file_is_not_delivered_until_its_control_file_arrives(cfg, deliver):
     deliver(subscribers=800, faults=["late:bi.satisfaction_surveys"])
     with pytest.raises(NotDelivered):
-        ingest_extract("bi.satisfaction_surveys", DAY)
+        ingest_extract(cfg, "bi.satisfaction_surveys", DAY)
     assert release_late(cfg.landing)
-    assert ingest_extract("bi.satisfaction_surveys", DAY).status == "loaded"
+    assert ingest_extract(cfg, "bi.satisfaction_surveys", DAY).status == "loaded"
 
 
 def test_backfill_from_the_command_line(deliver, read_warehouse, capsys):
@@ -236,7 +236,7 @@ def test_command_line_reports_a_refusal_and_fails(deliver, capsys):
 def test_a_second_duckdb_writer_fails_without_the_lock(cfg, deliver):
     """Why the writer lock exists: DuckDB refuses a second writing process outright."""
     deliver(subscribers=300)
-    ingest_extract("boss.price_plans", DAY)
+    ingest_extract(cfg, "boss.price_plans", DAY)
     con = duckdb.connect(str(cfg.warehouse))
     try:
         probe = subprocess.run(
@@ -253,10 +253,10 @@ def test_a_writer_waits_for_the_lock_instead_of_failing(cfg, deliver, read_wareh
     from kairos.ingest.warehouse import connect_writer, writer_lock
 
     deliver(subscribers=300)
-    with connect_writer(cfg.warehouse, cfg.writer_lock):
+    with connect_writer(cfg):
         pass  # create the warehouse so that it can be read below
     env = dict(os.environ, KAIROS_HOME=str(cfg.home))
-    with writer_lock(cfg.writer_lock):
+    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
         proc = subprocess.Popen(
             [
                 sys.executable,

@@ -14,10 +14,11 @@ import duckdb
 import pytest
 
 from kairos import warehouse
-from kairos.config import REPO_ROOT
-from kairos.generator import generate
 from kairos.ingest import ingest_dates
+from kairos.sample import generate
+from kairos.sample.evaluation import load_truth
 from tests.conftest import module_home
+from tests.support import PROJECT
 
 pytestmark = pytest.mark.slow
 
@@ -40,23 +41,11 @@ def history(tmp_path_factory):
     """45 days of a 5,000-subscriber operator, ingested and built."""
     mp, cfg = module_home(tmp_path_factory, "history")
     generate(cfg.landing, FIRST, DAYS, SUBSCRIBERS, SEED, progress=False)
-    _, failures = ingest_dates(FIRST, LAST, cfg=cfg)
+    _, failures = ingest_dates(cfg, FIRST, LAST)
     assert failures == []
-    warehouse.build(None, cfg)
+    warehouse.build(cfg, None)
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    truth = cfg.landing / "_ground_truth"
-    con.execute(
-        "create temp table truth_customers as select * from read_csv(?, delim='|',"
-        " header=true, all_varchar=true)",
-        [str(truth / "customers.csv.gz")],
-    )
-    con.execute(
-        "create temp table truth_moments as select cast(strptime(regexp_extract(filename,"
-        " '(\\d{8})', 1), '%Y%m%d') as date) as business_date,"
-        " cast(subscriber_id as bigint) as subscriber_id, moment"
-        " from read_csv(?, delim='|', header=true, all_varchar=true, filename=true)",
-        [str(truth / "key_moments_*.csv.gz")],
-    )
+    load_truth(con, cfg.landing)
     yield cfg, con
     con.close()
     mp.undo()
@@ -76,7 +65,7 @@ def one(con, sql, params=None):
 
 
 def _seed(name):
-    with (REPO_ROOT / "seeds" / f"{name}.csv").open(encoding="utf-8") as fh:
+    with (PROJECT / "seeds" / f"{name}.csv").open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 

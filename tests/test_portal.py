@@ -16,9 +16,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from kairos import pipeline, portal, publish
-from kairos.generator import generate
 from kairos.ingest import ingest_dates
 from kairos.publish import daily
+from kairos.sample import generate
 from tests.conftest import DAY, module_home
 
 pytestmark = pytest.mark.slow
@@ -32,9 +32,9 @@ def published(tmp_path_factory):
     """One published day, and two users of two teams."""
     mp, cfg = module_home(tmp_path_factory, "portal", KAIROS_PSEUDONYM_KEY="test-key")
     generate(cfg.landing, DAY, 1, 3_000, 5, progress=False)
-    ingest_dates(DAY, DAY, cfg=cfg)
+    ingest_dates(cfg, DAY, DAY)
     pipeline.run_steps(pipeline.BUILD_STEPS, cfg, DAY, "portal-test")
-    outcome = daily.run(DAY, "portal-test", cfg)
+    outcome = daily.run(cfg, DAY, "portal-test")
     assert outcome.ok, outcome.report.read_text()
     portal.add_user(cfg, "carol", "care-team", PASSWORD)
     portal.add_user(cfg, "dan", "data-traffic-team", PASSWORD)
@@ -216,7 +216,7 @@ def test_the_portal_says_what_happened_to_a_date(client, published, monkeypatch)
         return built
 
     monkeypatch.setattr(publish, "build_lists", thin)
-    outcome = daily.run(DAY, "portal-withheld", cfg)
+    outcome = daily.run(cfg, DAY, "portal-withheld")
     assert outcome.status == "partial", outcome.report.read_text()
     list_id = thinned["list_id"]
     page = client.get(f"/lists?date={DAY}").text

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from kairos.config import REPO_ROOT
+from tests.support import PROJECT
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ def test_three_days_under_the_real_scheduler(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            str(REPO_ROOT / "bench" / "soak.py"),
+            str(PROJECT / "bench" / "soak.py"),
             "--days",
             "3",
             "--plan",

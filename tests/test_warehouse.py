@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from kairos import warehouse
-from kairos.generator import generate
 from kairos.ingest import ingest_dates
+from kairos.sample import generate
 from tests.conftest import module_home
 
 pytestmark = pytest.mark.slow
@@ -48,9 +48,9 @@ def operator_2010(tmp_path_factory):
     manifest = generate(
         cfg.landing, first, 3, 300_000, 2010, progress=False, scenario="operator-2010"
     )
-    _, failures = ingest_dates(first, first + dt.timedelta(days=2), cfg=cfg)
+    _, failures = ingest_dates(cfg, first, first + dt.timedelta(days=2))
     assert failures == []
-    warehouse.build(None, cfg)
+    warehouse.build(cfg, None)
     yield cfg, manifest
     mp.undo()
 
@@ -102,10 +102,10 @@ def november(request, tmp_path_factory):
         manifest = generate(cfg.landing, day, 1, 80_000, request.param, progress=False)
     warehouse.seed(cfg)
     for day in days:
-        _, failures = ingest_dates(day, day, cfg=cfg)
+        _, failures = ingest_dates(cfg, day, day)
         assert failures == []
         for layer in warehouse.LAYERS:
-            warehouse.build_layer(layer, day, cfg)
+            warehouse.build_layer(cfg, layer, day)
     yield cfg, manifest
     mp.undo()
 
@@ -236,13 +236,13 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg)
     generate(cfg.landing, days[0], 3, 2500, 4, progress=False)
     warehouse.seed(cfg)
     for day in days:
-        ingest_dates(day, day, cfg=cfg)
+        ingest_dates(cfg, day, day)
         for layer in warehouse.LAYERS:
-            warehouse.build_layer(layer, day, cfg)
+            warehouse.build_layer(cfg, layer, day)
     daily = {t: _digest(cfg, t) for t in FACTS}
     # rerunning the middle date replaces exactly that date
     for layer in warehouse.LAYERS:
-        warehouse.build_layer(layer, days[1], cfg)
+        warehouse.build_layer(cfg, layer, days[1])
     assert {t: _digest(cfg, t) for t in FACTS} == daily
     per_day = _query(
         cfg,
@@ -252,7 +252,7 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg)
     assert [r["business_date"] for r in per_day] == days
     # a full refresh from raw gives the same tables as the day-by-day build
     for layer in warehouse.LAYERS:
-        warehouse.build_layer(layer, None, cfg, full_refresh=True)
+        warehouse.build_layer(cfg, layer, None, full_refresh=True)
     assert {t: _digest(cfg, t) for t in FACTS} == daily
 
 

@@ -1,0 +1,581 @@
+"""``kairos``: the command line of the Kairos pipeline.
+
+kairos generate --date 2026-11-21 --subscribers 10000 --seed 42 --out var/landing
+kairos ingest --date 2026-11-21            # or --from D1 --to D2, --system boss
+kairos ledger --date 2026-11-21
+kairos quarantine --date 2026-11-21
+kairos contract-doc [--check]
+kairos config                               # the settings in force; is the project found
+kairos demo                                 # generate a day, run the ingest DAGs
+kairos release-late --out var/landing
+kairos build [--date D]                     # dbt: seeds, staging, intermediate, marts
+kairos evaluate                             # marts against the generator's ground truth
+kairos snapshot                             # the analysts' read-only copy
+kairos publish --date 2026-11-21            # gate, build, gate, publish the target lists
+kairos portal-user --user ann --team care-team && kairos portal --port 8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from pathlib import Path
+
+from kairos import contract
+from kairos.config import SECRET_VARIABLES, ConfigError, Settings
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kairos", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a sample delivery of BOSS, CRM and BI extracts")
+    g.add_argument("--date", type=_date, required=True, help="first business date")
+    g.add_argument("--days", type=_positive, default=1, help="number of business dates")
+    g.add_argument("--subscribers", type=_positive, default=10_000)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--out", type=Path, default=None, help="landing area (default $KAIROS_LANDING)")
+    g.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:SYSTEM.EXTRACT]",
+        help="inject a fault: malformed (bad rows of every kind), truncated (file cut after"
+        " its control file was written), wrong-count (control count off by one), late"
+        " (control file held back in _late/; see release-late), volume-drop (half the rows,"
+        " with a consistent control file), missing (the control file never comes). Without"
+        " an extract it"
+        " applies to all. A duplicate delivery is the same command run again: the output is"
+        " byte-identical.",
+    )
+    g.add_argument(
+        "--scenario",
+        default="default",
+        choices=["default", "operator-2010"],
+        help="operator-2010: plant the operator's 2010 care-activity table at"
+        " 1:100 (needs --subscribers >= 300000 and days 1-3 of a month)",
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    r = sub.add_parser("release-late", help="deliver the control files a 'late' fault held back")
+    r.add_argument("--out", type=Path, default=None)
+
+    i = sub.add_parser("ingest", help="load delivered extracts into the warehouse")
+    when = i.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", type=_date)
+    when.add_argument("--from", dest="first", type=_date)
+    i.add_argument("--to", dest="last", type=_date, help="last date, with --from")
+    i.add_argument("--system", action="append", choices=contract.systems())
+    i.add_argument("--extract", action="append", metavar="SYSTEM.EXTRACT")
+    i.add_argument("--force", action="store_true", help="reload even an unchanged delivery")
+
+    le = sub.add_parser("ledger", help="show the load ledger")
+    le.add_argument("--date", type=_date)
+
+    q = sub.add_parser("quarantine", help="show quarantined rows")
+    q.add_argument("--date", type=_date)
+    q.add_argument("--limit", type=int, default=50)
+
+    d = sub.add_parser("demo", help="generate a day and run the ingest DAGs through Airflow")
+    d.add_argument("--date", type=_date, default=None, help="default: yesterday (Beijing)")
+    d.add_argument("--subscribers", type=_positive, default=20_000)
+    d.add_argument("--seed", type=int, default=42)
+
+    b = sub.add_parser(
+        "build",
+        help="build the warehouse with dbt (seeds, staging, intermediate, marts, docs,"
+        " analysts' snapshot), date by date",
+    )
+    b.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        help="business date (default: every loaded date after the last built one); an"
+        " older date is rebuilt with every later built date",
+    )
+    b.add_argument(
+        "--no-rebuild-later",
+        action="store_true",
+        help="refuse a date older than the last built one instead of rebuilding the later ones",
+    )
+    b.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every loaded date from scratch in one dbt run",
+    )
+
+    sub.add_parser("docs", help="generate the dbt docs site")
+
+    sq = sub.add_parser("sql", help="run a query on a read-only connection to the warehouse")
+    sq.add_argument("query")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="score warnings, preferences and the dissatisfied pool against the generator's"
+        " ground truth",
+    )
+    ev.add_argument("--date", type=_date, default=None, help="pool date (default: latest)")
+
+    sub.add_parser("snapshot", help="publish the analysts' read-only snapshot of the warehouse")
+
+    pu = sub.add_parser(
+        "publish", help="gate the warehouse, build, gate and publish the day's target lists"
+    )
+    pu.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        help="business date (default: every date built after the last one published)",
+    )
+    pu.add_argument("--run-id", default=None, help="run id (default: manual-<timestamp>)")
+
+    po = sub.add_parser("portal", help="serve the download portal for campaign teams")
+    po.add_argument("--host", default="127.0.0.1")
+    po.add_argument("--port", type=int, default=8080)
+
+    pw = sub.add_parser("portal-user", help="create or replace a portal user")
+    pw.add_argument("--user", required=True)
+    pw.add_argument("--team", required=True, help="team, e.g. care-team (owner_team of rules)")
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    sub.add_parser(
+        "scheduler",
+        help="run Airflow for Kairos: scheduler, DAG processor, triggerer and API server"
+        " (airflow standalone, LocalExecutor) with config/airflow.cfg",
+    )
+    af = sub.add_parser(
+        "airflow",
+        help="the airflow CLI with Kairos's configuration, e.g. `kairos airflow dags list`",
+    )
+    af.add_argument("args", nargs=argparse.REMAINDER)
+    bf = sub.add_parser(
+        "backfill",
+        help="Airflow backfills of the ingest DAGs that load exactly the business dates"
+        " FROM..TO (builds and publishing follow, date by date)",
+    )
+    bf.add_argument("--from", dest="first", type=_date, required=True)
+    bf.add_argument("--to", dest="last", type=_date, required=True)
+    bf.add_argument("--system", action="append", choices=contract.systems())
+    bf.add_argument("--dry-run", action="store_true", help="show the runs, create none")
+    sub.add_parser(
+        "airflow-env",
+        help="print the exports that point the plain `airflow` CLI at Kairos:"
+        ' eval "$(kairos airflow-env)"',
+    )
+
+    c = sub.add_parser("contract-doc", help="write docs/extract-contract.md from the contract")
+    c.add_argument("--check", action="store_true", help="fail if the page is out of date")
+    sub.add_parser(
+        "config",
+        help="print the configuration in force (secrets: only whether set) and check that"
+        " the project's dbt project, seeds, suites and DAGs are where it says",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = Settings.from_env()  # read once, here; passed to everything below
+    except ConfigError as exc:
+        print(f"kairos: {exc}", file=sys.stderr)
+        return 2
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args, cfg)
+    except ConfigError as exc:
+        print(f"kairos {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _generate(args, cfg: Settings) -> int:
+    from kairos.sample import Fault, generate
+
+    try:
+        faults = [Fault.parse(f) for f in args.fault]
+    except (ValueError, KeyError) as exc:
+        print(f"kairos generate: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or cfg.landing
+    try:
+        manifest = generate(
+            out,
+            args.date,
+            args.days,
+            args.subscribers,
+            args.seed,
+            faults,
+            progress=not args.quiet,
+            scenario=args.scenario,
+        )
+    except ValueError as exc:
+        print(f"kairos generate: {exc}", file=sys.stderr)
+        return 2
+    rows = sum(f["rows"] for day in manifest["files"].values() for f in day.values())
+    files = sum(len(day) for day in manifest["files"].values())
+    print(
+        f"wrote {files} extract files, {rows:,} rows, to {out}"
+        f" (ground truth in {out / '_ground_truth'})"
+    )
+    return 0
+
+
+def _release_late(args, cfg: Settings) -> int:
+    from kairos.sample import release_late
+
+    for path in release_late(args.out or cfg.landing):
+        print(f"delivered {path}")
+    return 0
+
+
+def _ingest(args, cfg: Settings) -> int:
+    from kairos.ingest import ingest_dates
+
+    if args.first and not args.last:
+        print("kairos ingest: --from needs --to", file=sys.stderr)
+        return 2
+    first = args.date or args.first
+    last = args.date or args.last
+    if last < first:
+        print("kairos ingest: --to is before --from", file=sys.stderr)
+        return 2
+    logging.getLogger("kairos").setLevel(logging.INFO)
+    results, failures = ingest_dates(cfg, first, last, args.system, args.extract, args.force)
+    for r in results:
+        print(r.summary())
+    for f in failures:
+        print(f"FAILED {f.extract} {f.business_date}: {f.error}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _read_only(cfg: Settings):
+    import duckdb
+
+    if not cfg.warehouse.exists():
+        print(f"no warehouse at {cfg.warehouse}", file=sys.stderr)
+        return None
+    return duckdb.connect(str(cfg.warehouse), read_only=True)
+
+
+def _print(con, sql: str, params: list) -> None:
+    rel = con.execute(sql, params)
+    names = [d[0] for d in rel.description]
+    rows = rel.fetchall()
+    print("|".join(names))
+    for row in rows:
+        print("|".join("" if v is None else str(v) for v in row))
+
+
+def _ledger(args, cfg: Settings) -> int:
+    con = _read_only(cfg)
+    if con is None:
+        return 1
+    where, params = ("where business_date = ?", [args.date]) if args.date else ("", [])
+    _print(
+        con,
+        "select business_date, system, extract, status, control_rows, rows_loaded,"
+        " rows_quarantined, file_name, finished_at, message from audit.load_ledger"
+        f" {where} order by finished_at",
+        params,
+    )
+    return 0
+
+
+def _quarantine(args, cfg: Settings) -> int:
+    con = _read_only(cfg)
+    if con is None:
+        return 1
+    where, params = ("where business_date = ?", [args.date]) if args.date else ("", [])
+    _print(
+        con,
+        "select business_date, system, extract, file_name, line_number, reason, raw_line"
+        f" from audit.quarantine {where} order by all limit ?",
+        [*params, args.limit],
+    )
+    return 0
+
+
+def _build(args, cfg: Settings) -> int:
+    from kairos import pipeline, warehouse
+
+    run_id = f"manual-{dt.datetime.now():%Y%m%dT%H%M%S}"
+    if args.full_refresh:
+        return _full_refresh(cfg, run_id)
+    try:
+        plan = pipeline.plan_build(cfg, args.date, not args.no_rebuild_later)
+    except pipeline.PlanRefused as exc:
+        print(f"kairos build: {exc}", file=sys.stderr)
+        return 2
+    print(plan.describe())
+    for day in plan.dates:
+        try:
+            state = pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, run_id)
+        except warehouse.DbtBuildError as exc:
+            print(f"kairos build: {day}: {exc}", file=sys.stderr)
+            return 1
+        print(f"built {day}: snapshot {state['snapshot']}")
+    return 0
+
+
+def _full_refresh(cfg, run_id: str) -> int:
+    from kairos import pipeline, warehouse
+
+    try:
+        dates = pipeline.full_refresh(cfg, run_id)
+    except warehouse.DbtBuildError as exc:
+        print(f"kairos build: {exc}", file=sys.stderr)
+        return 1
+    print(f"built {len(dates)} date(s) from scratch; snapshot {cfg.snapshot}")
+    return 0
+
+
+def _docs(args, cfg: Settings) -> int:
+    from kairos import warehouse
+
+    target = warehouse.docs(cfg)
+    print(f"dbt docs site: {target / 'index.html'}")
+    print("served to signed-in users by the portal at /docs (kairos portal), or:")
+    print(f"  .venv/bin/python -m http.server --directory {target} 8080")
+    return 0
+
+
+def _sql(args, cfg: Settings) -> int:
+    import duckdb
+
+    con = _read_only(cfg)
+    if con is None:
+        return 1
+    try:
+        _print(con, args.query, [])
+    except duckdb.Error as exc:
+        print(f"kairos sql: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _evaluate(args, cfg: Settings) -> int:
+    from kairos.sample import evaluation
+
+    if not cfg.warehouse.exists():
+        print(f"kairos evaluate: no warehouse at {cfg.warehouse}", file=sys.stderr)
+        return 1
+    try:
+        print(evaluation.evaluate(cfg, args.date).render())
+    except FileNotFoundError as exc:
+        print(f"kairos evaluate: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _snapshot(args, cfg: Settings) -> int:
+    from kairos import warehouse
+
+    print(f"snapshot: {warehouse.snapshot(cfg)}")
+    return 0
+
+
+def _publish(args, cfg: Settings) -> int:
+    from kairos import pipeline
+    from kairos.publish import daily
+
+    run_id = args.run_id or f"manual-{dt.datetime.now():%Y%m%dT%H%M%S}"
+    try:
+        dates = pipeline.plan_publish(cfg, args.date)
+    except pipeline.PlanRefused as exc:
+        print(f"kairos publish: {exc}", file=sys.stderr)
+        return 2
+    if not dates:
+        print("nothing to publish: every date built in the snapshot has an outcome")
+    ok = True
+    for day in dates:
+        outcome = daily.run(cfg, day, run_id)
+        if outcome.report is not None:
+            print(outcome.report.read_text(encoding="utf-8"))
+            print(f"summary: {outcome.report}")
+        ok = ok and outcome.ok
+    return 0 if ok else 1
+
+
+def _portal(args, cfg: Settings) -> int:
+    import uvicorn
+
+    from kairos.portal import create_app, load_users
+
+    if not load_users(cfg):
+        print(
+            "kairos portal: no users yet; add one with"
+            " `kairos portal-user --user NAME --team care-team`",
+            file=sys.stderr,
+        )
+    print(f"Kairos portal on http://{args.host}:{args.port}/ (lists of {cfg.home / 'publish'})")
+    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _portal_user(args, cfg: Settings) -> int:
+    import getpass
+
+    from kairos.portal import add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.user}: ")
+    try:
+        add_user(cfg, args.user, args.team, password)
+    except ValueError as exc:
+        print(f"kairos portal-user: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.user} ({args.team}) saved")
+    return 0
+
+
+def _contract_doc(args, cfg: Settings) -> int:
+    doc = cfg.project_dir / "docs" / "extract-contract.md"
+    text = contract.render_markdown() + "\n"
+    if args.check:
+        current = doc.read_text(encoding="utf-8") if doc.exists() else ""
+        if current != text:
+            print(f"{doc} is out of date: run `kairos contract-doc`", file=sys.stderr)
+            return 1
+        return 0
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text, encoding="utf-8")
+    print(f"wrote {doc}")
+    return 0
+
+
+PROJECT_PARTS = ("dbt_project.yml", "dbt_project", "seeds", "expectations", "dags")
+
+
+def _config(args, cfg: Settings) -> int:
+    from dataclasses import fields
+
+    for f in fields(cfg):
+        if f.name == "secrets":
+            continue
+        print(f"{f.name:<30} {getattr(cfg, f.name)}")
+    for name in SECRET_VARIABLES:
+        where = "set in the environment" if name in cfg.secrets else "key file"
+        print(f"{name:<30} {where}")
+    missing = [part for part in PROJECT_PARTS if not (cfg.project_dir / part).exists()]
+    if missing:
+        print(f"kairos config: {cfg.project_dir} lacks {', '.join(missing)}", file=sys.stderr)
+        return 1
+    print(f"project ok: {', '.join(PROJECT_PARTS)} in {cfg.project_dir}")
+    return 0
+
+
+def _scheduler(args, cfg: Settings) -> int:
+    from kairos import airflow_local
+
+    env = airflow_local.process_environment(cfg)
+    print(f"Kairos Airflow: config {cfg.airflow_config}")
+    print("  preparing the metadata DB and the writer pool ...")
+    airflow_local.ensure_metadata_db(cfg)
+    url = "http://127.0.0.1:8280/"
+    print(f"  starting scheduler, dag-processor, triggerer, api-server: UI on {url}")
+    print(
+        f"  user admin; password in {cfg.airflow_home}/simple_auth_manager_passwords.json.generated"
+    )
+    os.execvpe(sys.executable, [sys.executable, "-m", "airflow", "standalone"], env)
+    return 0  # not reached
+
+
+def _airflow_cli(args, cfg: Settings) -> int:
+    from kairos import airflow_local
+
+    env = airflow_local.process_environment(cfg)
+    os.execvpe(sys.executable, [sys.executable, "-m", "airflow", *args.args], env)
+    return 0  # not reached
+
+
+def backfill_window(first: dt.date, last: dt.date) -> tuple[str, str]:
+    """``airflow backfill create`` dates whose runs load business dates first..last: the
+    run for a date is at 06:00 (Asia/Shanghai) the day after, and the window's bounds are
+    read in UTC (checked against Airflow 3.3's --dry-run)."""
+    return (first + dt.timedelta(days=1)).isoformat(), (last + dt.timedelta(days=2)).isoformat()
+
+
+def _backfill(args, cfg: Settings) -> int:
+    import subprocess
+
+    from kairos import airflow_local
+
+    if args.last < args.first:
+        print("kairos backfill: --to is before --from", file=sys.stderr)
+        return 2
+    env = airflow_local.process_environment(cfg)
+    start, end = backfill_window(args.first, args.last)
+    status = 0
+    for system in args.system or contract.systems():
+        cmd = [sys.executable, "-m", "airflow", "backfill", "create", "--dag-id"]
+        cmd += [f"ingest_{system}", "--from-date", start, "--to-date", end]
+        cmd += ["--dry-run"] if args.dry_run else []
+        print(f"ingest_{system}: business dates {args.first} to {args.last}")
+        status = max(status, subprocess.run(cmd, env=env).returncode)
+    return status
+
+
+def _airflow_env(args, cfg: Settings) -> int:
+    import shlex
+
+    from kairos import airflow_local
+
+    for key, value in airflow_local.environment(cfg).items():
+        if key.startswith("AIRFLOW__API_AUTH"):
+            continue  # a secret: the processes that need it get it from its key file
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _demo(args, cfg: Settings) -> int:
+    from kairos import dates
+    from kairos.sample import demo
+
+    return demo.run(cfg, args.date or dates.yesterday(), args.subscribers, args.seed)
+
+
+COMMANDS = {
+    "demo": _demo,
+    "generate": _generate,
+    "release-late": _release_late,
+    "ingest": _ingest,
+    "ledger": _ledger,
+    "quarantine": _quarantine,
+    "build": _build,
+    "docs": _docs,
+    "sql": _sql,
+    "evaluate": _evaluate,
+    "snapshot": _snapshot,
+    "publish": _publish,
+    "portal": _portal,
+    "portal-user": _portal_user,
+    "contract-doc": _contract_doc,
+    "config": _config,
+    "scheduler": _scheduler,
+    "airflow": _airflow_cli,
+    "airflow-env": _airflow_env,
+    "backfill": _backfill,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

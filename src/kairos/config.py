@@ -1,0 +1,190 @@
+"""Kairos's configuration: every path and setting in one :class:`Settings`.
+
+``Settings.from_env()`` reads it once, at an edge (the command line, an Airflow task, the
+portal's start); everything below takes the ``Settings`` it is given and reads no
+environment variable itself. Every variable (README "Configuration" lists them):
+
+=============================  ==========================================================
+``KAIROS_PROJECT_DIR``         the Kairos project: ``dbt_project.yml``, ``profiles.yml``,
+                               ``seeds/``, ``expectations/``, ``dags/``, ``config/``
+                               (default: the current directory or the nearest parent
+                               holding ``dbt_project.yml``)
+``KAIROS_HOME``                the data root (default ``<project>/var``)
+``KAIROS_WAREHOUSE``           the DuckDB file (default ``$KAIROS_HOME/warehouse/...``)
+``KAIROS_LANDING``             the landing area (default ``$KAIROS_HOME/landing``)
+``AIRFLOW_HOME``               Airflow's home (default ``$KAIROS_HOME/airflow``)
+``KAIROS_ALERT_HOOK``          ``module:function`` called with every alert
+``KAIROS_RETRY_DELAY_S``       delay before a load task's retry (60)
+``KAIROS_SENSOR_POKE_S``       how often a delivery sensor looks (300)
+``KAIROS_SENSOR_TIMEOUT_S``    how long it waits before skipping softly (21600)
+``KAIROS_WRITER_LOCK_TIMEOUT`` seconds a writer waits for the warehouse (3600)
+``KAIROS_DUCKDB_MEMORY_LIMIT`` DuckDB's ``memory_limit`` for writers (DuckDB's default)
+``KAIROS_PORTAL_HTTPS``        ``1``: the portal's cookie is ``Secure``
+``KAIROS_PSEUDONYM_KEY``       secret: key of the customer pseudonym
+``KAIROS_PORTAL_SECRET``       secret: the portal's session key
+``AIRFLOW__API_AUTH__JWT_SECRET`` secret: the Airflow API's JWT key
+=============================  ==========================================================
+
+A secret not set in the environment is a key file under ``$KAIROS_HOME/secrets``, made
+once (random, mode 0600). Secrets are never in the repository, a log or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_MARKER = "dbt_project.yml"
+SECRET_VARIABLES = (
+    "KAIROS_PSEUDONYM_KEY",
+    "KAIROS_PORTAL_SECRET",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+)
+
+
+class ConfigError(RuntimeError):
+    """The configuration does not say where something is, or says it wrongly."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every location and setting of one Kairos installation."""
+
+    home: Path
+    warehouse: Path
+    landing: Path
+    airflow_home: Path
+    project: Path | None = None
+    alert_hook: str | None = None
+    retry_delay_s: float = 60.0
+    sensor_poke_s: float = 300.0
+    sensor_timeout_s: float = 6 * 3600.0
+    writer_lock_timeout_s: float = 3600.0
+    duckdb_memory_limit: str | None = None
+    portal_https: bool = False
+    # secrets given in the environment, by variable name; never shown
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from ``environ`` (default: this process's environment)."""
+        env = os.environ if environ is None else environ
+        project = _find_project(env.get("KAIROS_PROJECT_DIR"))
+        home = Path(env.get("KAIROS_HOME") or (project or Path.cwd()) / "var").resolve()
+        return cls(
+            home=home,
+            warehouse=Path(env.get("KAIROS_WAREHOUSE") or home / "warehouse" / "kairos.duckdb"),
+            landing=Path(env.get("KAIROS_LANDING") or home / "landing"),
+            airflow_home=Path(env.get("AIRFLOW_HOME") or home / "airflow"),
+            project=project,
+            alert_hook=env.get("KAIROS_ALERT_HOOK") or None,
+            retry_delay_s=_number(env, "KAIROS_RETRY_DELAY_S", 60),
+            sensor_poke_s=_number(env, "KAIROS_SENSOR_POKE_S", 300),
+            sensor_timeout_s=_number(env, "KAIROS_SENSOR_TIMEOUT_S", 6 * 3600),
+            writer_lock_timeout_s=_number(env, "KAIROS_WRITER_LOCK_TIMEOUT", 3600),
+            duckdb_memory_limit=env.get("KAIROS_DUCKDB_MEMORY_LIMIT") or None,
+            portal_https=env.get("KAIROS_PORTAL_HTTPS") == "1",
+            secrets={k: env[k] for k in SECRET_VARIABLES if env.get(k)},
+        )
+
+    # -- the project's resources ------------------------------------------------------
+    @property
+    def project_dir(self) -> Path:
+        """The Kairos project (dbt project, seeds, suites, DAGs, Airflow configuration)."""
+        if self.project is None:
+            raise ConfigError(
+                "cannot find the Kairos project: set KAIROS_PROJECT_DIR to the folder holding"
+                " dbt_project.yml (with seeds/, expectations/, dags/), or run from inside it"
+            )
+        return self.project
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.project_dir / "expectations"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.project_dir / "dags"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.project_dir / "plugins"
+
+    @property
+    def airflow_config(self) -> Path:
+        return self.project_dir / "config" / "airflow.cfg"
+
+    # -- places under the data root -----------------------------------------------------
+    @property
+    def writer_lock(self) -> Path:
+        """The lock file every DuckDB writer holds while it writes the warehouse."""
+        return self.warehouse.with_name(self.warehouse.name + ".writer.lock")
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for transcoded extracts; emptied by each load."""
+        return self.home / "work"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.home / "dbt" / "logs"
+
+    @property
+    def quality_dir(self) -> Path:
+        return self.home / "quality"
+
+    @property
+    def publish_dir(self) -> Path:
+        return self.home / "publish"
+
+    @property
+    def snapshot(self) -> Path:
+        """The analysts' read-only copy of the warehouse."""
+        return self.home / "snapshot" / "kairos.duckdb"
+
+    def secret(self, env: str, name: str) -> str:
+        """The secret ``env`` if the environment gave it, else the key file
+        ``$KAIROS_HOME/secrets/<name>``, made once (random, mode 0600) if missing."""
+        if value := self.secrets.get(env):
+            return value
+        path = self.home / "secrets" / name
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it first
+                return path.read_text().strip()
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+
+def _find_project(explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit).resolve()
+        if not (path / PROJECT_MARKER).is_file():
+            raise ConfigError(f"KAIROS_PROJECT_DIR={path} holds no {PROJECT_MARKER}")
+        return path
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_MARKER).is_file() and (folder / "expectations").is_dir():
+            return folder
+    return None
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return float(default)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None

@@ -1,0 +1,664 @@
+"""Load one delivered extract into ``raw.<system>_<extract>``, idempotently by date.
+
+The steps, each of which can stop the load with a clear reason:
+
+1. The control file must be there (else the file is *not delivered*, and the caller's
+   sensor waits).
+2. If the ledger already holds a good load of the same bytes (same MD5) for that date,
+   the re-delivery is a no-op, recorded in the ledger as ``unchanged``.
+3. The streaming scan checks byte size, MD5, row count and header against the control
+   file and the contract; a mismatch refuses the whole file (ledger: ``refused``) and
+   nothing of it is loaded.
+4. In one transaction: the date's partition and its quarantine are deleted, DuckDB
+   reads the file with the contract's types (rows it cannot read go to quarantine with
+   DuckDB's line numbers), row rules DuckDB's types cannot express (ranges, patterns,
+   empty required text, the business date, duplicate keys) move the rows that break
+   them to quarantine too, and loaded + quarantined must equal the control count, or
+   the transaction is rolled back. Then the ledger row is written and it commits.
+
+Raw rows carry only the contract's columns and ``business_date`` -- nothing about the
+load itself -- so that rerunning a date gives identical tables; the ledger holds the
+rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from kairos.contract import Column, Extract
+from kairos.control import ControlFileError, ControlRecord, read_control
+from kairos.ingest.scan import ControlCheckError, ScanResult, is_utf8, scan
+
+log = logging.getLogger(__name__)
+
+GOOD_STATUSES = ("loaded", "replaced", "unchanged")
+
+
+class NotDelivered(FileNotFoundError):
+    """The control file has not arrived yet: the extract is not delivered."""
+
+
+class DeliveryRefused(Exception):
+    """The file was refused whole; the ledger records why."""
+
+
+class ReconciliationError(Exception):
+    """Loaded plus quarantined rows did not equal the control count; nothing was kept."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The outcome of one extract load, as written to the ledger."""
+
+    extract: str
+    business_date: dt.date
+    status: str
+    file_name: str
+    file_md5: str | None
+    control_rows: int | None
+    rows_loaded: int
+    rows_quarantined: int
+    message: str = ""
+
+    def summary(self) -> str:
+        return (
+            f"{self.extract} {self.business_date}: {self.status}, {self.rows_loaded} loaded,"
+            f" {self.rows_quarantined} quarantined"
+            + (f" of {self.control_rows}" if self.control_rows is not None else "")
+            + (f" ({self.message})" if self.message else "")
+        )
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _scan_type(col: Column) -> str:
+    """The type DuckDB parses a column as: code lists become ENUMs so bad codes reject."""
+    if col.values:
+        return "ENUM(" + ", ".join(_sql_str(v) for v in col.values) + ")"
+    return col.type
+
+
+def _read_csv(path: Path, columns: dict[str, str], force_not_null: list[str], rejects: str) -> str:
+    cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in columns.items()) + "}"
+    fnn = "[" + ", ".join(_sql_str(c) for c in force_not_null) + "]"
+    return (
+        f"read_csv({_sql_str(str(path))}, delim='|', header=true, quote='', escape='',"
+        f" auto_detect=false, columns={cols}, force_not_null={fnn}, store_rejects=true,"
+        f" rejects_table={_sql_str(rejects)}, rejects_scan={_sql_str(rejects + '_scan')})"
+    )
+
+
+def row_checks(
+    extract: Extract, business_date: dt.date, expr: Callable[[Column], str]
+) -> list[tuple[str, str]]:
+    """The row rules DuckDB's types do not enforce, as (predicate, reason) SQL pairs.
+
+    ``expr`` maps a column to the SQL expression of its typed value, so the same rules
+    run on the raw table and on the all-text rescan.
+    """
+    checks = []
+
+    def reason(col: Column, value: str, text: str) -> str:
+        return f"concat({_sql_str(col.name + ': ')}, cast({value} as varchar), {_sql_str(text)})"
+
+    for c in extract.columns:
+        e = expr(c)
+        if c.is_text and not c.nullable and not c.values:
+            checks.append((f"{e} = ''", _sql_str(f"{c.name}: required value is empty")))
+        if c.min is not None:
+            checks.append((f"{e} < {c.min}", reason(c, e, f" is below the minimum {c.min}")))
+        if c.max is not None:
+            checks.append((f"{e} > {c.max}", reason(c, e, f" is above the maximum {c.max}")))
+        if c.pattern:
+            checks.append(
+                (
+                    f"not regexp_full_match({e}, {_sql_str(c.pattern)})",
+                    reason(c, e, f" does not match {c.pattern}"),
+                )
+            )
+        if c.name == extract.business_date_column:
+            checks.append(
+                (
+                    f"{e} <> DATE '{business_date}'",
+                    reason(c, e, f" is not the business date {business_date}"),
+                )
+            )
+    return checks
+
+
+def _reason_sql(checks: list[tuple[str, str]], dup_pred: str) -> str:
+    parts = [f"case when {p} then {r} end" for p, r in checks]
+    parts.append(f"case when {dup_pred} then 'duplicate primary key' end")
+    return "concat_ws('; ', " + ", ".join(parts) + ")"
+
+
+def file_md5(path: Path) -> str:
+    """MD5 of a file, streamed."""
+    h = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _last_good_load(
+    con: duckdb.DuckDBPyConnection, extract: Extract, business_date: dt.date
+) -> tuple[str, int, int, int] | None:
+    rows = con.execute(
+        """
+        select file_md5, control_rows, rows_loaded, rows_quarantined
+        from audit.load_ledger
+        where system = ? and extract = ? and business_date = ? and status in ?
+        order by finished_at desc
+        limit 1
+        """,
+        [extract.system, extract.name, business_date, list(GOOD_STATUSES)],
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+def _ledger(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    result: LoadResult,
+    file_bytes: int | None,
+    dag_run_id: str | None,
+    started_at: dt.datetime,
+) -> None:
+    con.execute(
+        "insert into audit.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            str(uuid.uuid4()),
+            extract.system,
+            extract.name,
+            result.business_date,
+            result.file_name,
+            result.file_md5,
+            file_bytes,
+            result.control_rows,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.status,
+            result.message,
+            dag_run_id,
+            started_at,
+            dt.datetime.now(),
+        ],
+    )
+
+
+def load_extract(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    business_date: dt.date,
+    landing: Path,
+    work_dir: Path,
+    dag_run_id: str | None = None,
+    force: bool = False,
+) -> LoadResult:
+    """Load one extract of one business date; see the module docstring for the steps.
+
+    Raises NotDelivered when the control file is missing, DeliveryRefused when the file
+    is refused (after recording that in the ledger), ReconciliationError when counts do
+    not add up (nothing kept).
+    """
+    return _Load(con, extract, business_date, landing, work_dir, dag_run_id).run(force)
+
+
+class _Load:
+    """One load of one extract and date: the steps of :func:`load_extract`."""
+
+    def __init__(
+        self,
+        con,
+        extract: Extract,
+        business_date: dt.date,
+        landing: Path,
+        work_dir: Path,
+        dag_run_id: str | None,
+    ):
+        self.con, self.extract, self.business_date = con, extract, business_date
+        self.work_dir, self.dag_run_id = work_dir, dag_run_id
+        self.data_path = extract.data_path(landing, business_date)
+        self.ctl_path = extract.control_path(landing, business_date)
+        self.started_at = dt.datetime.now()
+        self.t0 = time.perf_counter()
+
+    def refuse(self, message: str, md5: str | None, rows: int | None, size: int | None):
+        result = LoadResult(
+            self.extract.key,
+            self.business_date,
+            "refused",
+            self.data_path.name,
+            md5,
+            rows,
+            0,
+            0,
+            message,
+        )
+        _ledger(self.con, self.extract, result, size, self.dag_run_id, self.started_at)
+        log.error("%s", message)
+        raise DeliveryRefused(message)
+
+    def run(self, force: bool) -> LoadResult:
+        if not self.ctl_path.exists():
+            raise NotDelivered(
+                f"{self.extract.key} {self.business_date}: control file {self.ctl_path}"
+                " not delivered"
+            )
+        control = self.control()
+        previous = _last_good_load(self.con, self.extract, self.business_date)
+        if previous is not None and not force and previous[0] == control.md5:
+            unchanged = self.unchanged(control, previous)
+            if unchanged is not None:
+                return unchanged
+        if is_utf8(self.extract.encoding):
+            scanned, outcome = self.load_in_place(control)
+        else:
+            scanned, outcome = self.load_transcoded(control)
+        return self.reconcile(control, scanned, outcome, replaced=previous is not None)
+
+    def control(self) -> ControlRecord:
+        """The control record, checked against the data file's presence and the date."""
+        key, name = self.extract.key, self.data_path.name
+        try:
+            control = read_control(self.ctl_path)
+        except ControlFileError as exc:
+            self.refuse(f"{key} {name} refused: {exc}", None, None, None)
+        if not self.data_path.exists():
+            self.refuse(
+                f"{key} {self.business_date}: control file present but data file {name} is missing",
+                control.md5,
+                control.row_count,
+                None,
+            )
+        if control.business_date != self.business_date:
+            self.refuse(
+                f"{key} {name} refused: control file is for"
+                f" {control.business_date}, not {self.business_date}",
+                control.md5,
+                control.row_count,
+                control.byte_size,
+            )
+        return control
+
+    def unchanged(self, control: ControlRecord, previous) -> LoadResult | None:
+        """A re-delivery of the very bytes already loaded: recorded, nothing reloaded."""
+        actual = file_md5(self.data_path)
+        if actual != control.md5:
+            return None
+        result = LoadResult(
+            self.extract.key,
+            self.business_date,
+            "unchanged",
+            self.data_path.name,
+            actual,
+            control.row_count,
+            previous[2],
+            previous[3],
+            "identical re-delivery; nothing reloaded",
+        )
+        _ledger(self.con, self.extract, result, control.byte_size, self.dag_run_id, self.started_at)
+        log.info("%s", result.summary())
+        return result
+
+    def load_in_place(self, control: ControlRecord):
+        """No transcoding needed: DuckDB reads the delivered file itself while the control
+        check (MD5, size, count, header) runs beside it in a thread; if the check fails,
+        the load is rolled back and the file refused, so nothing of it is kept."""
+        scanned = ScanResult(
+            self.data_path, control.md5, control.byte_size, control.row_count, careful=False
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            check = pool.submit(
+                scan, self.extract, self.data_path, control, self.work_dir, careful=False
+            )
+            try:
+                outcome = self.partition(scanned)
+            except Exception as exc:
+                outcome = exc
+            try:
+                check.result()
+            except ControlCheckError as exc:
+                _rollback(self.con)
+                self.refuse(str(exc), control.md5, control.row_count, control.byte_size)
+        if isinstance(outcome, Exception):
+            _rollback(self.con)
+            raise outcome
+        return scanned, outcome
+
+    def load_transcoded(self, control: ControlRecord):
+        """Transcode (and check) first, then load the UTF-8 work copy."""
+        try:
+            scanned = scan(self.extract, self.data_path, control, self.work_dir, careful=False)
+        except ControlCheckError as exc:
+            self.refuse(str(exc), control.md5, control.row_count, control.byte_size)
+        try:
+            return scanned, self.partition(scanned)
+        except BaseException:
+            _rollback(self.con)
+            scanned.discard()
+            raise
+
+    def partition(self, scanned: ScanResult) -> tuple[int, int, bool]:
+        return _load_partition(self.con, self.extract, self.business_date, scanned, self.data_path)
+
+    def reconcile(self, control: ControlRecord, scanned: ScanResult, outcome, replaced: bool):
+        """Counts must add up to the control file's; then record and commit."""
+        loaded, quarantined, bad_encoding = outcome
+        try:
+            if bad_encoding or loaded + quarantined != control.row_count:
+                # The fast pass neither looks for empty lines (DuckDB skips them silently)
+                # nor decodes UTF-8 (DuckDB rejects bad bytes, but mangles the raw text).
+                # Start again with the careful pass, which keeps both with their raw bytes.
+                self.con.execute("rollback")
+                scanned.discard()
+                log.info("%s: empty or undecodable lines; reading carefully", self.extract.key)
+                scanned = scan(self.extract, self.data_path, control, self.work_dir, careful=True)
+                loaded, quarantined, _ = self.partition(scanned)
+            total = loaded + quarantined
+            if total != control.row_count:
+                raise ReconciliationError(
+                    f"{self.extract.key} {self.data_path.name}: {loaded} loaded +"
+                    f" {quarantined} quarantined = {total}, control says {control.row_count};"
+                    " nothing kept"
+                )
+            result = LoadResult(
+                self.extract.key,
+                self.business_date,
+                "replaced" if replaced else "loaded",
+                self.data_path.name,
+                scanned.md5,
+                control.row_count,
+                loaded,
+                quarantined,
+                f"{time.perf_counter() - self.t0:.1f}s",
+            )
+            _ledger(
+                self.con,
+                self.extract,
+                result,
+                scanned.byte_size,
+                self.dag_run_id,
+                self.started_at,
+            )
+            self.con.execute("commit")
+        except BaseException:
+            _rollback(self.con)
+            raise
+        finally:
+            scanned.discard()
+        log.info("%s", result.summary())
+        return result
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if there is one."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("rollback")
+
+
+def _load_partition(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    business_date: dt.date,
+    scanned: ScanResult,
+    data_path: Path,
+) -> tuple[int, int, bool]:
+    """Replace the date's partition inside a transaction left open for the caller.
+
+    Returns rows loaded, rows quarantined, and whether DuckDB found bytes that are not
+    valid UTF-8 (the caller then retries with the careful scan).
+    """
+    raw = extract.raw_table
+    tag = uuid.uuid4().hex[:12]
+    rej = f"kairos_rej_{tag}"
+    con.execute("set preserve_insertion_order = true")
+    con.execute("begin")
+    con.execute(f"delete from {raw} where business_date = ?", [business_date])
+    con.execute(
+        "delete from audit.quarantine where system = ? and extract = ? and business_date = ?",
+        [extract.system, extract.name, business_date],
+    )
+    required = [c.name for c in extract.columns if not c.nullable]
+    typed = {c.name: _scan_type(c) for c in extract.columns}
+    select = ", ".join(
+        f"cast({c.name} as {c.type})" if c.values else c.name for c in extract.columns
+    )
+    con.execute(
+        f"insert into {raw} select {select}, DATE '{business_date}'"
+        f" from {_read_csv(scanned.load_path, typed, required, rej)}"
+    )
+    meta = [extract.system, extract.name, business_date, data_path.name, scanned.md5]
+    bad_encoding = (
+        con.execute(f"select count(*) from {rej} where error_type = 'INVALID ENCODING'").fetchall()[
+            0
+        ][0]
+        > 0
+    )
+    _quarantine_rejects(con, extract, rej, scanned, meta)
+
+    checks = row_checks(extract, business_date, lambda c: c.name)
+    pk = ", ".join(extract.primary_key)
+    rules = " or ".join(p for p, _ in checks) or "false"
+    # One pass for the row rules and a cheap key screen: distinct 64-bit hashes of the key
+    # fewer than rows means a duplicate (or, vanishingly rarely, a hash collision, which
+    # the exact grouping below then clears).
+    n_rule_breakers, n_hash_dups = con.execute(
+        f"select count(*) filter (where {rules}), count(*) - count(distinct hash({pk}))"
+        f" from {raw} where business_date = ?",
+        [business_date],
+    ).fetchall()[0]
+    con.execute(f"create or replace temp table kairos_dups as select {pk} from {raw} where false")
+    if n_hash_dups:
+        con.execute(
+            f"insert into kairos_dups select {pk} from {raw}"
+            f" where business_date = ? group by {pk} having count(*) > 1",
+            [business_date],
+        )
+    dup_pred = (
+        "exists (select 1 from kairos_dups d where "
+        + " and ".join(f"d.{k} = t.{k}" for k in extract.primary_key)
+        + ")"
+    )
+    bad_pred = " or ".join([p for p, _ in checks] + [dup_pred])
+    n_bad = 0
+    if n_rule_breakers or n_hash_dups:
+        n_bad = con.execute(
+            f"select count(*) from {raw} t where business_date = ? and ({bad_pred})",
+            [business_date],
+        ).fetchall()[0][0]
+    if n_bad:
+        _quarantine_rule_breakers(
+            con, extract, business_date, scanned, meta, rej, checks, bad_pred, n_bad
+        )
+    for t in (rej, rej + "_scan", "kairos_dups"):
+        con.execute(f"drop table if exists {t}")
+    loaded = con.execute(
+        f"select count(*) from {raw} where business_date = ?", [business_date]
+    ).fetchall()[0][0]
+    quarantined = con.execute(
+        "select count(*) from audit.quarantine"
+        " where system = ? and extract = ? and business_date = ?",
+        meta[:3],
+    ).fetchall()[0][0]
+    return loaded, quarantined, bad_encoding
+
+
+def _quarantine_rejects(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    rej: str,
+    scanned: ScanResult,
+    meta: list,
+) -> None:
+    """Quarantine the lines DuckDB could not read, one row per line, with a reason."""
+    kinds = {
+        c.name: ("code (one of " + "/".join(c.values) + ")" if c.values else c.type)
+        for c in extract.columns
+    }
+    kind_values = ", ".join(f"({_sql_str(k)}, {_sql_str(v)})" for k, v in kinds.items())
+    bad = pa.table(
+        {
+            "line": pa.array([b.line_number for b in scanned.bad_lines], pa.int64()),
+            "raw_text": pa.array([b.raw_text for b in scanned.bad_lines], pa.string()),
+            "reason": pa.array([b.reason for b in scanned.bad_lines], pa.string()),
+        }
+    )
+    con.register("kairos_scan_bad", bad)
+    try:
+        con.execute(
+            f"""
+            insert into audit.quarantine
+            with kinds(column_name, kind) as (values {kind_values}),
+            errors as (
+                select
+                    e.line,
+                    e.column_idx,
+                    e.csv_line,
+                    e.error_type in ('MISSING COLUMNS', 'TOO MANY COLUMNS') as is_shape,
+                    case
+                        when e.error_type = 'CAST'
+                            and split_part(e.csv_line, '|', e.column_idx::int) = ''
+                            then e.column_name || ': required value is empty'
+                        when e.error_type = 'CAST'
+                            then format('{{}}: "{{}}" is not a valid {{}}', e.column_name,
+                                split_part(e.csv_line, '|', e.column_idx::int), k.kind)
+                        when e.error_type in ('MISSING COLUMNS', 'TOO MANY COLUMNS')
+                            then format('expected {len(extract.columns)} fields, found {{}}',
+                                len(string_split(e.csv_line, '|')))
+                        else e.error_type || ': ' || e.error_message
+                    end as reason
+                from {rej} as e
+                left join kinds as k on k.column_name = e.column_name
+            ),
+            per_line as (
+                select
+                    line,
+                    any_value(csv_line) as csv_line,
+                    case
+                        when bool_or(is_shape) then min(reason) filter (where is_shape)
+                        else string_agg(reason, '; ' order by column_idx)
+                    end as reason
+                from errors
+                group by line
+            )
+            select ?, ?, ?, ?, ?, p.line,
+                coalesce(b.raw_text, p.csv_line), coalesce(b.reason, p.reason)
+            from per_line as p
+            left join kairos_scan_bad as b on b.line = p.line
+            """,
+            meta,
+        )
+        missing = con.execute(
+            f"select count(*) from kairos_scan_bad where line not in (select line from {rej})"
+        ).fetchall()[0][0]
+    finally:
+        con.unregister("kairos_scan_bad")
+    if missing:
+        raise ReconciliationError(
+            f"{extract.key}: {missing} unusable line(s) found by the scan were not rejected"
+            " by DuckDB; refusing to guess"
+        )
+
+
+def _quarantine_rule_breakers(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    business_date: dt.date,
+    scanned: ScanResult,
+    meta: list,
+    rej: str,
+    checks: list[tuple[str, str]],
+    bad_pred: str,
+    n_bad: int,
+) -> None:
+    """Move loaded rows that break a row rule to quarantine, with their line numbers.
+
+    Only runs when there are such rows. DuckDB does not report line numbers of rows it
+    accepted, so the file is read again as text, numbered in file order (insertion order
+    is preserved), and the row numbers are mapped back to physical lines by skipping the
+    lines that the text read itself rejected.
+    """
+    raw = extract.raw_table
+    rrej = rej + "_text"
+    text_cols = {c.name: "VARCHAR" for c in extract.columns}
+    con.execute(
+        "create or replace temp table kairos_text as select row_number() over () as rn, *"
+        f" from {_read_csv(scanned.load_path, text_cols, list(text_cols), rrej)}"
+    )
+    # Physical line of text row rn = rn + 1 (header) + number of skipped lines before it.
+    con.execute(
+        f"""
+        create or replace temp table kairos_text_lines as
+        with skipped as (
+            select line, row_number() over (order by line) as j
+            from (select distinct line from {rrej})
+        ),
+        steps as (
+            select line - 2 - (j - 1) as accepted_before, max(j) as j
+            from skipped group by all
+        )
+        select t.rn, t.rn + 1 + coalesce(s.j, 0) as line
+        from kairos_text as t
+        asof left join steps as s on t.rn > s.accepted_before
+        """
+    )
+
+    def typed(c: Column) -> str:
+        if c.is_text:
+            return c.name if not c.nullable else f"nullif({c.name}, '')"
+        return f"try_cast(nullif({c.name}, '') as {c.type})"
+
+    text_checks = row_checks(extract, business_date, lambda c: f"v.{c.name}")
+    projection = ", ".join(
+        f"{typed(c).replace(c.name, 't.' + c.name, 1)} as {c.name}" for c in extract.columns
+    )
+    raw_line = "array_to_string([" + ", ".join(f"t.{c}" for c in text_cols) + "], '|')"
+    dup_pred = (
+        "exists (select 1 from kairos_dups d where "
+        + " and ".join(f"d.{k} = v.{k}" for k in extract.primary_key)
+        + ")"
+    )
+    con.execute(
+        f"""
+        create or replace temp table kairos_breakers as
+        with v as (
+            select t.rn, {raw_line} as raw_line, {projection}
+            from kairos_text as t
+        )
+        select l.line, v.raw_line, {_reason_sql(text_checks, dup_pred)} as reason
+        from v
+        join kairos_text_lines as l on l.rn = v.rn
+        where l.line not in (select line from {rej})
+        """
+    )
+    con.execute("delete from kairos_breakers where reason = ''")
+    n_found = con.execute("select count(*) from kairos_breakers").fetchall()[0][0]
+    if n_found != n_bad:
+        raise ReconciliationError(
+            f"{extract.key}: {n_bad} loaded rows break a row rule but {n_found} lines were"
+            " found for them on re-reading the file; refusing to guess"
+        )
+    con.execute(
+        "insert into audit.quarantine select ?, ?, ?, ?, ?, line, raw_line, reason"
+        " from kairos_breakers",
+        meta,
+    )
+    con.execute(f"delete from {raw} t where business_date = ? and ({bad_pred})", [business_date])
+    for t in ("kairos_text", "kairos_text_lines", "kairos_breakers", rrej, rrej + "_scan"):
+        con.execute(f"drop table if exists {t}")

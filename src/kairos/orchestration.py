@@ -1,0 +1,473 @@
+"""Airflow DAG factories. DAG files in ``dags/`` only call these, so a DAG file reads
+like a table of contents and parsing it touches no data (no I/O at import).
+
+The tasks of ``build_warehouse`` and ``publish_target_lists`` are the steps of
+:mod:`kairos.pipeline`, in its order; the CLI runs the same functions. Which business
+date a run works on comes from durable state (the load, build and publishing ledgers),
+never from the payload of the Asset events that woke it up: leftover events, several
+pending dates, manual runs with or without a date and backfills all resolve the same way,
+oldest date first. A run that finds more pending work triggers the next run of its DAG.
+
+Every task carries :class:`KairosNotifier` as its failure callback: the alert hook
+(``KAIROS_ALERT_HOOK``) hears of every failure, date resolution included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import operator
+import os
+
+import pendulum
+from airflow.sdk import DAG, Asset, BaseNotifier, BaseSensorOperator, Param, dag, task
+from airflow.triggers.base import BaseTrigger
+
+from kairos import contract, dates
+from kairos.config import Settings
+from kairos.ingest.warehouse import WRITER_POOL
+
+log = logging.getLogger(__name__)
+
+# Extracts arrive overnight (T+1): the run at 06:00 on day X loads business date X-1.
+TIMEZONE, SCHEDULE = dates.TIMEZONE, dates.SCHEDULE
+START = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
+OWNER = "kairos-data-engineering"
+
+
+class KairosNotifier(BaseNotifier):
+    """Airflow's failure (and skip) callback for every Kairos task: one alert through
+    :func:`kairos.alerts.send` naming the DAG, task, run, business date and the error."""
+
+    def __init__(self, event: str = "failed"):
+        super().__init__()
+        self.event = event
+
+    def notify(self, context) -> None:
+        from kairos import alerts
+
+        ti = context.get("ti") or context.get("task_instance")
+        dag_id = getattr(ti, "dag_id", "?")
+        task_id = getattr(ti, "task_id", "?")
+        run_id = context.get("run_id") or getattr(ti, "run_id", "?")
+        try:
+            day = business_date(context).isoformat()
+        except Exception:  # a callback must report, whatever the context lacks
+            day = "unknown"
+        exc = context.get("exception")
+        error = str(exc).strip() if exc is not None else ""
+        text = f"Kairos: {dag_id}.{task_id} {self.event} for business date {day} (run {run_id})"
+        if self.event == "skipped":
+            text += ": the delivery did not arrive before the sensor's deadline"
+        if error:
+            text += "\n" + error[:4000]
+        alerts.send(
+            Settings.from_env(),
+            text,
+            {
+                "dag_id": dag_id,
+                "task_id": task_id,
+                "run_id": run_id,
+                "business_date": day,
+                "event": self.event,
+            },
+            severity="error" if self.event == "failed" else "warning",
+        )
+
+
+def _default_args(cfg: Settings, retries: int = 0) -> dict:
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": dt.timedelta(seconds=cfg.retry_delay_s),
+        "on_failure_callback": KairosNotifier(),
+    }
+
+
+def raw_asset(system: str) -> Asset:
+    """The Asset a system's ingest DAG updates when its whole day is loaded."""
+    return Asset(name=f"raw_{system}", uri=f"kairos://warehouse/raw/{system}")
+
+
+WAREHOUSE_ASSET = Asset(name="warehouse_marts", uri="kairos://warehouse/marts")
+
+
+def business_date(context) -> dt.date:
+    """The run's business date: the ``business_date`` param; else the day before the
+    logical date in the operator's time zone (scheduled and backfill runs); else the day
+    before the run was started (a manual run has no logical date in Airflow 3)."""
+    explicit = (context.get("params") or {}).get("business_date")
+    if explicit:
+        return dt.date.fromisoformat(str(explicit))
+    when = context.get("logical_date")
+    if when is None:
+        dag_run = context.get("dag_run")
+        when = getattr(dag_run, "run_after", None) or pendulum.now(TIMEZONE)
+    return dates.business_date_of_run(when)
+
+
+def _business_date_param(description: str) -> Param:
+    """The ``business_date`` param every Kairos DAG takes (empty = derive it)."""
+    return Param(None, type=["null", "string"], format="date", description=description)
+
+
+def _dag_args(
+    dag_id: str,
+    schedule,
+    doc_md: str | None,
+    tags: list[str],
+    date_help: str,
+    retries: int = 0,
+    params: dict | None = None,
+    **kwargs,
+) -> dict:
+    """What every Kairos DAG shares: owner, start, no catch-up, the failure callback and
+    retry policy (``default_args``), and the ``business_date`` param (``date_help``)."""
+    return {
+        "dag_id": dag_id,
+        "schedule": schedule,
+        "start_date": START,
+        "catchup": False,
+        "doc_md": doc_md,
+        "tags": ["kairos", *tags],
+        "default_args": _default_args(Settings.from_env(), retries),
+        "params": {"business_date": _business_date_param(date_help), **(params or {})},
+        **kwargs,
+    }
+
+
+def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
+    """``ingest_<system>``: per extract, wait for the control file, then load it; when every
+    extract of the day is in, update the system's raw Asset.
+
+    A delivery that does not arrive before the sensor's deadline skips its load (soft
+    fail, with an alert): the run ends without blocking the runs behind it, which can run
+    beside it (``max_active_runs``), their loads queued on the writer pool."""
+    extracts = contract.for_system(system)
+    cfg = Settings.from_env()  # parse time: the sensors' timing and the retry delay
+
+    @dag(
+        **_dag_args(
+            f"ingest_{system}",
+            SCHEDULE,
+            doc_md,
+            ["ingest", system],
+            "Business date to load (YYYY-MM-DD); empty = the day before the run's"
+            " logical date, or before the day a manual run was started.",
+            retries=1,
+            max_active_runs=4,
+        )
+    )
+    def _ingest():
+        loads = []
+        for extract in extracts:
+            wait = DeliverySensor(
+                task_id=f"wait_{extract.name}",
+                extract_key=extract.key,
+                poke_interval=cfg.sensor_poke_s,
+                timeout=cfg.sensor_timeout_s,
+                soft_fail=True,
+                retries=0,  # a deadline passed is final for the run
+                on_skipped_callback=KairosNotifier("skipped"),
+            )
+
+            @task(task_id=f"load_{extract.name}", pool=WRITER_POOL)
+            def load(extract_key: str = extract.key, **context) -> dict:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                from kairos.ingest import DeliveryRefused, ReconciliationError, ingest_extract
+
+                try:
+                    result = ingest_extract(
+                        Settings.from_env(),
+                        extract_key,
+                        business_date(context),
+                        dag_run_id=context["run_id"],
+                    )
+                except (DeliveryRefused, ReconciliationError) as exc:
+                    raise AirflowFailException(str(exc)) from None  # retrying cannot help
+                return {
+                    "extract": result.extract,
+                    "status": result.status,
+                    "rows_loaded": result.rows_loaded,
+                    "rows_quarantined": result.rows_quarantined,
+                }
+
+            loaded = load()
+            wait >> loaded
+            loads.append(loaded)
+
+        @task(task_id="day_complete", outlets=[raw_asset(system)])
+        def day_complete(results: list[dict], **context) -> dict:
+            day = business_date(context)
+            summary = {
+                "business_date": day.isoformat(),
+                "system": system,
+                "rows_loaded": sum(r["rows_loaded"] for r in results),
+                "rows_quarantined": sum(r["rows_quarantined"] for r in results),
+                "extracts": {r["extract"]: r["status"] for r in results},
+            }
+            context["outlet_events"][raw_asset(system)].extra = summary
+            return summary
+
+        day_complete(loads)
+
+    return _ingest()
+
+
+class DeliverySensor(BaseSensorOperator):
+    """Waits for an extract's control file for the run's business date.
+
+    Deferrable: when the file is not there yet, the wait moves to the triggerer
+    (``FileTrigger``) and holds no worker slot -- and avoids the race that fails
+    reschedule-mode sensors in Airflow 3.3 (apache/airflow#71172). Past ``timeout`` the
+    sensor fails softly (skipped), so the run ends instead of blocking the ones behind."""
+
+    def __init__(self, *, extract_key: str, **kwargs):
+        super().__init__(**kwargs)
+        self.extract_key = extract_key
+
+    def poke(self, context) -> bool:
+        from kairos.ingest import is_delivered
+
+        return is_delivered(Settings.from_env(), self.extract_key, business_date(context))
+
+    def execute(self, context):
+        if self.poke(context):
+            return True
+        path = contract.get(self.extract_key).control_path(
+            Settings.from_env().landing, business_date(context)
+        )
+        self.log.info("waiting for %s", path.name)
+        deadline = pendulum.now("UTC").add(seconds=self.timeout)
+        self.defer(
+            trigger=DeliveryTrigger(str(path), self.poke_interval, deadline.isoformat()),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context, event=None) -> bool:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        if (event or {}).get("status") != "delivered":
+            raise AirflowSensorTimeout(
+                f"{self.extract_key}: no delivery within {self.timeout:.0f}s"
+            )
+        return True
+
+
+class DeliveryTrigger(BaseTrigger):
+    """Polls for one file until a deadline; fires ``delivered`` or ``timeout``. Its own
+    deadline (rather than the deferral timeout) also bounds ``dag.test()``, which runs
+    triggers inline and ignores deferral timeouts."""
+
+    def __init__(self, path: str, poke_interval: float, deadline: str):
+        super().__init__()
+        self.path, self.poke_interval, self.deadline = path, poke_interval, deadline
+
+    def serialize(self):
+        return (
+            "kairos.orchestration.DeliveryTrigger",
+            {"path": self.path, "poke_interval": self.poke_interval, "deadline": self.deadline},
+        )
+
+    async def run(self):
+        import asyncio
+
+        from airflow.triggers.base import TriggerEvent
+
+        deadline = pendulum.parse(self.deadline)
+        while not os.path.exists(self.path):
+            if pendulum.now("UTC") >= deadline:
+                yield TriggerEvent({"status": "timeout", "path": self.path})
+                return
+            await asyncio.sleep(self.poke_interval)
+        yield TriggerEvent({"status": "delivered", "path": self.path})
+
+
+def _step_task(name: str, step, pool: str | None = None, outlets=None):
+    """One pipeline step as a task: takes the state of the step before, returns it with
+    this step's results merged in."""
+
+    @task(task_id=name, pool=pool, outlets=outlets or [])
+    def run(state: dict, **context) -> dict:
+        day = dt.date.fromisoformat(state["business_date"])
+        done = step(Settings.from_env(), day, context["run_id"], state)
+        for asset in outlets or []:
+            context["outlet_events"][asset].extra = {
+                "business_date": state["business_date"],
+                "dag_run_id": context["run_id"],
+                **done,
+            }
+        return {**state, **done}
+
+    return run
+
+
+def _continuation(dag_id: str):
+    """``continue_backlog``: trigger the next run of the same DAG with the conf that
+    ``has_more`` returned (``has_more`` skips it when there is nothing more to do)."""
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    trigger = TriggerDagRunOperator(
+        task_id="continue_backlog",
+        trigger_dag_id=dag_id,
+        conf="{{ ti.xcom_pull(task_ids='has_more') }}",
+        wait_for_completion=False,
+    )
+    return trigger
+
+
+def _run_fails_with(steps: list) -> None:
+    """A leaf that fails the run when any step failed (Airflow's watcher pattern): the
+    backlog continuation runs after a failed date, and must not make the run look good.
+    The failed step has already sent its alert, so this one sends none."""
+
+    @task(task_id="run_outcome", trigger_rule="one_failed", on_failure_callback=[])
+    def run_outcome() -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a step of this run failed; its own alert says which")
+
+    watcher = run_outcome()
+    for step in steps:
+        step >> watcher
+
+
+def _chain(dag_id: str, plan, steps, has_more, pool=None, outlets=None) -> None:
+    """plan -> the steps in order -> has_more -> continue_backlog, and the watcher leaf.
+    ``has_more`` runs also after a failed step: a failed date does not hold up the next."""
+    first = state = plan()
+    done = [first]
+    for name, step in steps:
+        state = _step_task(name, step, pool=pool, outlets=(outlets or {}).get(name))(state)
+        done.append(state)
+    state >> has_more(first) >> _continuation(dag_id)
+    _run_fails_with(done)
+
+
+def build_warehouse_dag(doc_md: str | None = None) -> DAG:
+    """``build_warehouse``: the pipeline's build steps for the oldest pending date,
+    scheduled on the three raw Assets; more pending dates trigger the next run."""
+    from kairos import pipeline
+
+    @dag(
+        **_dag_args(
+            "build_warehouse",
+            # any system's completed day wakes it; the plan builds a date once it is
+            # complete. (An all-of condition would consume the events of a day one
+            # system missed and then fire on the next day's first event, before that
+            # day is complete, leaving every later day a run behind.)
+            functools.reduce(operator.or_, [raw_asset(s) for s in contract.systems()]),
+            doc_md,
+            ["dbt", "warehouse"],
+            "Business date to build; empty = every completely loaded date after the"
+            " last built one, oldest first.",
+            max_active_runs=1,
+            render_template_as_native_obj=True,
+            params={
+                "rebuild_later_dates": Param(
+                    True,
+                    type="boolean",
+                    description="With an older business_date: rebuild every later built"
+                    " date too, in order (they depend on it). Off: refuse an older date.",
+                ),
+            },
+        )
+    )
+    def _build():
+        @task.short_circuit(task_id="plan", pool=WRITER_POOL)
+        def plan(**context):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            params = context.get("params") or {}
+            requested = params.get("business_date")
+            try:
+                chosen = pipeline.plan_build(
+                    Settings.from_env(),
+                    dt.date.fromisoformat(requested) if requested else None,
+                    bool(params.get("rebuild_later_dates", True)),
+                )
+            except pipeline.PlanRefused as exc:
+                raise AirflowFailException(str(exc)) from None
+            log.info("%s", chosen.describe())
+            if not chosen.dates:
+                return False
+            return {
+                "business_date": chosen.dates[0].isoformat(),
+                "remaining": [d.isoformat() for d in chosen.dates[1:]],
+            }
+
+        @task.short_circuit(task_id="has_more", pool=WRITER_POOL, trigger_rule="all_done")
+        def has_more(state: dict):
+            now = pipeline.plan_build(Settings.from_env())
+            remaining = [dt.date.fromisoformat(d) for d in state.get("remaining", [])]
+            if remaining and now.last_built and remaining[0] <= now.last_built:
+                return {"business_date": remaining[0].isoformat(), "rebuild_later_dates": True}
+            return {"backlog": True} if (remaining or now.dates) else False
+
+        _chain(
+            "build_warehouse",
+            plan,
+            pipeline.BUILD_STEPS,
+            has_more,
+            pool=WRITER_POOL,
+            outlets={"publish_snapshot": [WAREHOUSE_ASSET]},
+        )
+
+    return _build()
+
+
+def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
+    """``publish_target_lists``: the pipeline's publishing steps for the oldest date built
+    in the snapshot and not yet published, scheduled on the warehouse Asset."""
+    from kairos import pipeline
+
+    @dag(
+        **_dag_args(
+            "publish_target_lists",
+            [WAREHOUSE_ASSET],
+            doc_md,
+            ["publish", "great_expectations"],
+            "Business date to publish (again); empty = every date built in the"
+            " analysts' snapshot after the last one published, oldest first.",
+            max_active_runs=1,
+            render_template_as_native_obj=True,
+        )
+    )
+    def _publish():
+        @task.short_circuit(task_id="plan")
+        def plan(**context):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            requested = (context.get("params") or {}).get("business_date")
+            try:
+                dates = pipeline.plan_publish(
+                    Settings.from_env(), dt.date.fromisoformat(requested) if requested else None
+                )
+            except pipeline.PlanRefused as exc:
+                raise AirflowFailException(str(exc)) from None
+            log.info("dates to publish: %s", ", ".join(map(str, dates)) or "none")
+            if not dates:
+                return False
+            events = context.get("triggering_asset_events") or {}
+            runs = sorted(
+                {
+                    (e.extra or {}).get("dag_run_id")
+                    for evs in events.values()
+                    for e in evs
+                    if (e.extra or {}).get("dag_run_id")
+                }
+            )
+            return {"business_date": dates[0].isoformat(), "build_warehouse_runs": runs}
+
+        @task.short_circuit(task_id="has_more", trigger_rule="all_done")
+        def has_more(state: dict):
+            try:
+                return {"backlog": True} if pipeline.plan_publish(Settings.from_env()) else False
+            except pipeline.PlanRefused:  # nothing built yet: the plan said so already
+                return False
+
+        _chain("publish_target_lists", plan, pipeline.PUBLISH_STEPS, has_more)
+
+    return _publish()

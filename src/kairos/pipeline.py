@@ -1,0 +1,416 @@
+"""The daily steps of Kairos, defined once: build the warehouse, then publish the lists.
+
+Each step is a function ``step(cfg, day, run_id, state) -> dict``: it does one thing for
+one business date and returns what later steps need (merged into ``state``). The Airflow
+DAGs run every step as a task, in the order of :data:`BUILD_STEPS` and
+:data:`PUBLISH_STEPS`; ``kairos build`` and ``kairos publish`` run the same functions in
+the same order in one process (:func:`run_steps`). No step exists twice.
+
+Which dates to work on is decided from durable state, never from the payload of the
+event that woke a run up, so leftover Asset events, several pending dates and manual
+runs all come out the same way:
+
+* **build**: a date is *complete* once each of the contract's extracts has a good load
+  in ``audit.load_ledger``. Pending dates are the complete dates after the last built one
+  (``audit.build_ledger``), oldest first -- except a date whose build failed and whose
+  data has not changed since (it would only fail again; an operator rebuilds it). A date
+  older than the last built one is rebuilt on request together with every later built
+  date, in order, because later days depend on it (cooldowns, trailing windows).
+* **publish**: pending dates are the dates built in the analysts' snapshot after the last
+  date with a publishing outcome (``publish/_outcomes/<date>.json``), oldest first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kairos import contract
+from kairos.config import Settings
+
+log = logging.getLogger(__name__)
+
+GOOD_LOADS = ("loaded", "replaced", "unchanged")
+
+Step = Callable[[Settings, dt.date, str, dict], dict]
+
+
+class PlanRefused(ValueError):
+    """The requested date cannot be worked on now; the message says what to run."""
+
+
+# ---------------------------------------------------------------------------- build
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """The dates a build run works on, oldest first, and what it leaves aside."""
+
+    dates: tuple[dt.date, ...]
+    last_built: dt.date | None
+    stale: tuple[dt.date, ...] = ()
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        lines = [
+            "dates to build: " + (", ".join(map(str, self.dates)) or "none"),
+            f"last built date: {self.last_built or 'none'}",
+        ]
+        for day, missing in sorted(self.waiting.items()):
+            lines.append(f"{day}: waiting for {', '.join(missing)}")
+        if self.stale:
+            lines.append(
+                "loaded again after their build (rebuild on purpose, e.g. trigger"
+                ' build_warehouse with {"business_date": "<date>"}): '
+                + ", ".join(map(str, self.stale))
+            )
+        return "\n".join(lines)
+
+
+def _warehouse_state(cfg: Settings, con=None):
+    """(good loads per date, build attempts per date) from the audit tables."""
+    from kairos.ingest.warehouse import connect_writer
+
+    def read(c):
+        loads = c.execute(
+            "select business_date, system || '.' || extract, max(finished_at)"
+            " from audit.load_ledger where status in ? group by all",
+            [list(GOOD_LOADS)],
+        ).fetchall()
+        builds = c.execute(
+            "select business_date, status, finished_at from audit.build_ledger order by finished_at"
+        ).fetchall()
+        return loads, builds
+
+    if con is not None:
+        return read(con)
+    with connect_writer(cfg) as c:
+        return read(c)
+
+
+def _completeness(loads) -> tuple[dict[dt.date, dt.datetime], dict[dt.date, list[str]]]:
+    """Complete dates with the time of their last good load; incomplete ones with what
+    they miss."""
+    wanted = {e.key for e in contract.extracts()}
+    seen: dict[dt.date, dict[str, dt.datetime]] = {}
+    for day, key, at in loads:
+        if key in wanted:
+            seen.setdefault(day, {})[key] = at
+    complete, incomplete = {}, {}
+    for day, keys in seen.items():
+        if set(keys) == wanted:
+            complete[day] = max(keys.values())
+        else:
+            incomplete[day] = sorted(wanted - set(keys))
+    return complete, incomplete
+
+
+def complete_dates(cfg: Settings) -> list[dt.date]:
+    """Dates every extract of the contract has a good load for, oldest first."""
+    loads, _ = _warehouse_state(cfg)
+    return sorted(_completeness(loads)[0])
+
+
+def _attempts(builds) -> tuple[dict, dict]:
+    """Latest attempt (status, time) per date, and the time of its last good build."""
+    latest, built = {}, {}
+    for day, status, at in builds:
+        latest[day] = (status, at)
+        if status == "built":
+            built[day] = at
+    return latest, built
+
+
+def plan_build(
+    cfg: Settings, requested: dt.date | None = None, rebuild_later: bool = True
+) -> BuildPlan:
+    """Which dates to build, in order (see the module docstring)."""
+    loads, builds = _warehouse_state(cfg)
+    complete, incomplete = _completeness(loads)
+    latest, built = _attempts(builds)
+    last_built = max(built) if built else None
+
+    def after_last(day: dt.date) -> bool:
+        return last_built is None or day > last_built
+
+    def failed_unchanged(day: dt.date) -> bool:
+        status, at = latest.get(day, (None, None))
+        return status == "failed" and complete[day] <= at
+
+    pending = sorted(d for d in complete if after_last(d) and not failed_unchanged(d))
+    stale = tuple(sorted(d for d in built if d in complete and complete[d] > built[d]))
+    waiting = {str(d): m for d, m in sorted(incomplete.items()) if after_last(d)}
+    if requested is None:
+        return BuildPlan(tuple(pending), last_built, stale, waiting)
+    if requested not in complete:
+        missing = incomplete.get(requested) or sorted(e.key for e in contract.extracts())
+        raise PlanRefused(
+            f"business date {requested} is not completely loaded (missing: {', '.join(missing)});"
+            f" load it first: `kairos ingest --date {requested}` or the ingest DAGs"
+        )
+    if not after_last(requested) and not rebuild_later:
+        raise PlanRefused(
+            f"business date {requested} is older than the last built date {last_built}, and"
+            " the dates after it depend on it (cooldowns, trailing windows): rebuild them"
+            f" too with `kairos build --date {requested}` or trigger build_warehouse with"
+            f' {{"business_date": "{requested}", "rebuild_later_dates": true}}'
+        )
+    later = (
+        [d for d in sorted(complete) if d > requested and not after_last(d)]
+        if rebuild_later
+        else []
+    )
+    before = [d for d in pending if d < requested]
+    return BuildPlan(tuple(sorted({*before, requested, *later})), last_built, stale, waiting)
+
+
+def record_build(cfg: Settings, day: dt.date, run_id: str, status: str, message: str = "") -> None:
+    from kairos.ingest.warehouse import connect_writer
+
+    with connect_writer(cfg) as con:
+        con.execute(
+            "insert into audit.build_ledger values (?, ?, ?, ?, current_timestamp::timestamp)",
+            [day, status, run_id, message[:2000]],
+        )
+
+
+def _dbt_seed(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    from kairos import warehouse
+
+    return {"seed": asdict(warehouse.seed(cfg))}
+
+
+def _dbt_layer(layer: str) -> Step:
+    def step(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+        from kairos import warehouse
+
+        try:
+            result = warehouse.build_layer(cfg, layer, day)
+        except warehouse.DbtBuildError as exc:
+            record_build(cfg, day, run_id, "failed", f"dbt_build_{layer}: {exc}")
+            raise
+        return {layer: asdict(result)}
+
+    step.__name__ = f"dbt_build_{layer}"
+    return step
+
+
+def _record_built(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    record_build(cfg, day, run_id, "built")
+    return {"built": day.isoformat()}
+
+
+def _dbt_docs(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    from kairos import warehouse
+
+    return {"docs": str(warehouse.docs(cfg))}
+
+
+def _publish_snapshot(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    """Checkpoint, copy and swap the analysts' read-only snapshot: only a whole, tested
+    day reaches it, and publishing reads nothing else."""
+    from kairos import warehouse
+
+    return {"snapshot": str(warehouse.snapshot(cfg))}
+
+
+BUILD_STEPS: tuple[tuple[str, Step], ...] = (
+    ("dbt_seed", _dbt_seed),
+    ("dbt_build_staging", _dbt_layer("staging")),
+    ("dbt_build_intermediate", _dbt_layer("intermediate")),
+    ("dbt_build_marts", _dbt_layer("marts")),
+    ("record_build", _record_built),
+    ("dbt_docs", _dbt_docs),
+    ("publish_snapshot", _publish_snapshot),
+)
+
+
+def full_refresh(cfg: Settings, run_id: str) -> list[dt.date]:
+    """Every loaded date from scratch in one dbt run, then the build ledger, the docs and
+    the snapshot, as a date-by-date build would leave them; returns the dates built."""
+    from kairos import warehouse
+
+    warehouse.build(cfg, None, full_refresh=True)
+    dates = complete_dates(cfg)
+    for day in dates:
+        record_build(cfg, day, run_id, "built", "full refresh")
+    warehouse.docs(cfg)
+    warehouse.snapshot(cfg)
+    return dates
+
+
+def run_steps(
+    steps: tuple[tuple[str, Step], ...], cfg: Settings, day: dt.date, run_id: str
+) -> dict:
+    """Run ``steps`` in order for one date, in this process (the CLI's way)."""
+    state: dict = {"business_date": day.isoformat()}
+    for name, step in steps:
+        log.info("%s %s", name, day)
+        state.update(step(cfg, day, run_id, state))
+    return state
+
+
+# -------------------------------------------------------------------------- publish
+
+
+def outcomes_dir(cfg: Settings) -> Path:
+
+    return cfg.publish_dir / "_outcomes"
+
+
+def read_outcome(cfg: Settings, day: dt.date) -> dict | None:
+    """What publishing did for ``day``: published, partial, withheld or failed, why."""
+    path = outcomes_dir(cfg) / f"{day.isoformat()}.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def outcome_dates(cfg: Settings) -> list[dt.date]:
+    """Dates publishing has an outcome for, oldest first."""
+    out = []
+    for path in outcomes_dir(cfg).glob("*.json"):
+        try:
+            out.append(dt.date.fromisoformat(path.stem))
+        except ValueError:
+            continue
+    return sorted(out)
+
+
+def write_outcome(cfg: Settings, day: dt.date, outcome: dict) -> Path:
+    from kairos.files import write_json
+
+    path = outcomes_dir(cfg) / f"{day.isoformat()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"business_date": day.isoformat(), **outcome})
+    return path
+
+
+def snapshot_builds(cfg: Settings) -> dict[dt.date, tuple[dt.datetime, dt.datetime | None]]:
+    """Dates built in the analysts' snapshot: (time of the build, last good load)."""
+
+    path = cfg.snapshot
+    if not path.exists():
+        raise PlanRefused(
+            f"no analysts' snapshot at {path}: build a date first (`kairos build` or the"
+            " build_warehouse DAG), which refreshes it"
+        )
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        loads, builds = _warehouse_state(cfg, con)
+    finally:
+        con.close()
+    complete, _ = _completeness(loads)
+    _, built = _attempts(builds)
+    return {d: (at, complete.get(d)) for d, at in built.items()}
+
+
+def plan_publish(cfg: Settings, requested: dt.date | None = None) -> list[dt.date]:
+    """Dates to publish, oldest first: the requested one, or every date built in the
+    snapshot after the last date publishing has an outcome for."""
+    built = snapshot_builds(cfg)
+    if requested is not None:
+        if requested not in built:
+            raise PlanRefused(
+                f"business date {requested} is not built in the analysts' snapshot; build"
+                f" it first (`kairos build --date {requested}`), which refreshes the snapshot"
+            )
+        return [requested]
+    done = outcome_dates(cfg)
+    last = done[-1] if done else None
+    return sorted(d for d in built if last is None or d > last)
+
+
+def check_snapshot(cfg: Settings, day: dt.date) -> None:
+    """Refuse a snapshot that does not hold ``day``'s current build."""
+    built = snapshot_builds(cfg).get(day)
+    if built is None:
+        raise PlanRefused(
+            f"the analysts' snapshot holds no build of {day}: run `kairos build --date {day}`"
+            " (it refreshes the snapshot) before publishing"
+        )
+    built_at, loaded_at = built
+    if loaded_at is not None and loaded_at > built_at:
+        raise PlanRefused(
+            f"the analysts' snapshot holds the build of {day} from {built_at:%Y-%m-%d %H:%M},"
+            f" but {day} was loaded again at {loaded_at:%Y-%m-%d %H:%M}: rebuild it first"
+            f" (`kairos build --date {day}`)"
+        )
+
+
+def _failure(step_name: str) -> Callable[[Step], Step]:
+    """Record the outcome and the report when a publishing step fails, then re-raise:
+    nothing new is published and the current lists stay."""
+
+    def wrap(step: Step) -> Step:
+        def guarded(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+            from kairos.publish import daily
+
+            try:
+                return step(cfg, day, run_id, state)
+            except Exception as exc:
+                withheld = type(exc).__name__ == "GateFailed"
+                text = daily.failure_text(cfg, day, run_id, step_name, exc)
+                report = daily.report(cfg, day, run_id, text)
+                write_outcome(
+                    cfg,
+                    day,
+                    {
+                        "status": "withheld" if withheld else "failed",
+                        "run_id": run_id,
+                        "step": step_name,
+                        "reason": daily.short_reason(exc),
+                        "report": str(report),
+                        "lists": {},
+                    },
+                )
+                raise
+
+        guarded.__name__ = step_name
+        return guarded
+
+    return wrap
+
+
+@_failure("gate_warehouse")
+def _gate_warehouse(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    from kairos.publish import daily
+
+    check_snapshot(cfg, day)
+    return {"warehouse_gate": daily.gate_warehouse(cfg, day, run_id)}
+
+
+@_failure("build_lists")
+def _build_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    from kairos.publish import daily
+
+    return {"staging": daily.stage_lists(cfg, day, run_id)}
+
+
+@_failure("gate_lists")
+def _gate_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    from kairos.publish import daily
+
+    gate, withheld = daily.gate_lists(cfg, day, run_id, state["staging"])
+    return {"lists_gate": gate, "withheld": withheld}
+
+
+@_failure("publish")
+def _publish(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    from kairos.publish import daily
+
+    return daily.publish_lists(cfg, day, run_id, state)
+
+
+PUBLISH_STEPS: tuple[tuple[str, Step], ...] = (
+    ("gate_warehouse", _gate_warehouse),
+    ("build_lists", _build_lists),
+    ("gate_lists", _gate_lists),
+    ("publish", _publish),
+)

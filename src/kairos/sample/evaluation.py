@@ -1,0 +1,161 @@
+"""Score the warehouse's key-moment, preference and dissatisfaction marts against the
+generator's planted truth (``<landing>/_ground_truth``): the figures a data scientist
+reads before changing a rule's parameter or the pool's threshold.
+
+Read-only: it opens the warehouse with a read-only connection and never writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kairos.config import Settings
+
+# planted key moment -> the catalogue rule meant to find it
+MOMENT_RULES = {
+    "quota_exceed_risk": "KM01_DATA_QUOTA_RISK",
+    "low_balance": "KM06_LOW_BALANCE",
+    "suspended_arrears": "KM08_ARREARS_SUSPENDED",
+    "old_device": "KM09_OLD_DEVICE",
+    "birthday": "KM11_BIRTHDAY",
+}
+
+
+@dataclass
+class Evaluation:
+    """Figures per section, each a list of rows (dicts) ready to print."""
+
+    sections: dict[str, list[dict]] = field(default_factory=dict)
+
+    def render(self) -> str:
+        out = []
+        for title, rows in self.sections.items():
+            out.append(f"\n{title}")
+            if not rows:
+                out.append("  (no rows)")
+                continue
+            cols = list(rows[0])
+            cells = [[_fmt(r[c]) for c in cols] for r in rows]
+            widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+            out.append("  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+            for row in cells:
+                out.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+        return "\n".join(out).lstrip("\n")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "" if value is None else str(value)
+
+
+def load_truth(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    """The generator's planted truth as temp tables on ``con``: ``truth_customers`` (one
+    row per customer: preferences, dissatisfaction, short board) and ``truth_moments``
+    (business date, line, planted key moment)."""
+    truth = Path(landing) / "_ground_truth"
+    if not (truth / "customers.csv.gz").exists():
+        raise FileNotFoundError(f"no generator ground truth under {truth}")
+    con.execute(
+        "create temp table truth_customers as select * from read_csv(?, delim='|',"
+        " header=true, all_varchar=true)",
+        [str(truth / "customers.csv.gz")],
+    )
+    con.execute(
+        "create temp table truth_moments as select cast(strptime(regexp_extract(filename,"
+        " '(\\d{8})', 1), '%Y%m%d') as date) as business_date,"
+        " cast(subscriber_id as bigint) as subscriber_id, moment"
+        " from read_csv(?, delim='|', header=true, all_varchar=true, filename=true)",
+        [str(truth / "key_moments_*.csv.gz")],
+    )
+
+
+def _rows(con, sql: str, params=None) -> list[dict]:
+    rel = con.execute(sql, params or [])
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
+    """Precision and recall of the warnings, top-channel accuracy and the pool's
+    precision and recall, on ``day`` for the pool (default: the latest built date)."""
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        load_truth(con, cfg.landing)
+        result = Evaluation()
+        result.sections["key-moment warnings vs planted moments (all built dates)"] = [
+            _moment(con, moment, rule) for moment, rule in MOMENT_RULES.items()
+        ]
+        result.sections["top channel vs planted preference, by strength of evidence"] = _rows(
+            con,
+            """select p.channel_evidence as evidence, count(*) as customers,
+                      avg(case when p.top_channel is not null
+                               then (p.top_channel = t.pref_channel)::int end) as channel_accuracy,
+                      avg(case when p.best_contact_window is not null
+                               then (p.best_contact_window = t.pref_window)::int end)
+                          as window_accuracy,
+                      avg(p.channel_contacts) as contacts_per_customer
+            from marts.dim_customer_preference_profiles p
+            inner join truth_customers t on p.customer_id = cast(t.customer_id as bigint)
+            group by 1 order by 1""",
+        )
+        if day is None:
+            day = con.execute(
+                "select max(business_date) from marts.fct_dissatisfied_pool_daily"
+            ).fetchall()[0][0]
+        result.sections[f"dissatisfied pool vs planted dissatisfaction on {day}"] = _pool(con, day)
+        return result
+    finally:
+        con.close()
+
+
+def _moment(con, moment: str, rule: str) -> dict:
+    truth, fired, hits = con.execute(
+        """with t as (select business_date, subscriber_id from truth_moments where moment = ?),
+        p as (select business_date, subscriber_id from marts.fct_key_moment_warnings
+              where rule_code = ?)
+        select (select count(*) from t), (select count(*) from p),
+               (select count(*) from t inner join p using (business_date, subscriber_id))""",
+        [moment, rule],
+    ).fetchall()[0]
+    return {
+        "moment": moment,
+        "rule": rule,
+        "planted": truth,
+        "fired": fired,
+        "precision": hits / fired if fired else None,
+        "recall": hits / truth if truth else None,
+    }
+
+
+def _pool(con, day) -> list[dict]:
+    counts = _rows(
+        con,
+        """select p.pool_type, coalesce(t.dissatisfaction, 'unknown') as planted_as,
+                  count(*) as customers
+        from marts.fct_dissatisfied_pool_daily p
+        left join truth_customers t on p.customer_id = cast(t.customer_id as bigint)
+        where p.business_date = ?
+        group by all order by all""",
+        [day],
+    )
+    planted = dict(
+        con.execute("select dissatisfaction, count(*) from truth_customers group by 1").fetchall()
+    )
+    pooled: dict[str, int] = {}
+    for r in counts:
+        pooled[r["pool_type"]] = pooled.get(r["pool_type"], 0) + r["customers"]
+    return [
+        {
+            **r,
+            "share_of_pool": r["customers"] / pooled[r["pool_type"]],
+            "share_of_planted": r["customers"] / planted[r["planted_as"]]
+            if r["planted_as"] in planted
+            else None,
+        }
+        for r in counts
+    ]

@@ -1,0 +1,129 @@
+"""The one Kairos Airflow plugin: listed by Airflow, light at import, and its view behind
+Airflow's own authentication -- on the real API server app with the real auth manager."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import DAY
+
+pytestmark = pytest.mark.slow
+
+
+def _python(script: str, env: dict) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_airflow_lists_exactly_one_kairos_plugin_and_imports_no_kairos_module(airflow_db):
+    listed = subprocess.run(
+        [sys.executable, "-m", "airflow", "plugins", "--output", "json"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    plugins = json.loads(listed.stdout)
+    assert [p["name"] for p in plugins] == ["kairos"], plugins
+    loaded = _python(
+        """
+        import json, sys
+        from airflow import plugins_manager
+        plugins_manager.ensure_plugins_loaded()
+        plugins, errors = plugins_manager._get_plugins()
+        print(json.dumps({
+            "plugins": [p.name for p in plugins],
+            "errors": errors,
+            "kairos": sorted(m for m in sys.modules if m == "kairos" or m.startswith("kairos.")),
+        }))
+        """,
+        dict(os.environ),
+    )
+    assert loaded["plugins"] == ["kairos"] and not loaded["errors"], loaded
+    assert loaded["kairos"] == [], "loading the plugin imported Kairos runtime modules"
+
+
+@pytest.fixture
+def loaded_home(cfg, deliver):
+    from kairos.ingest import ingest_dates
+
+    deliver(subscribers=300)
+    _, failures = ingest_dates(cfg, DAY, DAY)
+    assert not failures
+    return cfg
+
+
+def test_the_operations_view_refuses_anonymous_and_serves_a_signed_in_viewer(
+    airflow_db, loaded_home, tmp_path
+):
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"viewer": "viewer-pw", "admin": "admin-pw"}))
+    env = dict(
+        os.environ,
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="viewer:viewer,admin:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
+        AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
+        KAIROS_HOME=str(loaded_home.home),
+    )
+    result = _python(
+        f"""
+        import json
+        from fastapi.testclient import TestClient
+        from airflow.api_fastapi.app import create_app
+
+        client = TestClient(create_app(), follow_redirects=False)
+        out = {{}}
+        for path in ("/kairos/", "/kairos/dates/{DAY}", "/kairos/docs/index.html"):
+            out["anonymous " + path] = client.get(path).status_code
+        out["forged"] = client.get(
+            "/kairos/", headers={{"Authorization": "Bearer not-a-token"}}
+        ).status_code
+        login = client.post("/auth/token", json={{"username": "viewer", "password": "viewer-pw"}})
+        out["login"] = login.status_code
+        token = login.json()["access_token"]
+        auth = {{"Authorization": "Bearer " + token}}
+        page = client.get("/kairos/", headers=auth)
+        out["viewer overview"] = page.status_code
+        out["overview text"] = page.text
+        day = client.get("/kairos/dates/{DAY}", headers=auth)
+        out["viewer date"] = day.status_code
+        out["date text"] = day.text
+        out["viewer docs escape"] = client.get(
+            "/kairos/docs/..%2F..%2Fsecrets%2Fportal.key", headers=auth
+        ).status_code
+        bad = client.post("/auth/token", json={{"username": "viewer", "password": "wrong"}})
+        out["wrong password"] = bad.status_code
+        print(json.dumps(out))
+        """,
+        env,
+    )
+    for key in (
+        "anonymous /kairos/",
+        f"anonymous /kairos/dates/{DAY}",
+        "anonymous /kairos/docs/index.html",
+    ):
+        assert result[key] in (401, 403), (key, result[key])
+    assert result["forged"] in (401, 403)
+    assert result["wrong password"] in (401, 403)
+    assert result["login"] in (200, 201)
+    assert result["viewer overview"] == 200
+    assert str(DAY) in result["overview text"]
+    assert result["viewer date"] == 200
+    text = result["date text"]
+    assert "Load ledger" in text and "daily_usage" in text and "subscribers" in text
+    assert result["viewer docs escape"] == 404

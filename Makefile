@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
+export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
 .PHONY: setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal airflow soak
 
@@ -16,7 +17,7 @@ setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -45,14 +46,18 @@ soak: setup
 portal: setup
 	$(BIN)/kairos portal $(PORTAL_ARGS)
 
+# ruff (style, imports, complexity <= 10), sqlfluff (the dbt models and tests, compiled
+# against an in-memory DuckDB), and the contract page; .pre-commit-config.yaml runs the same
 lint: setup
-	$(BIN)/ruff check plugins dags tests bench expectations
-	$(BIN)/ruff format --check plugins dags tests bench expectations
+	$(BIN)/ruff check src plugins dags tests bench
+	$(BIN)/ruff format --check src plugins dags tests bench
+	KAIROS_WAREHOUSE=:memory: $(BIN)/sqlfluff lint --disable-progress-bar dbt_project/models dbt_project/tests
 	$(BIN)/kairos contract-doc --check
 
 format: setup
-	$(BIN)/ruff format plugins dags tests bench expectations
-	$(BIN)/ruff check --fix plugins dags tests bench expectations
+	$(BIN)/ruff format src plugins dags tests bench
+	$(BIN)/ruff check --fix src plugins dags tests bench
+	KAIROS_WAREHOUSE=:memory: $(BIN)/sqlfluff fix --disable-progress-bar dbt_project/models dbt_project/tests
 
 contract-doc: setup
 	$(BIN)/kairos contract-doc
@@ -69,14 +74,19 @@ bench-gate: setup
 bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)
 
-# Refresh requirements.lock from pyproject's pins (needs the package registry).
+# Refresh requirements.lock from pyproject's pins (needs the package registry): every
+# package pinned, with the SHA-256 of the file pip installs (pip --require-hashes; a
+# dependency asked for with an extra, like dbt's mashumaro[msgpack], is pinned with it).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check ".[dev]"
-	( echo "# Exact versions of every package Kairos installs (python 3.11). Regenerate with \`make lock\`."; \
-	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^kairos'; \
+	( echo "# Exact versions and file hashes of every package Kairos installs (python 3.11)."; \
+	  echo "# Regenerate with \`make lock\`; installed with pip --require-hashes."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^kairos' \
+	    | sed 's/^mashumaro==/mashumaro[msgpack]==/'; \
 	  echo "# build backend for the editable install of kairos itself"; \
-	  echo "setuptools==80.9.0"; echo "wheel==0.45.1" ) > requirements.lock
+	  echo "setuptools==80.9.0"; echo "wheel==0.45.1" ) > .lock-venv/pinned.txt
+	.lock-venv/bin/python tools/lock_hashes.py .lock-venv/pinned.txt > requirements.lock
 	rm -rf .lock-venv
 
 clean:

@@ -5,15 +5,33 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from tests.conftest import DAY
 
 pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _python(script: str, env: dict) -> dict:
@@ -127,3 +145,75 @@ def test_the_operations_view_refuses_anonymous_and_serves_a_signed_in_viewer(
     text = result["date text"]
     assert "Load ledger" in text and "daily_usage" in text and "subscribers" in text
     assert result["viewer docs escape"] == 404
+
+
+def test_in_a_real_browser_a_viewer_signs_in_to_airflow_and_reads_the_kairos_view(
+    airflow_db, loaded_home, tmp_path
+):
+    """A real `airflow api-server` and Debian's chromium: the Kairos page refuses a
+    browser that has not signed in; after signing in on Airflow's own login page (the
+    session cookie, no token handling by hand) it shows the dates and a date's ledger."""
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"viewer": "viewer-pw"}))
+    env = dict(
+        os.environ,
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="viewer:viewer",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
+        AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
+        AIRFLOW__API__BASE_URL=base,
+        KAIROS_HOME=str(loaded_home.home),
+    )
+    log = (tmp_path / "api-server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "api-server", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(f"{base}/api/v2/monitor/health", server, tmp_path / "api-server.log")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_context().new_page()
+                anonymous = page.goto(f"{base}/kairos/")
+                assert anonymous.status in (401, 403)
+                page.goto(f"{base}/auth/login?next={base}/kairos/")
+                page.get_by_label("Username").fill("viewer")
+                page.get_by_label("Password").fill("viewer-pw")
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_url(f"{base}/kairos/", timeout=30_000)
+                page.wait_for_selector("h1")
+                assert "Kairos: business dates" in page.inner_text("h1")
+                page.click(f"text={DAY}")
+                page.wait_for_selector("text=Load ledger")
+                assert "daily_usage" in page.content()
+            finally:
+                browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def _wait_for(url: str, server: subprocess.Popen, log_path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log_path.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    raise AssertionError("the API server did not start:\n" + log_path.read_text()[-3000:])

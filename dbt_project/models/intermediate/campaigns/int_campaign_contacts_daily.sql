@@ -11,7 +11,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }}
+    select * from {{ ref('int_contacts_daily') }}
     where campaign_id is not null and {{ for_business_date() }}
 
 ),
@@ -21,7 +21,7 @@ daily as (
     select
         campaign_id,
         business_date,
-        count(*) as contacts,
+        sum(contacts) as contacts,
         count(distinct customer_id) as customers_contacted
     from contacts
     group by campaign_id, business_date

@@ -13,7 +13,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }}
+    select * from {{ ref('int_contacts_daily') }}
     where {{ for_business_date() }}
 
 ),
@@ -30,22 +30,23 @@ contact_counts as (
     select
         customer_id,
         business_date,
-        sum(case when channel = 'hotline' and direction = 'inbound' then 1 else 0 end)
+        sum(case when channel = 'hotline' and direction = 'inbound' then contacts else 0 end)
             as hotline_calls,
         sum(
             case
                 when channel = 'hotline' and direction = 'inbound' and outcome = 'transferred'
-                    then 1
+                    then contacts
                 else 0
             end
         ) as hotline_transfers,
         sum(
             case
-                when channel = 'hotline' and direction = 'inbound' and topic = 'network' then 1
+                when channel = 'hotline' and direction = 'inbound' and topic = 'network'
+                    then contacts
                 else 0
             end
         ) as network_calls,
-        sum(case when direction = 'outbound' then 1 else 0 end) as outbound_contacts
+        sum(case when direction = 'outbound' then contacts else 0 end) as outbound_contacts
     from contacts
     group by customer_id, business_date
 

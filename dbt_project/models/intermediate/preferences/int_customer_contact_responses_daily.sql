@@ -12,7 +12,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }}
+    select * from {{ ref('int_contacts_daily') }}
     where
         direction = 'outbound'
         and outcome in ('accepted', 'opened', 'declined', 'ignored', 'no_answer')
@@ -33,10 +33,13 @@ classified as (
         contacts.business_date,
         contacts.channel,
         coalesce(windows.window_code, 'outside_windows') as contact_window,
-        case when contacts.outcome in ('accepted', 'opened') then 1 else 0 end as is_response
+        contacts.contacts,
+        case
+            when contacts.outcome in ('accepted', 'opened') then contacts.contacts else 0
+        end as responses
     from contacts
     left join windows
-        on extract(hour from contacts.contact_at) between windows.start_hour and windows.end_hour
+        on contacts.contact_hour between windows.start_hour and windows.end_hour
 
 ),
 
@@ -47,8 +50,8 @@ daily as (
         business_date,
         channel,
         contact_window,
-        count(*) as contacts,
-        sum(is_response) as responses
+        sum(contacts) as contacts,
+        sum(responses) as responses
     from classified
     group by customer_id, business_date, channel, contact_window
 

@@ -12,8 +12,8 @@ with
 
 events as (
 
-    select * from {{ ref('stg_boss__service_product_events') }}
-    where event_type in ('use', 'order') and {{ for_business_date() }}
+    select * from {{ ref('int_service_product_events_daily') }}
+    where uses + new_orders > 0 and {{ for_business_date() }}
 
 ),
 
@@ -37,7 +37,7 @@ daily as (
         events.business_date,
         events.service_product_code,
         products.category_code,
-        count(*) as events
+        sum(events.uses + events.new_orders) as events
     from events
     inner join subscribers
         on events.subscriber_id = subscribers.subscriber_id

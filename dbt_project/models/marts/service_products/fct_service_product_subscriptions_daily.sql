@@ -12,7 +12,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_boss__service_product_events') }}
+    select * from {{ ref('int_service_product_events_daily') }}
     where {{ for_business_date() }}
 
 ),
@@ -34,11 +34,11 @@ daily as (
     select
         days.business_date,
         products.service_product_code,
-        count(distinct case when events.event_type = 'use' then events.subscriber_id end)
+        count(distinct case when events.uses > 0 then events.subscriber_id end)
             as subscribers_using,
-        sum(case when events.event_type = 'use' then 1 else 0 end) as uses,
-        sum(case when events.event_type = 'order' then 1 else 0 end) as new_orders,
-        sum(case when events.event_type = 'cancel' then 1 else 0 end) as cancellations
+        coalesce(sum(events.uses), 0) as uses,
+        coalesce(sum(events.new_orders), 0) as new_orders,
+        coalesce(sum(events.cancellations), 0) as cancellations
     from days
     cross join products
     left join events

@@ -11,7 +11,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_boss__service_product_events') }}
+    select * from {{ ref('int_service_product_events_daily') }}
     where {{ for_business_date() }}
 
 ),
@@ -32,12 +32,12 @@ usage as (
         coalesce(profiles.customer_tier, 'unknown') as customer_tier,
         coalesce(profiles.city, 'unknown') as city,
         events.channel,
-        count(distinct case when events.event_type = 'use' then events.subscriber_id end)
+        count(distinct case when events.uses > 0 then events.subscriber_id end)
             as subscribers_using,
-        sum(case when events.event_type = 'use' then 1 else 0 end) as uses,
-        sum(case when events.event_type = 'order' then 1 else 0 end) as new_orders,
-        sum(case when events.event_type = 'cancel' then 1 else 0 end) as cancellations,
-        count(*) as events
+        sum(events.uses) as uses,
+        sum(events.new_orders) as new_orders,
+        sum(events.cancellations) as cancellations,
+        sum(events.uses + events.new_orders + events.cancellations) as events
     from events
     left join profiles
         on events.subscriber_id = profiles.subscriber_id

@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     airflow_local.configure(cfg, quiet=True)
     port = _free_port()
     env = {
-        **os.environ,
+        **airflow_local.process_environment(cfg, quiet=True),  # PATH: `airflow` for standalone
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "KAIROS_SENSOR_POKE_S": "5",

@@ -51,10 +51,13 @@ def test_generate_ingest_and_inspect(cfg, capsys):
     assert cli.main(["quarantine", "--date", str(DAY)]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert rows and all("|crm|customers|" in r for r in rows)
-    assert cli.main(["sql", "select count(*) as n from raw.crm_customers"]) == 0
+    # analysts read the snapshot by default; there is none before a build
+    assert cli.main(["sql", "select 1"]) == 1
+    assert "no snapshot" in capsys.readouterr().err
+    assert cli.main(["sql", "--live", "select count(*) as n from raw.crm_customers"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "n" and int(out[1]) > 0
-    assert cli.main(["sql", "delete from raw.crm_customers"]) == 1  # read-only
+    assert cli.main(["sql", "--live", "delete from raw.crm_customers"]) == 1  # read-only
     assert "read-only" in capsys.readouterr().err.lower()
 
 

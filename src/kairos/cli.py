@@ -83,8 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--from", dest="first", type=_date)
     i.add_argument("--to", dest="last", type=_date, help="last date, with --from")
     i.add_argument("--system", action="append", choices=contract.systems())
-    i.add_argument("--extract", action="append", metavar="SYSTEM.EXTRACT")
-    i.add_argument("--force", action="store_true", help="reload even an unchanged delivery")
+    i.add_argument(
+        "--extract",
+        action="append",
+        metavar="SYSTEM.EXTRACT",
+        choices=[e.key for e in contract.extracts()],
+    )
+    i.add_argument(
+        "--force",
+        action="store_true",
+        help="reload even an unchanged delivery, and load one that would be held"
+        " (far smaller than the last good one)",
+    )
 
     le = sub.add_parser("ledger", help="show the load ledger")
     le.add_argument("--date", type=_date)
@@ -123,8 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("docs", help="generate the dbt docs site")
 
-    sq = sub.add_parser("sql", help="run a query on a read-only connection to the warehouse")
+    sq = sub.add_parser(
+        "sql",
+        help="run a query on the analysts' snapshot (read-only; --live: the warehouse itself)",
+    )
     sq.add_argument("query")
+    sq.add_argument(
+        "--live",
+        action="store_true",
+        help="read the live warehouse (read-only, but it keeps writers waiting while open)",
+    )
 
     ev = sub.add_parser(
         "evaluate",
@@ -360,7 +378,13 @@ def _docs(args, cfg: Settings) -> int:
 def _sql(args, cfg: Settings) -> int:
     import duckdb
 
-    con = _read_only(cfg)
+    if args.live:
+        con = _read_only(cfg)
+    elif cfg.snapshot.exists():
+        con = duckdb.connect(str(cfg.snapshot), read_only=True)
+    else:
+        print(f"no snapshot at {cfg.snapshot} (kairos build makes it; or --live)", file=sys.stderr)
+        con = None
     if con is None:
         return 1
     try:

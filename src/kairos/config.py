@@ -19,6 +19,11 @@ environment variable itself. Every variable (README "Configuration" lists them):
 ``KAIROS_SENSOR_TIMEOUT_S``    how long it waits before skipping softly (21600)
 ``KAIROS_WRITER_LOCK_TIMEOUT`` seconds a writer waits for the warehouse (3600)
 ``KAIROS_DUCKDB_MEMORY_LIMIT`` DuckDB's ``memory_limit`` for writers (DuckDB's default)
+``KAIROS_MAX_FILE_BYTES``      largest data file accepted (64 GiB)
+``KAIROS_MAX_LINE_BYTES``      longest line accepted (1 MiB)
+``KAIROS_HOLD_BELOW``          hold a delivery with fewer rows than this share of the
+                               last good one (0.5)
+``KAIROS_PUBLISH_RETENTION``   business dates of published lists kept (30)
 ``KAIROS_PORTAL_HTTPS``        ``1``: the portal's cookie is ``Secure``
 ``KAIROS_PSEUDONYM_KEY``       secret: key of the customer pseudonym
 ``KAIROS_PORTAL_SECRET``       secret: the portal's session key
@@ -63,6 +68,10 @@ class Settings:
     sensor_timeout_s: float = 6 * 3600.0
     writer_lock_timeout_s: float = 3600.0
     duckdb_memory_limit: str | None = None
+    max_file_bytes: int = 64 * 1024**3
+    max_line_bytes: int = 1024 * 1024
+    hold_below: float = 0.5
+    publish_retention: int = 30
     portal_https: bool = False
     # secrets given in the environment, by variable name; never shown
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -85,6 +94,10 @@ class Settings:
             sensor_timeout_s=_number(env, "KAIROS_SENSOR_TIMEOUT_S", 6 * 3600),
             writer_lock_timeout_s=_number(env, "KAIROS_WRITER_LOCK_TIMEOUT", 3600),
             duckdb_memory_limit=env.get("KAIROS_DUCKDB_MEMORY_LIMIT") or None,
+            max_file_bytes=int(_number(env, "KAIROS_MAX_FILE_BYTES", 64 * 1024**3)),
+            max_line_bytes=int(_number(env, "KAIROS_MAX_LINE_BYTES", 1024 * 1024)),
+            hold_below=_number(env, "KAIROS_HOLD_BELOW", 0.5),
+            publish_retention=int(_number(env, "KAIROS_PUBLISH_RETENTION", 30)),
             portal_https=env.get("KAIROS_PORTAL_HTTPS") == "1",
             secrets={k: env[k] for k in SECRET_VARIABLES if env.get(k)},
         )
@@ -187,4 +200,4 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None

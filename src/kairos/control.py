@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from kairos.files import write_atomic
 
 HEADER = "file_name|business_date|row_count|byte_size|md5"
+MAX_CONTROL_BYTES = 4096
+_MD5 = re.compile(r"[0-9a-f]{32}")
 
 
 class ControlFileError(ValueError):
@@ -38,11 +41,20 @@ def write_control(path: Path, record: ControlRecord) -> None:
 
 
 def read_control(path: Path) -> ControlRecord:
-    """Parse a control file; raise ControlFileError saying what is wrong with it."""
+    """Parse a control file; raise ControlFileError saying what is wrong with it.
+
+    The file is untrusted: at most ``MAX_CONTROL_BYTES`` are read, and no message quotes
+    its content (it could be anything the sender pointed it at)."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_CONTROL_BYTES + 1)
+    if len(data) > MAX_CONTROL_BYTES:
+        raise ControlFileError(
+            f"{path.name}: control file is longer than {MAX_CONTROL_BYTES} bytes"
+        )
     try:
-        text = path.read_text(encoding="ascii")
-    except UnicodeDecodeError as exc:
-        raise ControlFileError(f"{path.name}: control file is not ASCII") from exc
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise ControlFileError(f"{path.name}: control file is not ASCII") from None
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if len(lines) != 2 or lines[0].strip() != HEADER:
         raise ControlFileError(
@@ -53,6 +65,7 @@ def read_control(path: Path) -> ControlRecord:
     if len(fields) != 5:
         raise ControlFileError(f"{path.name}: expected 5 fields, found {len(fields)}")
     name, date_text, rows, size, md5 = fields
+    values = {"business_date": date_text, "row_count": rows, "byte_size": size}
     try:
         record = ControlRecord(
             file_name=name,
@@ -61,8 +74,17 @@ def read_control(path: Path) -> ControlRecord:
             byte_size=int(size),
             md5=md5.lower(),
         )
-    except ValueError as exc:
-        raise ControlFileError(f"{path.name}: unreadable value ({exc})") from exc
-    if record.row_count < 0 or record.byte_size < 0 or len(record.md5) != 32:
+    except ValueError:
+        bad = [k for k, v in values.items() if not _parses(k, v)]
+        raise ControlFileError(f"{path.name}: unreadable {', '.join(bad) or 'value'}") from None
+    if record.row_count < 0 or record.byte_size < 0 or not _MD5.fullmatch(record.md5):
         raise ControlFileError(f"{path.name}: row count, size or MD5 out of range")
     return record
+
+
+def _parses(kind: str, text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text) if kind == "business_date" else int(text)
+    except ValueError:
+        return False
+    return True

@@ -33,3 +33,8 @@ def run_time_for(business_date: dt.date) -> dt.datetime:
 def yesterday(now: dt.datetime | None = None) -> dt.date:
     """The latest business date whose extracts are due: yesterday in the operator's zone."""
     return business_date_of_run(now or dt.datetime.now(dt.UTC))
+
+
+def today(now: dt.datetime | None = None) -> dt.date:
+    """Today in the operator's time zone: no business date can be later."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(TIMEZONE)).date()

@@ -176,7 +176,7 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
             def load(extract_key: str = extract.key, **context) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
-                from kairos.ingest import DeliveryRefused, ReconciliationError, ingest_extract
+                from kairos.ingest import DeliveryRefused, LoadFailed, ingest_extract
 
                 try:
                     result = ingest_extract(
@@ -185,8 +185,9 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
                         business_date(context),
                         dag_run_id=context["run_id"],
                     )
-                except (DeliveryRefused, ReconciliationError) as exc:
-                    raise AirflowFailException(str(exc)) from None  # retrying cannot help
+                except (DeliveryRefused, LoadFailed) as exc:
+                    # the ledger holds it; retrying the same bytes cannot help
+                    raise AirflowFailException(str(exc)) from None
                 return {
                     "extract": result.extract,
                     "status": result.status,
@@ -198,9 +199,16 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
             wait >> loaded
             loads.append(loaded)
 
-        @task(task_id="day_complete", outlets=[raw_asset(system)])
+        @task(task_id="day_complete", outlets=[raw_asset(system)], pool=WRITER_POOL)
         def day_complete(results: list[dict], **context) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from kairos.ingest import seal
+
             day = business_date(context)
+            # the system's whole delivery is in: the build may read the date
+            if missing := seal(Settings.from_env(), system, day):
+                raise AirflowFailException(f"{system} {day}: no good load of {', '.join(missing)}")
             summary = {
                 "business_date": day.isoformat(),
                 "system": system,

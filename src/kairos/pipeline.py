@@ -73,6 +73,11 @@ class BuildPlan:
         return "\n".join(lines)
 
 
+# the pseudo-extract a system's delivery seal counts as (audit.delivery_seal): missing,
+# the system's delivery for the date is incomplete or was interrupted
+SEALED = " delivery sealed"
+
+
 def _warehouse_state(cfg: Settings, con=None):
     """(good loads per date, build attempts per date) from the audit tables."""
     from kairos.ingest.warehouse import connect_writer
@@ -80,8 +85,9 @@ def _warehouse_state(cfg: Settings, con=None):
     def read(c):
         loads = c.execute(
             "select business_date, system || '.' || extract, max(finished_at)"
-            " from audit.load_ledger where status in ? group by all",
-            [list(GOOD_LOADS)],
+            " from audit.load_ledger where status in ? group by all"
+            " union all select business_date, system || ?, sealed_at from audit.delivery_seal",
+            [list(GOOD_LOADS), SEALED],
         ).fetchall()
         builds = c.execute(
             "select business_date, status, finished_at from audit.build_ledger order by finished_at"
@@ -97,7 +103,7 @@ def _warehouse_state(cfg: Settings, con=None):
 def _completeness(loads) -> tuple[dict[dt.date, dt.datetime], dict[dt.date, list[str]]]:
     """Complete dates with the time of their last good load; incomplete ones with what
     they miss."""
-    wanted = {e.key for e in contract.extracts()}
+    wanted = {e.key for e in contract.extracts()} | {s + SEALED for s in contract.systems()}
     seen: dict[dt.date, dict[str, dt.datetime]] = {}
     for day, key, at in loads:
         if key in wanted:

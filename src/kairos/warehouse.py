@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kairos.config import Settings
-from kairos.ingest.warehouse import connect_writer, writer_lock
+from kairos.ingest.warehouse import ensure_schema, open_warehouse, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,15 @@ def dbt(
     ]
     if full_refresh:
         argv.append("--full-refresh")
-    with connect_writer(cfg):
-        pass  # make sure the raw and audit schemas exist before dbt reads them
+    cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
+        # wait out a foreign process holding the file, and make sure the raw and audit
+        # schemas exist before dbt reads them
+        con = open_warehouse(cfg)
+        try:
+            ensure_schema(con)
+        finally:
+            con.close()
         started = dt.datetime.now()
         try:
             result = dbtRunner().invoke(argv)

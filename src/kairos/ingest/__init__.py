@@ -13,22 +13,28 @@ import logging
 from kairos import contract
 from kairos.config import Settings
 from kairos.ingest.load import (
+    DeliveryHeld,
     DeliveryRefused,
+    Limits,
+    LoadFailed,
     LoadResult,
     NotDelivered,
     ReconciliationError,
     load_extract,
 )
-from kairos.ingest.warehouse import connect_writer
+from kairos.ingest.warehouse import connect_writer, seal_delivery
 
 __all__ = [
+    "DeliveryHeld",
     "DeliveryRefused",
+    "LoadFailed",
     "LoadResult",
     "NotDelivered",
     "ReconciliationError",
     "ingest_dates",
     "ingest_extract",
     "is_delivered",
+    "seal",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,7 +64,38 @@ def ingest_extract(
             cfg.work_dir,
             dag_run_id=dag_run_id,
             force=force,
+            limits=limits(cfg),
         )
+
+
+def limits(cfg: Settings) -> Limits:
+    return Limits(
+        max_file_bytes=cfg.max_file_bytes,
+        max_line_bytes=cfg.max_line_bytes,
+        hold_below=cfg.hold_below,
+    )
+
+
+def seal(cfg: Settings, system: str, business_date: dt.date) -> list[str]:
+    """Seal the system's delivery for the date (see ``seal_delivery``); return the
+    extracts without a good latest load (nothing sealed then)."""
+    with connect_writer(cfg) as con:
+        return seal_delivery(con, system, business_date)
+
+
+def choose(systems: list[str] | None, extracts: list[str] | None) -> list[contract.Extract]:
+    """The contract's extracts named by ``systems`` / ``extracts`` (all when neither);
+    ValueError naming any name the contract does not know."""
+    unknown = sorted(set(systems or ()) - set(contract.systems()))
+    unknown += sorted(set(extracts or ()) - {e.key for e in contract.extracts()})
+    if unknown:
+        known = ", ".join(e.key for e in contract.extracts())
+        raise ValueError(f"not in the contract: {', '.join(unknown)} (extracts: {known})")
+    return [
+        e
+        for e in contract.extracts()
+        if (not systems or e.system in systems) and (not extracts or e.key in extracts)
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,12 +113,10 @@ def ingest_dates(
     extracts: list[str] | None = None,
     force: bool = False,
 ) -> tuple[list[LoadResult], list[Failure]]:
-    """Load every extract of every date in [first, last]; a failure does not stop the rest."""
-    chosen = [
-        e
-        for e in contract.extracts()
-        if (not systems or e.system in systems) and (not extracts or e.key in extracts)
-    ]
+    """Load every extract of every date in [first, last]; a failure does not stop the rest.
+
+    After each date, each system all of whose extracts loaded well is sealed for it."""
+    chosen = choose(systems, extracts)
     results: list[LoadResult] = []
     failures: list[Failure] = []
     day = first
@@ -92,9 +127,13 @@ def ingest_dates(
             for e in chosen:
                 try:
                     results.append(
-                        load_extract(con, e, day, cfg.landing, cfg.work_dir, force=force)
+                        load_extract(
+                            con, e, day, cfg.landing, cfg.work_dir, force=force, limits=limits(cfg)
+                        )
                     )
-                except (NotDelivered, DeliveryRefused, ReconciliationError) as exc:
+                except (NotDelivered, DeliveryRefused, LoadFailed) as exc:
                     failures.append(Failure(e.key, day, str(exc)))
+            for system in sorted({e.system for e in chosen}):
+                seal_delivery(con, system, day)
         day += dt.timedelta(days=1)
     return results, failures

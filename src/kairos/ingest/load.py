@@ -3,18 +3,29 @@
 The steps, each of which can stop the load with a clear reason:
 
 1. The control file must be there (else the file is *not delivered*, and the caller's
-   sensor waits).
-2. If the ledger already holds a good load of the same bytes (same MD5) for that date,
-   the re-delivery is a no-op, recorded in the ledger as ``unchanged``.
-3. The streaming scan checks byte size, MD5, row count and header against the control
+   sensor waits). Both files must be regular files inside the landing area (no symlink,
+   device or FIFO, nothing reached through a symlinked folder), no larger than the size
+   limit, and the business date must not be in the future; else the delivery is refused.
+2. If the ledger already holds a good load of the same bytes (same MD5, size and count)
+   for that date, the re-delivery is a no-op, recorded in the ledger as ``unchanged``.
+3. A delivery much smaller than the last good one (a header-only re-delivery, a
+   snapshot that lost most of its rows) is *held*: refused, with the old rows kept,
+   unless the operator forces it.
+4. The streaming scan checks byte size, MD5, row count and header against the control
    file and the contract; a mismatch refuses the whole file (ledger: ``refused``) and
    nothing of it is loaded.
-4. In one transaction: the date's partition and its quarantine are deleted, DuckDB
+5. In one transaction: the date's partition and its quarantine are deleted, DuckDB
    reads the file with the contract's types (rows it cannot read go to quarantine with
    DuckDB's line numbers), row rules DuckDB's types cannot express (ranges, patterns,
    empty required text, the business date, duplicate keys) move the rows that break
    them to quarantine too, and loaded + quarantined must equal the control count, or
-   the transaction is rolled back. Then the ledger row is written and it commits.
+   the transaction is rolled back. Then the ledger row is written and it commits. The
+   same transaction withdraws the system's delivery seal for the date (see
+   ``kairos.ingest.warehouse.seal_delivery``): the build refuses the date until the
+   system's whole delivery is in.
+
+Any other failure (DuckDB cannot read the file at all, the disk is full) is recorded as
+``failed`` with a reason that quotes no data, and the load raises ``LoadFailed``.
 
 Raw rows carry only the contract's columns and ``business_date`` -- nothing about the
 load itself -- so that rerunning a date gives identical tables; the ledger holds the
@@ -39,11 +50,25 @@ import pyarrow as pa
 
 from kairos.contract import Column, Extract
 from kairos.control import ControlFileError, ControlRecord, read_control
-from kairos.ingest.scan import ControlCheckError, ScanResult, is_utf8, scan
+from kairos.dates import today
+from kairos.ingest.scan import DEFAULT_MAX_LINE_BYTES, ControlCheckError, ScanResult, is_utf8, scan
+from kairos.ingest.warehouse import withdraw_seal
 
 log = logging.getLogger(__name__)
 
 GOOD_STATUSES = ("loaded", "replaced", "unchanged")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an untrusted delivery may be: its size, its lines, how far it may shrink."""
+
+    max_file_bytes: int = 64 * 1024**3
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    # hold a delivery with fewer rows than this share of the last good one ...
+    hold_below: float = 0.5
+    # ... when the last good one had at least this many rows
+    hold_min_rows: int = 10
 
 
 class NotDelivered(FileNotFoundError):
@@ -54,8 +79,27 @@ class DeliveryRefused(Exception):
     """The file was refused whole; the ledger records why."""
 
 
-class ReconciliationError(Exception):
+class DeliveryHeld(DeliveryRefused):
+    """The delivery is far smaller than the last good one: held, the old rows kept."""
+
+
+class LoadFailed(Exception):
+    """The load failed for a reason other than the delivery's content checks; the
+    ledger records it as ``failed`` and nothing of the file was kept."""
+
+
+class ReconciliationError(LoadFailed):
     """Loaded plus quarantined rows did not equal the control count; nothing was kept."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as one line that quotes no data: its type and the first line of its
+    message with quoted values masked (DuckDB's errors quote the offending line)."""
+    import re
+
+    first = (str(exc).strip().splitlines() or [""])[0]
+    first = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)[:300]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -157,16 +201,36 @@ def file_md5(path: Path) -> str:
 
 def _last_good_load(
     con: duckdb.DuckDBPyConnection, extract: Extract, business_date: dt.date
-) -> tuple[str, int, int, int] | None:
+) -> tuple[str, int, int, int, int] | None:
     rows = con.execute(
         """
-        select file_md5, control_rows, rows_loaded, rows_quarantined
+        select file_md5, control_rows, rows_loaded, rows_quarantined, file_bytes
         from audit.load_ledger
         where system = ? and extract = ? and business_date = ? and status in ?
         order by finished_at desc
         limit 1
         """,
         [extract.system, extract.name, business_date, list(GOOD_STATUSES)],
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+def _last_good_size(
+    con: duckdb.DuckDBPyConnection, extract: Extract, business_date: dt.date
+) -> tuple[dt.date, int] | None:
+    """The latest good delivery of the extract on or before the date: (date, rows).
+    For an events extract only the same date counts (each day's events differ)."""
+    same_day_only = extract.kind != "snapshot"
+    rows = con.execute(
+        """
+        select business_date, control_rows
+        from audit.load_ledger
+        where system = ? and extract = ? and status in ('loaded', 'replaced')
+            and business_date <= ? and (not ? or business_date = ?)
+        order by business_date desc, finished_at desc
+        limit 1
+        """,
+        [extract.system, extract.name, business_date, same_day_only, business_date],
     ).fetchall()
     return rows[0] if rows else None
 
@@ -209,14 +273,29 @@ def load_extract(
     work_dir: Path,
     dag_run_id: str | None = None,
     force: bool = False,
+    limits: Limits = Limits(),
 ) -> LoadResult:
     """Load one extract of one business date; see the module docstring for the steps.
 
-    Raises NotDelivered when the control file is missing, DeliveryRefused when the file
-    is refused (after recording that in the ledger), ReconciliationError when counts do
-    not add up (nothing kept).
+    Raises NotDelivered when the control file is missing, DeliveryRefused (DeliveryHeld)
+    when the file is refused (held), LoadFailed when anything else stops it (counts that
+    do not add up, a file DuckDB cannot read) -- each after recording it in the ledger,
+    with nothing of the file kept. ``force`` reloads identical bytes and loads a
+    delivery that would be held.
     """
-    return _Load(con, extract, business_date, landing, work_dir, dag_run_id).run(force)
+    load = _Load(con, extract, business_date, landing, work_dir, dag_run_id, limits)
+    try:
+        return load.run(force)
+    except (NotDelivered, DeliveryRefused):
+        raise
+    except Exception as exc:
+        _rollback(con)
+        message = f"{extract.key} {load.data_path.name}: load failed: {describe_error(exc)}"
+        if isinstance(exc, LoadFailed):
+            message = str(exc)
+        load.record("failed", message, None, None, None)
+        log.error("%s", message)
+        raise (exc if isinstance(exc, LoadFailed) else LoadFailed(message)) from None
 
 
 class _Load:
@@ -230,29 +309,49 @@ class _Load:
         landing: Path,
         work_dir: Path,
         dag_run_id: str | None,
+        limits: Limits,
     ):
         self.con, self.extract, self.business_date = con, extract, business_date
-        self.work_dir, self.dag_run_id = work_dir, dag_run_id
+        self.work_dir, self.dag_run_id, self.limits = work_dir, dag_run_id, limits
+        self.landing = landing
         self.data_path = extract.data_path(landing, business_date)
         self.ctl_path = extract.control_path(landing, business_date)
         self.started_at = dt.datetime.now()
         self.t0 = time.perf_counter()
 
-    def refuse(self, message: str, md5: str | None, rows: int | None, size: int | None):
+    def record(self, status: str, message: str, md5, rows, size) -> None:
         result = LoadResult(
-            self.extract.key,
-            self.business_date,
-            "refused",
-            self.data_path.name,
-            md5,
-            rows,
-            0,
-            0,
+            self.extract.key, self.business_date, status, self.data_path.name, md5, rows, 0, 0,
             message,
-        )
+        )  # fmt: skip
         _ledger(self.con, self.extract, result, size, self.dag_run_id, self.started_at)
+
+    def refuse(self, message: str, md5: str | None, rows: int | None, size: int | None):
+        self.record("refused", message, md5, rows, size)
         log.error("%s", message)
         raise DeliveryRefused(message)
+
+    def hold(self, message: str, control: ControlRecord):
+        self.record("held", message, control.md5, control.row_count, control.byte_size)
+        log.error("%s", message)
+        raise DeliveryHeld(message)
+
+    def untrusted_path_problem(self, path: Path) -> str | None:
+        """Why ``path`` is not a regular file inside the landing area, or None."""
+        import stat
+
+        try:
+            mode = path.lstat().st_mode
+            inside = path.resolve(strict=True).is_relative_to(self.landing.resolve())
+        except (OSError, RuntimeError):
+            return f"{path.name} cannot be read as a file"
+        if stat.S_ISLNK(mode):
+            return f"{path.name} is a symbolic link; only regular files are accepted"
+        if not stat.S_ISREG(mode):
+            return f"{path.name} is not a regular file"
+        if not inside:
+            return f"{path.name} lies outside the landing area (a symlinked folder)"
+        return None
 
     def run(self, force: bool) -> LoadResult:
         if not self.ctl_path.exists():
@@ -262,10 +361,17 @@ class _Load:
             )
         control = self.control()
         previous = _last_good_load(self.con, self.extract, self.business_date)
-        if previous is not None and not force and previous[0] == control.md5:
+        if (
+            previous is not None
+            and not force
+            and (previous[0], previous[1], previous[4])
+            == (control.md5, control.row_count, control.byte_size)
+        ):
             unchanged = self.unchanged(control, previous)
             if unchanged is not None:
                 return unchanged
+        if not force:
+            self.hold_if_shrunk(control)
         if is_utf8(self.extract.encoding):
             scanned, outcome = self.load_in_place(control)
         else:
@@ -275,17 +381,33 @@ class _Load:
     def control(self) -> ControlRecord:
         """The control record, checked against the data file's presence and the date."""
         key, name = self.extract.key, self.data_path.name
+        if self.business_date > today():
+            self.refuse(
+                f"{key} {name} refused: business date {self.business_date} is in the future"
+                f" (today is {today()} in the operator's time zone)",
+                None, None, None,
+            )  # fmt: skip
+        if problem := self.untrusted_path_problem(self.ctl_path):
+            self.refuse(f"{key} {name} refused: {problem}", None, None, None)
         try:
             control = read_control(self.ctl_path)
         except ControlFileError as exc:
             self.refuse(f"{key} {name} refused: {exc}", None, None, None)
-        if not self.data_path.exists():
+        if not self.data_path.exists() and not self.data_path.is_symlink():
             self.refuse(
                 f"{key} {self.business_date}: control file present but data file {name} is missing",
                 control.md5,
                 control.row_count,
                 None,
             )
+        if problem := self.untrusted_path_problem(self.data_path):
+            self.refuse(f"{key} {name} refused: {problem}", None, None, None)
+        if control.byte_size > self.limits.max_file_bytes:
+            self.refuse(
+                f"{key} {name} refused: control says {control.byte_size} bytes, more than the"
+                f" limit of {self.limits.max_file_bytes}",
+                control.md5, control.row_count, control.byte_size,
+            )  # fmt: skip
         if control.business_date != self.business_date:
             self.refuse(
                 f"{key} {name} refused: control file is for"
@@ -295,6 +417,21 @@ class _Load:
                 control.byte_size,
             )
         return control
+
+    def hold_if_shrunk(self, control: ControlRecord) -> None:
+        """Hold a delivery far smaller than the last good one (see ``Limits``)."""
+        last = _last_good_size(self.con, self.extract, self.business_date)
+        if last is None:
+            return
+        day, rows = last
+        if rows >= self.limits.hold_min_rows and control.row_count < rows * self.limits.hold_below:
+            self.hold(
+                f"{self.extract.key} {self.data_path.name} held: {control.row_count} rows against"
+                f" {rows} in the last good delivery ({day}); the loaded rows are kept."
+                " Load it anyway with: kairos ingest --force"
+                f" --date {self.business_date} --extract {self.extract.key}",
+                control,
+            )
 
     def unchanged(self, control: ControlRecord, previous) -> LoadResult | None:
         """A re-delivery of the very bytes already loaded: recorded, nothing reloaded."""
@@ -324,11 +461,12 @@ class _Load:
             self.data_path, control.md5, control.byte_size, control.row_count, careful=False
         )
         with ThreadPoolExecutor(max_workers=1) as pool:
-            check = pool.submit(
-                scan, self.extract, self.data_path, control, self.work_dir, careful=False
-            )
+            check = pool.submit(self.scan, control, careful=False)
             try:
                 outcome = self.partition(scanned)
+            except duckdb.Error:
+                outcome = None  # e.g. a CR DuckDB cannot parse: the careful pass copes
+                _rollback(self.con)
             except Exception as exc:
                 outcome = exc
             try:
@@ -344,31 +482,47 @@ class _Load:
     def load_transcoded(self, control: ControlRecord):
         """Transcode (and check) first, then load the UTF-8 work copy."""
         try:
-            scanned = scan(self.extract, self.data_path, control, self.work_dir, careful=False)
+            scanned = self.scan(control, careful=False)
         except ControlCheckError as exc:
             self.refuse(str(exc), control.md5, control.row_count, control.byte_size)
         try:
             return scanned, self.partition(scanned)
+        except duckdb.Error:
+            _rollback(self.con)
+            return scanned, None  # the careful pass tries again
         except BaseException:
             _rollback(self.con)
             scanned.discard()
             raise
+
+    def scan(self, control: ControlRecord, careful: bool) -> ScanResult:
+        return scan(
+            self.extract,
+            self.data_path,
+            control,
+            self.work_dir,
+            careful=careful,
+            max_line_bytes=self.limits.max_line_bytes,
+        )
 
     def partition(self, scanned: ScanResult) -> tuple[int, int, bool]:
         return _load_partition(self.con, self.extract, self.business_date, scanned, self.data_path)
 
     def reconcile(self, control: ControlRecord, scanned: ScanResult, outcome, replaced: bool):
         """Counts must add up to the control file's; then record and commit."""
-        loaded, quarantined, bad_encoding = outcome
+        loaded, quarantined, bad_encoding = outcome or (0, -1, True)
         try:
             if bad_encoding or loaded + quarantined != control.row_count:
                 # The fast pass neither looks for empty lines (DuckDB skips them silently)
                 # nor decodes UTF-8 (DuckDB rejects bad bytes, but mangles the raw text).
                 # Start again with the careful pass, which keeps both with their raw bytes.
-                self.con.execute("rollback")
-                scanned.discard()
                 log.info("%s: empty or undecodable lines; reading carefully", self.extract.key)
-                scanned = scan(self.extract, self.data_path, control, self.work_dir, careful=True)
+                _rollback(self.con)
+                scanned.discard()
+                try:
+                    scanned = self.scan(control, careful=True)
+                except ControlCheckError as exc:
+                    self.refuse(str(exc), control.md5, control.row_count, control.byte_size)
                 loaded, quarantined, _ = self.partition(scanned)
             total = loaded + quarantined
             if total != control.row_count:
@@ -429,6 +583,7 @@ def _load_partition(
     rej = f"kairos_rej_{tag}"
     con.execute("set preserve_insertion_order = true")
     con.execute("begin")
+    withdraw_seal(con, extract.system, business_date)
     con.execute(f"delete from {raw} where business_date = ?", [business_date])
     con.execute(
         "delete from audit.quarantine where system = ? and extract = ? and business_date = ?",

@@ -1,12 +1,21 @@
 """The streaming pass over a delivered data file, before anything is loaded.
 
 One read, in blocks of a few MiB, does the control check (byte size, MD5, row count),
-checks the header, and decodes the file's encoding. DuckDB reads UTF-8 only (and its
-``encodings`` extension cannot be downloaded here), so a GBK file is transcoded to a
-UTF-8 working copy as it streams. A line whose bytes are not valid in the encoding, or
-an empty line (which DuckDB would skip without a word), is replaced in the working copy
-by a one-field placeholder that DuckDB is sure to reject, and its line number, raw
-bytes and reason are kept so that the loader quarantines it: nothing is dropped.
+checks the header, and decodes the file's encoding. The file is untrusted: reading stops
+as soon as it is longer than its control file says or a line is longer than the limit,
+and no refusal message ever quotes the file's bytes (a "data file" may be a symlink to a
+secret; the caller refuses those first, but the message must not depend on that). DuckDB
+reads UTF-8 only (and its ``encodings`` extension cannot be downloaded here), so a GBK
+file is transcoded to a UTF-8 working copy as it streams. A line whose bytes are not
+valid in the encoding, or an empty line (which DuckDB would skip without a word), is
+replaced in the working copy by a one-field placeholder that DuckDB is sure to reject,
+and its line number, raw bytes and reason are kept so that the loader quarantines it:
+nothing is dropped.
+
+Line ends are LF; a CR right before the LF (CRLF line ends) belongs to the line end and
+is dropped, a CR anywhere else puts the line in quarantine (DuckDB would otherwise split
+the line there). A GBK-declared file whose bytes are all valid UTF-8 and hold multi-byte
+text is refused: it was written in UTF-8 and would load as mojibake without an error.
 
 Memory stays at a few blocks whatever the file's size.
 """
@@ -25,6 +34,9 @@ from kairos.control import ControlRecord
 BLOCK_BYTES = 4 * 1024 * 1024
 # A line DuckDB rejects as "missing columns" for every extract (all have > 1 column).
 PLACEHOLDER = "\x1f"
+
+
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 
 
 class ControlCheckError(Exception):
@@ -51,6 +63,7 @@ class ScanResult:
     bad_lines: list[BadLine] = field(default_factory=list)
     is_working_copy: bool = False
     careful: bool = True
+    saw_cr: bool = False
 
     def discard(self) -> None:
         """Delete the working copy, if one was made."""
@@ -82,9 +95,12 @@ class _LineFixer:
 
         Not careful: empty lines are not looked for, and a file that needs no transcoding
         is not decoded at all; the loader's count reconciliation and DuckDB's own UTF-8
-        check send the file back for a careful pass if either was needed.
+        check send the file back for a careful pass if either was needed. A block with a
+        CR in it is always taken line by line.
         """
-        if not self.careful or (b"\n\n" not in raw and not raw.startswith(b"\n")):
+        has_cr = b"\r" in raw
+        blank = self.careful and (b"\n\n" in raw or raw.startswith(b"\n"))
+        if not has_cr and not blank:
             if not self.keep_text and not self.careful:
                 return ""
             if raw.isascii():  # valid in either encoding, and cheap to convert
@@ -97,23 +113,24 @@ class _LineFixer:
         out = []
         # raw ends with LF, so the last element of split is b"" and is not a line
         for offset, line in enumerate(raw.split(b"\n")[:-1]):
-            number = first_line + offset
-            if not line.strip():
-                self.bad.append(BadLine(number, _raw_repr(line), "empty line"))
-                out.append(PLACEHOLDER)
-                continue
-            try:
-                out.append(line.decode(self.encoding))
-            except UnicodeDecodeError as exc:
-                self.bad.append(
-                    BadLine(
-                        number,
-                        _raw_repr(line),
-                        f"bytes not valid {self.encoding.upper()} at byte {exc.start + 1}",
-                    )
-                )
-                out.append(PLACEHOLDER)
+            out.append(self._line(line, first_line + offset))
         return "\n".join(out) + "\n"
+
+    def _line(self, line: bytes, number: int) -> str:
+        if line.endswith(b"\r"):  # CRLF: the CR is part of the line end
+            line = line[:-1]
+        reason = None
+        if not line.strip():
+            reason = "empty line"
+        elif b"\r" in line:
+            reason = "carriage return (CR) inside the line; only LF or CRLF may end a line"
+        else:
+            try:
+                return line.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                reason = f"bytes not valid {self.encoding.upper()} at byte {exc.start + 1}"
+        self.bad.append(BadLine(number, _raw_repr(line), reason))
+        return PLACEHOLDER
 
 
 def scan(
@@ -122,21 +139,24 @@ def scan(
     control: ControlRecord,
     work_dir: Path,
     careful: bool = True,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> ScanResult:
     """Check ``data_path`` against its control record and prepare it for DuckDB.
 
     Raises ControlCheckError, with a message a data engineer can act on, when the byte
-    size, MD5, row count or header does not match; no working copy is left behind.
-    ``careful=False`` is the fast first attempt (see ``_LineFixer.block``).
+    size, MD5, row count or header does not match, the file is longer than its control
+    file says, or a line is longer than ``max_line_bytes``; no working copy is left
+    behind. ``careful=False`` is the fast first attempt (see ``_LineFixer.block``).
     """
     transcode = not is_utf8(extract.encoding)
-    result = _pass(extract, data_path, work_dir if transcode else None, careful)
+    limits = (control.byte_size, max_line_bytes)
+    result = _pass(extract, data_path, work_dir if transcode else None, careful, limits)
     try:
         _check_control(extract, data_path, control, result)
-        if not transcode and result.bad_lines:
-            # A UTF-8 file with empty or undecodable lines: a second pass writes a
-            # clean working copy so that line numbers stay aligned for DuckDB.
-            result = _pass(extract, data_path, work_dir, careful=True)
+        if not transcode and (result.bad_lines or result.saw_cr):
+            # A UTF-8 file with empty or undecodable lines, or CRs: a second pass writes
+            # a clean working copy so that line numbers stay aligned for DuckDB.
+            result = _pass(extract, data_path, work_dir, True, limits)
     except BaseException:
         result.discard()
         raise
@@ -148,7 +168,7 @@ def _check_control(
 ) -> None:
     problems = []
     if control.file_name != data_path.name:
-        problems.append(f"control names file {control.file_name!r}, not {data_path.name!r}")
+        problems.append(f"control names another file, not {data_path.name!r}")
     if result.byte_size != control.byte_size:
         problems.append(f"{result.byte_size} bytes, control says {control.byte_size}")
     if result.md5 != control.md5:
@@ -159,12 +179,18 @@ def _check_control(
         raise ControlCheckError(f"{extract.key} {data_path.name} refused: " + "; ".join(problems))
 
 
-def _pass(extract: Extract, data_path: Path, work_dir: Path | None, careful: bool) -> ScanResult:
+def _pass(
+    extract: Extract,
+    data_path: Path,
+    work_dir: Path | None,
+    careful: bool,
+    limits: tuple[int, int],
+) -> ScanResult:
     out_path = None
     if work_dir is not None:
-        work_dir.mkdir(parents=True, exist_ok=True)
+        work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         out_path = work_dir / f"{data_path.stem}.{os.getpid()}.utf8.dat"
-    scanner = _Scanner(extract, data_path, out_path, careful)
+    scanner = _Scanner(extract, data_path, out_path, careful, limits)
     try:
         with data_path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(BLOCK_BYTES), b""):
@@ -184,6 +210,7 @@ def _pass(extract: Extract, data_path: Path, work_dir: Path | None, careful: boo
         bad_lines=scanner.fixer.bad,
         is_working_copy=out_path is not None,
         careful=careful,
+        saw_cr=scanner.saw_cr,
     )
 
 
@@ -191,14 +218,42 @@ class _Scanner:
     """One pass over a delivered file, block by block: MD5, size, line count, header,
     and (with a work file) the UTF-8 text of every whole line."""
 
-    def __init__(self, extract: Extract, data_path: Path, out_path: Path | None, careful: bool):
+    def __init__(
+        self,
+        extract: Extract,
+        data_path: Path,
+        out_path: Path | None,
+        careful: bool,
+        limits: tuple[int, int],
+    ):
         self.extract, self.data_path = extract, data_path
+        self.max_bytes, self.max_line = limits
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.fixer = _LineFixer(extract.encoding, keep_text=out_path is not None, careful=careful)
         self.size = self.newlines = 0
         self.carry = b""
         self.header_seen = False
-        self.out = None if out_path is None else out_path.open("w", encoding="utf-8", newline="\n")
+        self.saw_cr = False
+        # a GBK file must not be valid UTF-8 with multi-byte text (see the module doc)
+        self.utf8 = None if is_utf8(extract.encoding) else codecs.getincrementaldecoder("utf-8")()
+        self.non_ascii = False
+        self.out = None
+        if out_path is not None:  # the copy holds personal data: private from the start
+            fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self.out = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+
+    def _refuse(self, why: str) -> ControlCheckError:
+        return ControlCheckError(f"{self.extract.key} {self.data_path.name} refused: {why}")
+
+    def _check_utf8(self, chunk: bytes, final: bool = False) -> None:
+        if self.utf8 is None:
+            return
+        if not self.non_ascii and not chunk.isascii():
+            self.non_ascii = True
+        try:
+            self.utf8.decode(chunk, final)
+        except UnicodeDecodeError:
+            self.utf8 = None  # not UTF-8: as a GBK file should be
 
     def _write(self, text: str) -> None:
         if self.out is not None:
@@ -212,12 +267,23 @@ class _Scanner:
     def feed(self, chunk: bytes) -> None:
         self.md5.update(chunk)
         self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise self._refuse(
+                f"the file is longer than its control file says ({self.max_bytes} bytes);"
+                " stopped reading"
+            )
+        self.saw_cr = self.saw_cr or b"\r" in chunk
+        self._check_utf8(chunk)
         buf = self.carry + chunk
         cut = buf.rfind(b"\n")
         if cut < 0:
             self.carry = buf
+            self._check_line_length()
             return
         whole, self.carry = buf[: cut + 1], buf[cut + 1 :]
+        if (start := _long_line(whole, self.max_line)) is not None:
+            number = self.newlines + whole.count(b"\n", 0, start) + 1
+            raise self._refuse(f"line {number} is longer than the limit of {self.max_line} bytes")
         if not self.header_seen:
             header, _, whole = whole.partition(b"\n")
             self._header(header)
@@ -226,6 +292,13 @@ class _Scanner:
         self.newlines += whole.count(b"\n")
         if whole:
             self._write(self.fixer.block(whole, first_line))
+        self._check_line_length()
+
+    def _check_line_length(self) -> None:
+        if len(self.carry) > self.max_line:
+            raise self._refuse(
+                f"line {self.newlines + 1} is longer than the limit of {self.max_line} bytes"
+            )
 
     def finish(self) -> None:
         if self.carry:  # last line without its LF
@@ -235,8 +308,13 @@ class _Scanner:
                 self._write(self.fixer.block(self.carry + b"\n", self.newlines + 1))
             self.newlines += 1
         if not self.header_seen:
-            raise ControlCheckError(
-                f"{self.extract.key} {self.data_path.name} refused: file is empty"
+            raise self._refuse("file is empty")
+        self._check_utf8(b"", final=True)
+        if self.utf8 is not None and self.non_ascii:
+            raise self._refuse(
+                f"declared {self.extract.encoding.upper()}, but its bytes are valid UTF-8 with"
+                " multi-byte text: it was written in UTF-8 and would load as mojibake;"
+                f" ask for a re-delivery in {self.extract.encoding.upper()}"
             )
 
     def close(self) -> None:
@@ -245,10 +323,39 @@ class _Scanner:
             self.out = None
 
 
+def _long_line(buf: bytes, limit: int) -> int | None:
+    """The offset of a line in ``buf`` longer than ``limit`` bytes, or None.
+
+    Looks for a newline in each aligned window of half the limit: a line longer than the
+    limit covers at least one such window whole, so only windows without a newline (few,
+    in real data none) need the exact check."""
+    half = max(limit // 2, 1)
+    for start in range(0, len(buf) - half + 1, half):
+        if buf.find(b"\n", start, start + half) < 0:
+            first = buf.rfind(b"\n", 0, start) + 1
+            end = buf.find(b"\n", start + half)
+            if (len(buf) if end < 0 else end) - first > limit:
+                return first
+    return None
+
+
 def _check_header(extract: Extract, data_path: Path, header: bytes) -> None:
-    text = header.decode("ascii", errors="replace").rstrip("\r")
-    if text != extract.header_line():
-        raise ControlCheckError(
-            f"{extract.key} {data_path.name} refused: header is {text[:200]!r},"
-            f" the contract says {extract.header_line()!r}"
-        )
+    """The header must be the contract's, byte for byte (a trailing CR aside).
+
+    The message describes the difference without quoting the file: a "header" may be
+    the first bytes of anything."""
+    header = header.removesuffix(b"\r")
+    expected = extract.header_line()
+    if header == expected.encode("ascii"):
+        return
+    names = header.split(b"|")
+    if len(names) != len(extract.columns):
+        why = f"{len(names)} fields, the contract has {len(extract.columns)}"
+    else:
+        wanted = [c.name.encode() for c in extract.columns]
+        k = next(i for i, (a, b) in enumerate(zip(names, wanted, strict=True)) if a != b)
+        why = f"field {k + 1} is not {extract.columns[k].name!r}"
+    raise ControlCheckError(
+        f"{extract.key} {data_path.name} refused: the header is not the contract's ({why});"
+        f" expected {expected!r}"
+    )

@@ -74,6 +74,69 @@ create table if not exists audit.build_ledger (
 """
 
 
+# A system's delivery for a date is *sealed* once every one of its extracts has a good
+# load from the same ingest; a load that changes a partition withdraws the seal in its own
+# transaction. A killed ingest therefore leaves the date unsealed -- possibly mixing new
+# and old extracts -- and the build refuses it until an ingest of the system completes.
+SEAL_DDL = """
+create table if not exists audit.delivery_seal (
+    system varchar not null,
+    business_date date not null,
+    sealed_at timestamp not null,
+    primary key (system, business_date)
+)
+"""
+
+# Warehouses from before seals: every (system, date) whose extracts all have a good load
+# is taken as sealed when the table is made.
+_SEAL_EXISTING = """
+insert into audit.delivery_seal
+select system, business_date, max(finished_at)
+from audit.load_ledger
+where status in ('loaded', 'replaced', 'unchanged')
+group by system, business_date
+having count(distinct extract) = (
+    select count(*) from (values {extracts}) as c(system, extract)
+    where c.system = load_ledger.system
+)
+"""
+
+
+def withdraw_seal(con: duckdb.DuckDBPyConnection, system: str, business_date) -> None:
+    """Mark the system's delivery for the date as in progress (inside the load's
+    transaction)."""
+    con.execute(
+        "delete from audit.delivery_seal where system = ? and business_date = ?",
+        [system, business_date],
+    )
+
+
+def seal_delivery(con: duckdb.DuckDBPyConnection, system: str, business_date) -> list[str]:
+    """Seal the system's delivery for the date if the latest ledger row of each of its
+    extracts is a good load; return the extracts that are not (nothing sealed then)."""
+    wanted = [e.name for e in contract.for_system(system)]
+    latest = dict(
+        con.execute(
+            """
+            select extract, arg_max(status, finished_at)
+            from audit.load_ledger
+            where system = ? and business_date = ?
+            group by extract
+            """,
+            [system, business_date],
+        ).fetchall()
+    )
+    missing = [
+        f"{system}.{x}" for x in wanted if latest.get(x) not in ("loaded", "replaced", "unchanged")
+    ]
+    if not missing:
+        con.execute(
+            "insert or ignore into audit.delivery_seal values (?, ?, now()::timestamp)",
+            [system, business_date],
+        )
+    return missing
+
+
 class WriterLockTimeout(TimeoutError):
     """Another writer held the warehouse for longer than we were willing to wait."""
 
@@ -104,15 +167,42 @@ def writer_lock(lock_path: Path, timeout_s: float) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def open_warehouse(cfg: Settings, deadline: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-write, waiting while another process -- not a Kairos
+    writer, which takes the writer lock, but e.g. an analyst's DuckDB session on the live
+    file -- holds DuckDB's own lock on it; raise WriterLockTimeout, saying what to do,
+    once ``writer_lock_timeout_s`` has passed."""
+    config = {}
+    if cfg.duckdb_memory_limit:  # e.g. "4GB"; DuckDB spills to disk beyond it
+        config["memory_limit"] = cfg.duckdb_memory_limit
+    if deadline is None:
+        deadline = time.monotonic() + cfg.writer_lock_timeout_s
+    waited = False
+    while True:
+        try:
+            return duckdb.connect(str(cfg.warehouse), config=config)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise WriterLockTimeout(
+                    f"the warehouse {cfg.warehouse.name} is held open by another process"
+                    f" (an analyst's DuckDB session on the live file?); waited"
+                    f" {cfg.writer_lock_timeout_s:.0f}s (KAIROS_WRITER_LOCK_TIMEOUT). Close"
+                    " that session; analysts read the snapshot (kairos sql does by default)."
+                ) from None
+            if not waited:
+                log.warning("the warehouse is held open by another process; waiting")
+                waited = True
+            time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def connect_writer(cfg: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to the warehouse, held under the writer lock."""
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
-        config = {}
-        if cfg.duckdb_memory_limit:  # e.g. "4GB"; DuckDB spills to disk beyond it
-            config["memory_limit"] = cfg.duckdb_memory_limit
-        con = duckdb.connect(str(cfg.warehouse), config=config)
+        con = open_warehouse(cfg)
         try:
             ensure_schema(con)
             yield con
@@ -140,5 +230,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
     con.execute(QUARANTINE_DDL)
     con.execute(BUILD_LEDGER_DDL)
+    if not con.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'audit' and table_name = 'delivery_seal'"
+    ).fetchall()[0][0]:
+        con.execute(SEAL_DDL)
+        pairs = ", ".join(f"('{e.system}', '{e.name}')" for e in contract.extracts())
+        con.execute(_SEAL_EXISTING.format(extracts=pairs))
     for extract in contract.extracts():
         con.execute(raw_table_ddl(extract))

@@ -30,7 +30,12 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """One published day, and two users of two teams."""
-    mp, cfg = module_home(tmp_path_factory, "portal", KAIROS_PSEUDONYM_KEY="test-key")
+    mp, cfg = module_home(
+        tmp_path_factory,
+        "portal",
+        KAIROS_PSEUDONYM_KEY="test-key",
+        KAIROS_PORTAL_INSECURE_HTTP="1",  # TestClient and the browser speak plain HTTP
+    )
     generate(cfg.landing, DAY, 1, 3_000, 5, progress=False)
     ingest_dates(cfg, DAY, DAY)
     pipeline.run_steps(pipeline.BUILD_STEPS, cfg, DAY, "portal-test")
@@ -64,9 +69,8 @@ def test_every_route_needs_a_session(client, published):
     some = manifest["lists"][0]["list_id"]
     for path in ("/", "/lists", f"/lists/{DAY}/{some}/csv", "/docs/index.html"):
         r = client.get(path)
-        assert r.status_code in (303, 401), path
-        if r.status_code == 303:
-            assert r.headers["location"] == "/login"
+        assert r.status_code == 303, path  # an unsigned visitor is sent to sign in
+        assert r.headers["location"] == "/login"
     assert client.post("/logout").status_code == 303  # harmless without a session
 
 
@@ -100,6 +104,150 @@ def test_a_team_sees_only_its_lists_and_cannot_fetch_others(client, published):
     events = [json.loads(x) for x in portal.audit_path(cfg).read_text().splitlines()]
     assert any(e["event"] == "download_refused" and e["list_id"] == other for e in events)
     assert client.get("/docs/index.html").status_code == 200
+
+
+@pytest.fixture
+def throttle_reset(published):
+    """Sign-in failures are counted per user name and client ("testclient" for every
+    TestClient): start and end with none, so that one test's lockout is not another's."""
+    cfg, _ = published
+    portal.throttle_path(cfg).unlink(missing_ok=True)
+    yield cfg
+    portal.throttle_path(cfg).unlink(missing_ok=True)
+
+
+def audit_events(cfg):
+    return [json.loads(x) for x in portal.audit_path(cfg).read_text().splitlines()]
+
+
+def test_signing_out_ends_the_session_everywhere(published, throttle_reset):
+    cfg, _ = published
+    portal.add_user(cfg, "olga", "care-team", PASSWORD)
+    a = TestClient(portal.create_app(cfg), follow_redirects=False)
+    b = TestClient(portal.create_app(cfg), follow_redirects=False)
+    assert sign_in(a, "olga").status_code == 303 and sign_in(b, "olga").status_code == 303
+    stolen = a.cookies.get(portal.SESSION_COOKIE)
+    assert a.post("/logout").status_code == 303
+    assert b.get("/lists").status_code == 303  # the other device's session ended too
+    c = TestClient(portal.create_app(cfg), follow_redirects=False)
+    c.cookies.set(portal.SESSION_COOKIE, stolen)
+    assert c.get("/lists").status_code == 303  # an old cookie no longer works
+    assert [e["event"] for e in audit_events(cfg) if e.get("user") == "olga"][-3:] == [
+        "login",
+        "login",
+        "logout",
+    ]
+
+
+def test_a_password_change_disabling_or_removal_ends_live_sessions(published, throttle_reset):
+    from kairos import cli
+
+    cfg, _ = published
+    for how in ("password", "disable", "remove"):
+        portal.add_user(cfg, "petra", "care-team", PASSWORD)
+        c = TestClient(portal.create_app(cfg), follow_redirects=False)
+        assert sign_in(c, "petra").status_code == 303
+        assert c.get("/lists").status_code == 200
+        if how == "password":
+            portal.add_user(cfg, "petra", "care-team", PASSWORD + "!")
+        else:
+            assert cli.main(["portal-user", "--user", "petra", f"--{how}"]) == 0
+        assert c.get("/lists").status_code == 303, how
+        if how == "disable":
+            assert sign_in(c, "petra").status_code == 401
+
+
+def test_sign_in_is_locked_after_repeated_failures_the_right_password_too(
+    published, throttle_reset
+):
+    cfg, _ = published
+    portal.add_user(cfg, "quinn", "care-team", PASSWORD)
+    c = TestClient(portal.create_app(cfg), follow_redirects=False)
+    for _ in range(portal.MAX_USER_FAILURES):
+        assert sign_in(c, "quinn", "wrong password!").status_code == 401
+    assert sign_in(c, "quinn").status_code == 429
+    assert any(e.get("reason") == "locked" for e in audit_events(cfg))
+    # one client trying many user names is locked as a client
+    portal.throttle_path(cfg).unlink()
+    for k in range(portal.MAX_CLIENT_FAILURES):
+        assert sign_in(c, f"guess{k}", "wrong password!").status_code == 401
+    assert sign_in(c, "carol").status_code == 429
+
+
+def test_an_unknown_user_takes_as_long_as_a_known_one(client, published, throttle_reset):
+    def timed(user):
+        t0 = time.perf_counter()
+        assert sign_in(client, user, "wrong password!").status_code == 401
+        return time.perf_counter() - t0
+
+    known = sorted(timed("dan") for _ in range(3))[1]
+    portal.throttle_path(published[0]).unlink()
+    unknown = sorted(timed(f"nobody{k}") for k in range(3))[1]
+    assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+def test_oversized_input_is_refused_before_anything_is_written(client, published, throttle_reset):
+    cfg, _ = published
+    before = portal.audit_path(cfg).stat().st_size
+    r = client.post("/login", data={"username": "x" * 1_000_000, "password": "p"})
+    assert r.status_code == 413
+    assert portal.audit_path(cfg).stat().st_size == before
+    r = client.post("/login", data={"username": "y" * 5000, "password": "p"})
+    assert r.status_code == 401
+    last = audit_events(cfg)[-1]
+    assert last["reason"] == "too long" and len(last["user"]) <= portal.MAX_USER + 1
+
+
+def test_security_headers_and_the_secure_cookie_by_default(published, throttle_reset, monkeypatch):
+    from kairos.config import Settings
+
+    cfg, manifest = published
+    local = TestClient(portal.create_app(cfg), follow_redirects=False)
+    r = local.get("/login")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert "strict-transport-security" not in r.headers  # plain HTTP, said explicitly
+    assert sign_in(local).status_code == 303
+    some = next(i for i in manifest["lists"] if i["owner_team"] == "care-team")["list_id"]
+    download = local.get(f"/lists/{DAY}/{some}/csv")
+    assert download.status_code == 200 and download.headers["cache-control"] == "no-store"
+
+    monkeypatch.delenv("KAIROS_PORTAL_INSECURE_HTTP")
+    tls = TestClient(portal.create_app(Settings.from_env()), follow_redirects=False)
+    r = sign_in(tls)
+    assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+    assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_users_need_a_long_password_and_a_known_team(published, capsys):
+    from kairos import cli
+
+    cfg, _ = published
+    with pytest.raises(ValueError, match="12 to"):
+        portal.add_user(cfg, "rita", "care-team", "short pass")
+    with pytest.raises(ValueError, match="unknown team"):
+        portal.add_user(cfg, "rita", "car-team", PASSWORD)
+    assert cli.main(["portal-user", "--user", "rita", "--remove"]) == 1
+    assert "no portal user" in capsys.readouterr().err
+
+
+def test_the_audit_takes_the_socket_address_unless_a_proxy_is_trusted(
+    published, throttle_reset, monkeypatch
+):
+    from kairos.config import Settings
+
+    cfg, _ = published
+    c = TestClient(portal.create_app(cfg), follow_redirects=False)
+    c.post("/login", data={"username": "carol", "password": PASSWORD},
+           headers={"X-Forwarded-For": "203.0.113.9"})  # fmt: skip
+    assert audit_events(cfg)[-1]["client"] == "testclient"
+    monkeypatch.setenv("KAIROS_PORTAL_TRUSTED_PROXY", "testclient")
+    p = TestClient(portal.create_app(Settings.from_env()), follow_redirects=False)
+    p.post("/login", data={"username": "carol", "password": PASSWORD},
+           headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})  # fmt: skip
+    assert audit_events(cfg)[-1]["client"] == "203.0.113.9"
+    assert portal.audit_path(cfg).stat().st_mode & 0o077 == 0
 
 
 def test_a_removed_user_loses_access_at_once(published):

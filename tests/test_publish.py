@@ -98,7 +98,7 @@ def test_every_warehouse_suite_passes_on_good_data(home):
         result = gate(home, module)
         assert result.success, result.summary()
         assert len(result.suites) == len(quality.load_suites(home, module))
-    kept = json.loads(Path(result.result_path).read_text())
+    kept = json.loads((home.home / result.result_path).read_text())
     assert kept["success"] and kept["suites"]
     assert (home.home / "quality" / "data_docs" / "index.html").exists()
 
@@ -424,12 +424,14 @@ def test_no_phone_number_or_name_leaves_the_warehouse(home):
 
 def test_republishing_a_day_yields_byte_identical_files(home):
     a = daily.run(home, DAY, "run-a")
-    b = daily.run(home, DAY, "run-b")
-    assert a.ok and b.ok and a.published != b.published
+    assert a.ok
     files_a = {p.name: p.read_bytes() for p in Path(a.published).iterdir() if p.suffix != ".json"}
+    lists_a = json.loads((Path(a.published) / "manifest.json").read_text())["lists"]
+    b = daily.run(home, DAY, "run-b")
+    assert b.ok and a.published != b.published
+    assert not Path(a.published).exists()  # superseded: the retention removed it
     files_b = {p.name: p.read_bytes() for p in Path(b.published).iterdir() if p.suffix != ".json"}
     assert files_a and files_a == files_b
-    lists_a = json.loads((Path(a.published) / "manifest.json").read_text())["lists"]
     lists_b = json.loads((Path(b.published) / "manifest.json").read_text())["lists"]
     assert lists_a == lists_b  # only the certification (run ids, gate results) differs
 
@@ -608,3 +610,90 @@ def test_publishing_refuses_a_snapshot_older_than_the_build(home):
     assert "loaded again" in text and f"kairos build --date {DAY}" in text
     assert pipeline.read_outcome(home, DAY)["status"] == "failed"
     assert not (home.publish_dir / "lists" / DAY.isoformat()).exists()
+
+
+# --- crash safety, retention, permissions, what the manifest says -----------------------
+
+
+def test_a_crash_between_the_renames_does_not_stick_the_date(home, monkeypatch):
+    root = home.publish_dir
+    real_replace = publish.os.replace
+    calls = {"n": 0}
+
+    def die_after_the_private_rename(src, dst):
+        real_replace(src, dst)
+        if Path(dst).parent.name == "_private" and not calls["n"]:
+            calls["n"] += 1
+            raise OSError("killed between the renames")
+
+    monkeypatch.setattr(publish.os, "replace", die_after_the_private_rename)
+    assert not daily.run(home, DAY, "crash-rename").ok
+    monkeypatch.setattr(publish.os, "replace", real_replace)
+    orphans = list((root / "_private").iterdir())
+    assert [p.name for p in orphans] == [f"{DAY}.001"]
+    outcome = daily.run(home, DAY, "again")  # the re-run publishes ...
+    assert outcome.ok, outcome.report.read_text()
+    assert Path(outcome.published).name == f"{DAY}.002"
+    # ... and the orphan of the crashed run is gone
+    assert sorted(p.name for p in (root / "_private").iterdir()) == [f"{DAY}.002"]
+
+
+def test_retention_keeps_the_newest_dates_and_removes_dead_staging(home, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setenv("KAIROS_PUBLISH_RETENTION", "2")
+    cfg = Settings.from_env()
+    days = [DAY - dt.timedelta(days=k) for k in (2, 1, 0)]
+    root = cfg.publish_dir
+    dead = root / "_staging" / f"{days[0]}.killed-run"
+    dead.mkdir(parents=True)
+    (dead / "x.csv").write_text("customer_key\n")
+    old = time.time() - publish.STAGING_GRACE_S - 60
+    os.utime(dead, (old, old))
+    fresh = root / "_staging" / f"{days[0]}.running-now"
+    fresh.mkdir()
+    for k, day in enumerate(days):
+        assert daily.run(cfg, day, f"r{k}").ok
+    assert publish.published_dates(cfg) == days[1:]
+    kept = {p.name.split(".")[0] for p in (root / "versions").iterdir()}
+    assert kept == {d.isoformat() for d in days[1:]}
+    for folder in ("_private", "_withheld"):
+        assert {p.name.split(".")[0] for p in (root / folder).iterdir()} <= kept
+    assert not dead.exists() and fresh.exists()
+    # the record of what happened stays: outcomes and reports hold no personal data
+    assert (root / "_outcomes" / f"{days[0]}.json").exists()
+
+
+def test_files_holding_personal_data_are_private(home, monkeypatch):
+    assert daily.run(home, DAY, "perm").ok
+    root = home.publish_dir
+    for path in (root / "_private").rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, path
+    assert (root / "_private").stat().st_mode & 0o077 == 0
+
+
+def test_the_manifest_names_the_build_and_no_server_path(home, built):
+    outcome = daily.run(home, DAY, "run-m")
+    assert outcome.ok
+    text = (Path(outcome.published) / "manifest.json").read_text()
+    manifest = json.loads(text)
+    assert manifest["certified_by"]["dbt"]["build_run_id"] == "fixture"
+    assert manifest["certified_by"]["dbt"]["built_at"]
+    outcome_text = (home.publish_dir / "_outcomes" / f"{DAY}.json").read_text()
+    for absolute in (str(home.home), str(built.home), "/tmp/"):
+        assert absolute not in text and absolute not in outcome_text
+    gate = manifest["certified_by"]["gates"][0]
+    assert (home.home / gate["result"]).is_file()
+
+
+def test_the_docs_site_served_to_teams_holds_no_server_path(built):
+    from kairos import warehouse
+
+    site = warehouse.docs(built)
+    assert site == built.docs_site_dir
+    for name in ("manifest.json", "catalog.json"):
+        text = (site / name).read_text()
+        assert str(built.home) not in text and str(built.project_dir) not in text
+        json.loads(text)
+    assert '"root_path": "."' in (site / "manifest.json").read_text()

@@ -168,10 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--host", default="127.0.0.1")
     po.add_argument("--port", type=int, default=8080)
 
-    pw = sub.add_parser("portal-user", help="create or replace a portal user")
+    pw = sub.add_parser(
+        "portal-user",
+        help="create a portal user or change its password (either ends its live sessions),"
+        " or disable, enable or remove it",
+    )
     pw.add_argument("--user", required=True)
-    pw.add_argument("--team", required=True, help="team, e.g. care-team (owner_team of rules)")
+    pw.add_argument("--team", help="team, e.g. care-team (an owner_team of the rules)")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    action = pw.add_mutually_exclusive_group()
+    action.add_argument("--disable", action="store_true", help="refuse its sign-ins and sessions")
+    action.add_argument("--enable", action="store_true", help="undo --disable")
+    action.add_argument("--remove", action="store_true", help="delete the user")
 
     sub.add_parser(
         "scheduler",
@@ -450,21 +458,39 @@ def _portal(args, cfg: Settings) -> int:
             file=sys.stderr,
         )
     print(f"Kairos portal on http://{args.host}:{args.port}/ (lists of {cfg.home / 'publish'})")
-    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    # the client's address is the socket's; a trusted proxy is the portal's own setting
+    uvicorn.run(
+        create_app(cfg),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+    )
     return 0
 
 
 def _portal_user(args, cfg: Settings) -> int:
     import getpass
 
-    from kairos.portal import add_user
+    from kairos import portal
 
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"password for {args.user}: ")
     try:
-        add_user(cfg, args.user, args.team, password)
+        if args.remove or args.disable or args.enable:
+            if args.remove:
+                portal.remove_user(cfg, args.user)
+            else:
+                portal.set_disabled(cfg, args.user, args.disable)
+            done = "removed" if args.remove else ("disabled" if args.disable else "enabled")
+            print(f"user {args.user} {done}")
+            return 0
+        if not args.team:
+            raise ValueError("--team is needed to create a user or change its password")
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"password for {args.user}: ")
+        portal.add_user(cfg, args.user, args.team, password)
     except ValueError as exc:
         print(f"kairos portal-user: {exc}", file=sys.stderr)
         return 1

@@ -24,7 +24,10 @@ environment variable itself. Every variable (README "Configuration" lists them):
 ``KAIROS_HOLD_BELOW``          hold a delivery with fewer rows than this share of the
                                last good one (0.5)
 ``KAIROS_PUBLISH_RETENTION``   business dates of published lists kept (30)
-``KAIROS_PORTAL_HTTPS``        ``1``: the portal's cookie is ``Secure``
+``KAIROS_PORTAL_INSECURE_HTTP`` ``1``: plain-HTTP local use -- the session cookie is not
+                               ``Secure`` and no HSTS is sent (default: both, for TLS)
+``KAIROS_PORTAL_TRUSTED_PROXY`` address of a reverse proxy whose ``X-Forwarded-For`` the
+                               portal believes (default: none; the socket's address)
 ``KAIROS_PSEUDONYM_KEY``       secret: key of the customer pseudonym
 ``KAIROS_PORTAL_SECRET``       secret: the portal's session key
 ``AIRFLOW__API_AUTH__JWT_SECRET`` secret: the Airflow API's JWT key
@@ -72,7 +75,8 @@ class Settings:
     max_line_bytes: int = 1024 * 1024
     hold_below: float = 0.5
     publish_retention: int = 30
-    portal_https: bool = False
+    portal_insecure_http: bool = False
+    portal_trusted_proxy: str | None = None
     # secrets given in the environment, by variable name; never shown
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -98,7 +102,8 @@ class Settings:
             max_line_bytes=int(_number(env, "KAIROS_MAX_LINE_BYTES", 1024 * 1024)),
             hold_below=_number(env, "KAIROS_HOLD_BELOW", 0.5),
             publish_retention=int(_number(env, "KAIROS_PUBLISH_RETENTION", 30)),
-            portal_https=env.get("KAIROS_PORTAL_HTTPS") == "1",
+            portal_insecure_http=env.get("KAIROS_PORTAL_INSECURE_HTTP") == "1",
+            portal_trusted_proxy=env.get("KAIROS_PORTAL_TRUSTED_PROXY") or None,
             secrets={k: env[k] for k in SECRET_VARIABLES if env.get(k)},
         )
 
@@ -147,6 +152,11 @@ class Settings:
     @property
     def dbt_log_dir(self) -> Path:
         return self.home / "dbt" / "logs"
+
+    @property
+    def docs_site_dir(self) -> Path:
+        """The dbt docs site as served: index, manifest and catalog, server paths removed."""
+        return self.home / "docs-site"
 
     @property
     def quality_dir(self) -> Path:

@@ -26,6 +26,13 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644, encoding="utf
         raise
 
 
+def relative(path: Path, root: Path) -> str:
+    """``path`` as written in a record others read (a manifest, an outcome, a result):
+    relative to the data root, never the server's absolute path."""
+    path = Path(path)
+    return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+
+
 def write_json(path: Path, data, mode: int = 0o644, **dumps) -> None:
     """``data`` as indented JSON (keys sorted, text kept as text), written atomically."""
     options = {"indent": 2, "ensure_ascii": False, "sort_keys": True, **dumps}

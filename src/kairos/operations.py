@@ -210,12 +210,12 @@ def _certification(cfg: Settings, day: dt.date) -> dict | None:
     }
 
 
-DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")  # kairos.warehouse's
 
 
 def docs_file(cfg: Settings, name: str) -> Path | None:
     """A file of the dbt docs site, by name from a fixed list (never a path)."""
     if name not in DOCS_FILES:
         return None
-    path = cfg.dbt_target_dir / name
+    path = cfg.docs_site_dir / name
     return path if path.is_file() else None

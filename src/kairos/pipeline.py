@@ -33,6 +33,7 @@ import duckdb
 
 from kairos import contract
 from kairos.config import Settings
+from kairos.files import relative
 
 log = logging.getLogger(__name__)
 
@@ -372,7 +373,7 @@ def _failure(step_name: str) -> Callable[[Step], Step]:
                         "run_id": run_id,
                         "step": step_name,
                         "reason": daily.short_reason(exc),
-                        "report": str(report),
+                        "report": relative(report, cfg.home),
                         "lists": {},
                     },
                 )

@@ -187,10 +187,36 @@ def build(
     return steps
 
 
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+
+
 def docs(cfg: Settings) -> Path:
-    """Generate the dbt docs site; returns the folder holding index.html."""
+    """Generate the dbt docs site; returns the folder holding index.html.
+
+    The site served (``cfg.docs_site_dir``) is a copy of dbt's three files in which the
+    server's absolute paths (the project, the data root, the warehouse) are replaced by
+    relative names: teams read the lineage, not the server's layout."""
+    from kairos.files import write_atomic
+
     dbt(cfg, ["docs", "generate"])
-    return cfg.dbt_target_dir
+    site = cfg.docs_site_dir
+    site.mkdir(parents=True, exist_ok=True)
+    replacements = sorted(
+        {
+            str(cfg.warehouse.resolve()): cfg.warehouse.name,
+            str(cfg.warehouse): cfg.warehouse.name,
+            str(cfg.project_dir): ".",
+            str(cfg.home): "$KAIROS_HOME",
+        }.items(),
+        key=lambda kv: -len(kv[0]),  # the longest path first
+    )
+    for name in DOCS_FILES:
+        text = (cfg.dbt_target_dir / name).read_text(encoding="utf-8")
+        if name.endswith(".json"):
+            for absolute, shown in replacements:
+                text = text.replace(absolute, shown)
+        write_atomic(site / name, text, encoding="utf-8")
+    return site
 
 
 def snapshot(cfg: Settings) -> Path:
@@ -202,13 +228,12 @@ def snapshot(cfg: Settings) -> Path:
     """
     import shutil
 
-    import duckdb
 
     target = cfg.snapshot
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
-        con = duckdb.connect(str(cfg.warehouse))
+        con = open_warehouse(cfg)
         try:
             con.execute("checkpoint")  # fold the WAL into the file before copying it
         finally:

@@ -50,6 +50,9 @@ class Extract:
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
     business_date_column: str | None = None
+    # a snapshot whose size may legitimately fall from one day to the next (it follows
+    # campaigns) is not held for shrinking against the day before
+    size_varies: bool = False
 
     @property
     def key(self) -> str:
@@ -136,6 +139,7 @@ def extracts() -> tuple[Extract, ...]:
                 primary_key=tuple(edef["primary_key"]),
                 columns=cols,
                 business_date_column=edef.get("business_date_column"),
+                size_varies=bool(edef.get("size_varies", False)),
             )
             missing = set(ext.primary_key) - set(ext.column_names)
             if missing:

@@ -219,8 +219,8 @@ def _last_good_size(
     con: duckdb.DuckDBPyConnection, extract: Extract, business_date: dt.date
 ) -> tuple[dt.date, int] | None:
     """The latest good delivery of the extract on or before the date: (date, rows).
-    For an events extract only the same date counts (each day's events differ)."""
-    same_day_only = extract.kind != "snapshot"
+    For an events extract, or a snapshot whose size varies, only the same date counts."""
+    same_day_only = extract.kind != "snapshot" or extract.size_varies
     rows = con.execute(
         """
         select business_date, control_rows

@@ -179,6 +179,27 @@ def _check_control(
         raise ControlCheckError(f"{extract.key} {data_path.name} refused: " + "; ".join(problems))
 
 
+def sweep_work_dir(work_dir: Path) -> list[str]:
+    """Delete the working copies of loads that died (killed, power lost): each is named
+    with its process id, and one whose process is gone can only be a leftover -- a full,
+    unmasked copy of a delivery that nothing would ever remove."""
+    removed = []
+    for path in work_dir.glob("*.utf8.dat"):
+        pid = path.name.rsplit(".", 3)[-3]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that load is still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # someone else's live process
+        path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
 def _pass(
     extract: Extract,
     data_path: Path,
@@ -189,6 +210,7 @@ def _pass(
     out_path = None
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        sweep_work_dir(work_dir)
         out_path = work_dir / f"{data_path.stem}.{os.getpid()}.utf8.dat"
     scanner = _Scanner(extract, data_path, out_path, careful, limits)
     try:

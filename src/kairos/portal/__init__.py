@@ -8,20 +8,43 @@ is a 404, so the portal does not even confirm that it exists. Files are found th
 the manifest, never by joining a user-supplied path. Every download (and every refused
 one) is appended to ``publish/_audit/downloads.jsonl``: who, what, when, the file's hash.
 
-Users live in ``$KAIROS_HOME/portal/users.json`` (``kairos portal-user``), passwords as
-PBKDF2-SHA256 hashes. The session key comes from ``KAIROS_PORTAL_SECRET`` or a key file
-made once under ``$KAIROS_HOME/secrets``. The dbt docs site is served under ``/docs``
-to any signed-in user.
+Users live in ``$KAIROS_HOME/portal/users.json`` (``kairos portal-user``: add, change
+the password, disable, remove), passwords as PBKDF2-SHA256 hashes of 12 characters or
+more. The session key comes from ``KAIROS_PORTAL_SECRET`` or a key file made once under
+``$KAIROS_HOME/secrets``. The dbt docs site is served under ``/docs`` to any signed-in
+user.
+
+OWASP ASVS level 1 is the bar:
+
+* a session cookie carries the user's *session generation*; signing out, a password
+  change, disabling or removing the user draws a new one, which ends every live session
+  of that user at once (the cookie is also signed and expires after 8 hours);
+* sign-in is throttled: 5 failures for a user name within 15 minutes lock it, 30 from a
+  client lock that client, for the rest of the window, the right password included; an
+  unknown user costs the same PBKDF2 time as a known one;
+* a user name over 64 characters or a password over 1,024 is refused before anything is
+  written, and a request body over 16 KiB before it is read;
+* every response carries CSP (``frame-ancestors 'none'``), ``nosniff``, a
+  ``Referrer-Policy``, ``Cache-Control: no-store``, and HSTS unless the portal serves plain
+  HTTP; the cookie is ``Secure`` unless ``KAIROS_PORTAL_INSECURE_HTTP=1`` (local use);
+* the audit (0600) records sign-ins, sign-outs and every refusal, with the client's
+  address from the socket -- ``X-Forwarded-For`` only from ``KAIROS_PORTAL_TRUSTED_PROXY``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime as dt
 import fcntl
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import time
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -37,6 +60,13 @@ SESSION_COOKIE = "kairos_session"
 SESSION_HOURS = 8
 PBKDF2_ITERATIONS = 200_000
 DOWNLOAD_KINDS = {"csv": "csv", "parquet": "parquet", "diff": "diff_csv"}
+MIN_PASSWORD = 12
+MAX_USER = 64
+MAX_PASSWORD = 1024
+MAX_BODY = 16 * 1024
+THROTTLE_WINDOW_S = 15 * 60
+MAX_USER_FAILURES = 5
+MAX_CLIENT_FAILURES = 30
 
 
 # --- users ---------------------------------------------------------------------------
@@ -61,6 +91,24 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), expected)
 
 
+@cache
+def _dummy_hash() -> str:
+    """Checked for an unknown user, so that it takes as long as a known one."""
+    return hash_password(secrets.token_hex(16))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock for a read-modify-write of ``path`` (several workers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def load_users(cfg: Settings) -> dict:
     path = users_path(cfg)
     if not path.exists():
@@ -68,15 +116,103 @@ def load_users(cfg: Settings) -> dict:
     return json.loads(path.read_text(encoding="utf-8")).get("users", {})
 
 
+def _save_users(cfg: Settings, users: dict) -> None:
+    write_json(users_path(cfg), {"users": users}, mode=0o600)
+
+
+def known_teams(cfg: Settings) -> set[str]:
+    """The teams that own rules (``owner_team`` in the warning-rule seed)."""
+    with (cfg.project_dir / "seeds" / "warning_rules.csv").open(encoding="utf-8") as fh:
+        return {row["owner_team"] for row in csv.DictReader(fh) if row["owner_team"]}
+
+
 def add_user(cfg: Settings, user: str, team: str, password: str) -> None:
-    """Create or replace a portal user (the file is written 0600)."""
-    if not user or not team or len(password) < 8:
-        raise ValueError("a user needs a name, a team and a password of 8 characters or more")
-    users = load_users(cfg)
-    users[user] = {"team": team, "password": hash_password(password)}
-    path = users_path(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"users": users}, mode=0o600)
+    """Create a portal user or replace one (a new password ends its live sessions); the
+    file is written 0600."""
+    if not user or len(user) > MAX_USER or not user.isprintable() or user != user.strip():
+        raise ValueError(f"a user name is 1 to {MAX_USER} printable characters")
+    teams = known_teams(cfg)
+    if team not in teams:
+        raise ValueError(f"unknown team {team!r}; the teams are: {', '.join(sorted(teams))}")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValueError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    with _locked(users_path(cfg)):
+        users = load_users(cfg)
+        users[user] = {
+            "team": team,
+            "password": hash_password(password),
+            "session": secrets.token_hex(8),
+        }
+        _save_users(cfg, users)
+
+
+def set_disabled(cfg: Settings, user: str, disabled: bool) -> None:
+    """Disable (or enable) a user; disabling ends its live sessions."""
+    with _locked(users_path(cfg)):
+        users = load_users(cfg)
+        if user not in users:
+            raise ValueError(f"no portal user {user!r}")
+        users[user]["disabled"] = disabled
+        users[user]["session"] = secrets.token_hex(8)
+        _save_users(cfg, users)
+
+
+def remove_user(cfg: Settings, user: str) -> None:
+    """Remove a user; its live sessions end with it."""
+    with _locked(users_path(cfg)):
+        users = load_users(cfg)
+        if users.pop(user, None) is None:
+            raise ValueError(f"no portal user {user!r}")
+        _save_users(cfg, users)
+
+
+def end_sessions(cfg: Settings, user: str) -> None:
+    """Draw a new session generation: every cookie issued to ``user`` stops working."""
+    with _locked(users_path(cfg)):
+        users = load_users(cfg)
+        if user in users:
+            users[user]["session"] = secrets.token_hex(8)
+            _save_users(cfg, users)
+
+
+# --- sign-in throttling -------------------------------------------------------------
+
+
+def throttle_path(cfg: Settings) -> Path:
+    return cfg.home / "portal" / "throttle.json"
+
+
+def _recent_failures(cfg: Settings, now: float) -> dict[str, list[float]]:
+    path = throttle_path(cfg)
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {
+        k: kept for k, v in data.items() if (kept := [t for t in v if now - t < THROTTLE_WINDOW_S])
+    }
+
+
+def locked_out(cfg: Settings, user: str, client: str, now: float | None = None) -> bool:
+    """True while the user name or the client has too many recent failed sign-ins."""
+    now = time.time() if now is None else now
+    failures = _recent_failures(cfg, now)
+    return (
+        len(failures.get(f"user:{user}", ())) >= MAX_USER_FAILURES
+        or len(failures.get(f"client:{client}", ())) >= MAX_CLIENT_FAILURES
+    )
+
+
+def record_sign_in(cfg: Settings, user: str, client: str, ok: bool) -> None:
+    """Count a failed sign-in against the user name and the client; a success clears
+    the user name's count."""
+    now = time.time()
+    path = throttle_path(cfg)
+    with _locked(path):
+        failures = _recent_failures(cfg, now)
+        if ok:
+            failures.pop(f"user:{user}", None)
+        else:
+            for key in (f"user:{user}", f"client:{client}"):
+                failures.setdefault(key, []).append(now)
+        write_json(path, failures, mode=0o600)
 
 
 def _secret(cfg: Settings) -> str:
@@ -91,7 +227,7 @@ def audit_path(cfg: Settings) -> Path:
 
 
 def audit(cfg: Settings, event: dict) -> None:
-    """Append one line to the download audit log (flock: several workers may write)."""
+    """Append one line to the audit log (0600; flock: several workers may write)."""
     path = audit_path(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(
@@ -99,7 +235,8 @@ def audit(cfg: Settings, event: dict) -> None:
         ensure_ascii=False,
         sort_keys=True,
     )
-    with path.open("a", encoding="utf-8") as fh:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(fd, "a", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         fh.write(line + "\n")
         fh.flush()
@@ -137,9 +274,9 @@ LISTS = """<h1>Target lists of {{ day or "-" }}</h1>
 {% if outcome_text %}<p id="outcome" class="{{ outcome_class }}">{{ outcome_text }}</p>
 {% endif %}
 <form method="get" action="/lists"><label>Business date
-<select name="date" id="date" onchange="this.form.submit()">
+<select name="date" id="date">
 {% for d in dates %}<option value="{{ d }}" {% if d == day %}selected{% endif %}>{{ d }}</option>
-{% endfor %}</select></label></form>
+{% endfor %}</select></label> <button type="submit" id="show">Show</button></form>
 {% if certified is not none %}
 <p id="certification" class="{{ 'ok' if certified else 'bad' }}">
 {{ 'Certified' if certified else 'Not certified' }}: {{ gates }}</p>{% endif %}
@@ -209,13 +346,19 @@ class _Portal:
         except BadSignature:
             raise HTTPException(status_code=401) from None
         user = load_users(self.cfg).get(data.get("user"))
-        if user is None or user["team"] != data.get("team"):
-            raise HTTPException(status_code=401)  # removed or moved since signing in
+        if (
+            user is None  # removed
+            or user.get("disabled")
+            or user["team"] != data.get("team")  # moved
+            or not hmac.compare_digest(str(user.get("session", "")), str(data.get("session")))
+        ):  # signed out, or the password changed, since the cookie was issued
+            raise HTTPException(status_code=401)
         return data["user"], data["team"]
 
     async def errors(self, request: Request, exc: HTTPException):
         if exc.status_code == 401:
-            if request.url.path.startswith(("/lists", "/docs")) and request.method == "GET":
+            path = request.url.path
+            if request.method == "GET" and (path == "/" or path.startswith(("/lists", "/docs"))):
                 return RedirectResponse("/login", status_code=303)
             return HTMLResponse("not signed in", status_code=401)
         return HTMLResponse(str(exc.detail or "not found"), status_code=exc.status_code)
@@ -228,13 +371,42 @@ class _Portal:
         return HTMLResponse(_page(LOGIN))
 
     def login(self, request: Request, username: str = Form(""), password: str = Form("")):
-        user = load_users(self.cfg).get(username)
-        if user is None or not check_password(password, user["password"]):
+        client = self.client(request)
+        refused = HTMLResponse(_page(LOGIN, error="Unknown user or wrong password."), 401)
+        if len(username) > MAX_USER or len(password) > MAX_PASSWORD:
             audit(
-                self.cfg, {"event": "login_refused", "user": username, "client": _client(request)}
+                self.cfg,
+                {
+                    "event": "login_refused",
+                    "reason": "too long",
+                    "user": username[:MAX_USER] + "…",
+                    "client": client,
+                },
             )
-            return HTMLResponse(_page(LOGIN, error="Unknown user or wrong password."), 401)
-        token = self.signer.dumps({"user": username, "team": user["team"]})
+            return refused
+        if locked_out(self.cfg, username, client):
+            audit(
+                self.cfg,
+                {"event": "login_refused", "reason": "locked", "user": username, "client": client},
+            )
+            return HTMLResponse(
+                _page(LOGIN, error="Too many failed sign-ins; try again later."), 429
+            )
+        user = load_users(self.cfg).get(username)
+        ok = check_password(password, user["password"] if user else _dummy_hash())
+        ok = ok and user is not None and not user.get("disabled")
+        record_sign_in(self.cfg, username, client, ok)
+        if not ok:
+            audit(
+                self.cfg,
+                {"event": "login_refused", "reason": "bad credentials", "user": username,
+                 "client": client},
+            )  # fmt: skip
+            return refused
+        token = self.signer.dumps(
+            {"user": username, "team": user["team"], "session": user.get("session", "")}
+        )
+        audit(self.cfg, {"event": "login", "user": username, "client": client})
         response = RedirectResponse("/lists", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -242,14 +414,31 @@ class _Portal:
             max_age=SESSION_HOURS * 3600,
             httponly=True,
             samesite="strict",
-            secure=self.cfg.portal_https,
+            secure=not self.cfg.portal_insecure_http,
         )
         return response
 
-    def logout(self):
+    def logout(self, request: Request):
+        try:
+            user, _ = self.current_user(request)
+        except HTTPException:
+            user = None
+        if user is not None:
+            end_sessions(self.cfg, user)  # the cookie stops working everywhere
+            audit(self.cfg, {"event": "logout", "user": user, "client": self.client(request)})
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
+
+    def client(self, request: Request) -> str:
+        """The client's address: the socket's, unless the socket is the trusted proxy,
+        whose ``X-Forwarded-For`` last entry is then believed."""
+        host = request.client.host if request.client else ""
+        proxy = self.cfg.portal_trusted_proxy
+        if proxy and host == proxy:
+            forwarded = request.headers.get("x-forwarded-for", "")
+            return (forwarded.rsplit(",", 1)[-1].strip() or host)[:64]
+        return host
 
     def team_lists(self, day: dt.date, team: str) -> tuple[dict, list[dict]]:
         directory = publish.published_dir(self.cfg, day)
@@ -308,7 +497,12 @@ class _Portal:
     def download(self, request: Request, date: str, list_id: str, kind: str):
         user, team = self.current_user(request)
         event = {"user": user, "team": team, "date": date, "list_id": list_id}
-        refused = {"event": "download_refused", **event, "kind": kind, "client": _client(request)}
+        refused = {
+            "event": "download_refused",
+            **event,
+            "kind": kind,
+            "client": self.client(request),
+        }
         try:
             day = dt.date.fromisoformat(date)
         except ValueError:
@@ -329,7 +523,7 @@ class _Portal:
                 "file": entry["name"],
                 "sha256": entry["sha256"],
                 "bytes": entry["bytes"],
-                "client": _client(request),
+                "client": self.client(request),
             },
         )
         media = (
@@ -341,7 +535,7 @@ class _Portal:
 
     def dbt_docs(self, request: Request, path: str):
         self.current_user(request)
-        root = self.cfg.dbt_target_dir.resolve()
+        root = self.cfg.docs_site_dir.resolve()
         target = (root / (path or "index.html")).resolve()
         allowed = {"index.html", "manifest.json", "catalog.json"}
         if not target.is_relative_to(root) or target.name not in allowed or not target.is_file():
@@ -354,6 +548,7 @@ def create_app(cfg: Settings) -> FastAPI:
     portal = _Portal(cfg)
     app = FastAPI(title="Kairos target lists", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, portal.errors)
+    app.middleware("http")(_security(cfg))
     routes = [
         ("/", portal.root, "GET"),
         ("/login", portal.login_form, "GET"),
@@ -368,5 +563,33 @@ def create_app(cfg: Settings) -> FastAPI:
     return app
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
+def _security(cfg: Settings):
+    """Refuse oversized bodies unread; put the security headers on every response."""
+    page_csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'"
+    )
+    # the dbt docs site is one page of inline scripts and styles reading its two JSON files
+    docs_csp = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval';"
+        " style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:;"
+        " frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+    async def middleware(request: Request, call_next):
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY:
+            response = HTMLResponse("request too large", status_code=413)
+        else:
+            response = await call_next(request)
+        docs = request.url.path.startswith("/docs/")
+        response.headers["Content-Security-Policy"] = docs_csp if docs else page_csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        if not cfg.portal_insecure_http:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+    return middleware

@@ -16,8 +16,14 @@ Layout under ``$KAIROS_HOME/publish``::
 
 Visibility changes only by renaming a new symlink over ``lists/<date>`` (atomic on
 POSIX): a crash at any earlier point leaves yesterday's lists -- and an earlier version
-of today's -- exactly as they were. Republishing a date writes byte-identical list files
-(rows ordered by customer, no timestamps in the files, keyed hash from configuration).
+of today's -- exactly as they were. A version's sequence number is new in ``versions``,
+``_private`` and ``_withheld`` alike, so the leftovers of a crash between the renames
+never block the next run; :func:`clean` removes them, staging folders of dead runs, and
+every date beyond the retention (``KAIROS_PUBLISH_RETENTION`` business dates, 30 by
+default; superseded versions of a kept date go too). Files holding personal data
+(``_private``, ``_withheld``) are readable by their owner only (0600 in 0700 folders).
+Republishing a date writes byte-identical list files (rows ordered by customer, no
+timestamps in the files, keyed hash from configuration).
 
 The rows come from the mart ``fct_target_list_members``; phone numbers are masked there
 (``138****1234``) and never reach Python unmasked;
@@ -236,10 +242,13 @@ def build_lists(
     from a read-only connection, streaming the list mart; returns the manifest (also
     written there)."""
     key = pseudonym_key(cfg)
-    staging.mkdir(parents=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    staging.mkdir()
     private_dir = staging / "_private"
-    private_dir.mkdir()
-    private = pq.ParquetWriter(private_dir / "list_members.parquet", PRIVATE_SCHEMA)
+    private_dir.mkdir(mode=0o700)
+    private_path = private_dir / "list_members.parquet"
+    private_path.touch(mode=0o600)
+    private = pq.ParquetWriter(private_path, PRIVATE_SCHEMA)
     con = duckdb.connect(str(database or cfg.warehouse), read_only=True)
     lists: dict[str, _ListWriter] = {}
     try:
@@ -379,12 +388,13 @@ def withhold(staging: Path, withheld: dict[str, list[str]]) -> None:
     path = staging / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
     aside = staging / "_withheld"
-    aside.mkdir(exist_ok=True)
+    aside.mkdir(mode=0o700, exist_ok=True)
     for item in manifest["lists"]:
         reasons = withheld.get(item["list_id"])
         if not reasons:
             continue
         for entry in item.pop("files", {}).values():
+            os.chmod(staging / entry["name"], 0o600)
             os.replace(staging / entry["name"], aside / entry["name"])
         item["status"] = "withheld"
         item["withheld_reasons"] = reasons
@@ -399,19 +409,32 @@ def certify(staging: Path, certification: dict) -> None:
     write_json(path, manifest)
 
 
+PRIVATE_ROOTS = ("_private", "_withheld")
+
+
+def _next_version(root: Path, business_date: dt.date) -> str:
+    """The date's next version name, unused in ``versions`` and the private folders
+    alike (a crash between the renames below can leave a private folder behind)."""
+    day = business_date.isoformat()
+    used = [
+        p.name.rsplit(".", 1)[1]
+        for folder in ("versions", *PRIVATE_ROOTS)
+        for p in (root / folder).glob(f"{day}.*")
+    ]
+    seq = 1 + max((int(x) for x in used if x.isdigit()), default=0)
+    return f"{day}.{seq:03d}"
+
+
 def publish(cfg: Settings, staging: Path, business_date: dt.date) -> Path:
-    """Make the staged lists the published lists of ``business_date``, atomically."""
+    """Make the staged lists the published lists of ``business_date``, atomically; then
+    apply the retention (:func:`clean`)."""
     root = cfg.publish_dir
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     (root / "lists").mkdir(exist_ok=True)
-    (root / "_private").mkdir(exist_ok=True)
-    (root / "_withheld").mkdir(exist_ok=True)
-    seq = 1 + max(
-        (int(p.name.rsplit(".", 1)[1]) for p in versions.glob(f"{business_date.isoformat()}.*")),
-        default=0,
-    )
-    name = f"{business_date.isoformat()}.{seq:03d}"
+    for folder in PRIVATE_ROOTS:
+        (root / folder).mkdir(mode=0o700, exist_ok=True)
+    name = _next_version(root, business_date)
     _fsync_tree(staging)
     os.replace(staging / "_private", root / "_private" / name)
     if (staging / "_withheld").exists():
@@ -421,8 +444,60 @@ def publish(cfg: Settings, staging: Path, business_date: dt.date) -> Path:
     _swap_symlink(root / "lists" / business_date.isoformat(), Path("..") / "versions" / name)
     latest = published_dates(cfg)[-1]
     _swap_symlink(root / "current", Path("lists") / latest.isoformat())
-    log.info("published %s as %s", business_date, target)
+    log.info("published %s as %s", business_date, target.name)
+    clean(cfg, keep_staging=())
     return target
+
+
+# a staging folder younger than this may belong to a run still going
+STAGING_GRACE_S = 6 * 3600
+
+
+def clean(cfg: Settings, keep_staging: tuple[Path, ...] = (), now: float | None = None) -> dict:
+    """Apply the retention and remove what no reader can reach; returns what went.
+
+    * dates beyond the newest ``cfg.publish_retention`` published dates: their link,
+      versions and private folders (outcomes and reports, which hold no personal data,
+      stay as the record);
+    * versions of a kept date other than the one published, with their private folders;
+    * private folders without a version (a crash between the renames of ``publish``);
+    * staging folders older than ``STAGING_GRACE_S`` (runs that died), except
+      ``keep_staging``.
+    """
+    import time
+
+    root = cfg.publish_dir
+    removed: dict[str, list[str]] = {"dates": [], "versions": [], "orphans": [], "staging": []}
+    dates = published_dates(cfg)
+    keep = set(dates[-cfg.publish_retention :]) if cfg.publish_retention > 0 else set(dates)
+    for day in dates:
+        if day not in keep:
+            (root / "lists" / day.isoformat()).unlink()
+            removed["dates"].append(day.isoformat())
+    current = {
+        os.readlink(link).rsplit("/", 1)[-1]
+        for link in (root / "lists").glob("*")
+        if link.is_symlink()
+    } if (root / "lists").exists() else set()  # fmt: skip
+    for folder in ("versions", *PRIVATE_ROOTS):
+        for path in sorted((root / folder).glob("*")) if (root / folder).exists() else []:
+            if path.name in current:
+                continue
+            kind = "versions" if folder == "versions" else "orphans"
+            if folder != "versions" and (root / "versions" / path.name).exists():
+                kind = "versions"  # goes with its superseded version
+            shutil.rmtree(path)
+            removed[kind].append(f"{folder}/{path.name}")
+    now = time.time() if now is None else now
+    staging_root = root / "_staging"
+    for path in sorted(staging_root.glob("*")) if staging_root.exists() else []:
+        if path in keep_staging or now - path.stat().st_mtime < STAGING_GRACE_S:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed["staging"].append(path.name)
+    if any(removed.values()):
+        log.info("publish retention: %s", {k: len(v) for k, v in removed.items()})
+    return removed
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

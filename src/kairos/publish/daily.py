@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kairos import alerts, publish, quality
 from kairos.config import Settings
+from kairos.files import relative
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,27 @@ def gate_warehouse(cfg: Settings, day: dt.date, run_id: str) -> dict:
     suites = [s for module in WAREHOUSE_SUITES for s in quality.load_suites(cfg, module)]
     result = quality.run_gate(cfg, "warehouse", suites, day, run_id=run_id, database=_database(cfg))
     return _gate_info(result)
+
+
+def build_record(cfg: Settings, day: dt.date) -> dict:
+    """The build that made the data the lists come from: the latest successful
+    ``build_warehouse`` run for the date in the snapshot's build ledger."""
+    import duckdb
+
+    with duckdb.connect(str(_database(cfg)), read_only=True) as con:
+        row = con.execute(
+            "select dag_run_id, finished_at, message from audit.build_ledger"
+            " where business_date = ? and status = 'built' order by finished_at desc limit 1",
+            [day],
+        ).fetchone()
+    if row is None:
+        raise FileNotFoundError(f"the snapshot records no successful build of {day}")
+    run_id, finished_at, message = row
+    return {
+        "build_run_id": run_id,
+        "built_at": finished_at.isoformat(timespec="seconds"),
+        "note": message or "",
+    }
 
 
 def stage_lists(cfg: Settings, day: dt.date, run_id: str) -> str:
@@ -93,7 +115,7 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
     publish.certify(
         staging,
         {
-            "dbt": {"build_warehouse_runs": state.get("build_warehouse_runs", [])},
+            "dbt": build_record(cfg, day),
             "gates": [state["warehouse_gate"], state["lists_gate"]],
             "run_id": run_id,
         },
@@ -114,7 +136,7 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
             "status": status,
             "run_id": run_id,
             "version": target.name,
-            "report": str(path),
+            "report": relative(path, cfg.home),
             "reason": (f"{len(withheld)} list(s) withheld by the list gate" if withheld else ""),
             "lists": {
                 i: {"status": item["status"], "reasons": item.get("withheld_reasons", [])}
@@ -126,7 +148,11 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
         alerts.send(
             cfg,
             text,
-            {"business_date": day.isoformat(), "run_id": run_id, "report": str(path)},
+            {
+                "business_date": day.isoformat(),
+                "run_id": run_id,
+                "report": relative(path, cfg.home),
+            },
             severity="warning",
         )
     return {"published": str(target), "status": status}
@@ -192,7 +218,7 @@ def run(cfg: Settings, day: dt.date, run_id: str) -> RunOutcome:
         state = pipeline.run_steps(pipeline.PUBLISH_STEPS, cfg, day, run_id)
     except Exception as exc:
         outcome = pipeline.read_outcome(cfg, day) or {}
-        report_path = Path(outcome["report"]) if outcome.get("report") else None
+        report_path = cfg.home / outcome["report"] if outcome.get("report") else None
         text = (
             report_path.read_text(encoding="utf-8")
             if report_path
@@ -201,4 +227,4 @@ def run(cfg: Settings, day: dt.date, run_id: str) -> RunOutcome:
         alerts.send(cfg, text, {"business_date": day.isoformat(), "run_id": run_id})
         return RunOutcome(False, None, report_path, outcome.get("status", "failed"))
     outcome = pipeline.read_outcome(cfg, day) or {}
-    return RunOutcome(True, state["published"], Path(outcome["report"]), state["status"])
+    return RunOutcome(True, state["published"], cfg.home / outcome["report"], state["status"])

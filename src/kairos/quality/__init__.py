@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from kairos.config import Settings
-from kairos.files import safe_name, write_json
+from kairos.files import relative, safe_name, write_json
 from kairos.quality.suites import Suite, load_suites
 
 __all__ = ["GateFailed", "GateResult", "Suite", "SuiteResult", "load_suites", "run_gate"]
@@ -409,11 +409,11 @@ def run_gate(
         run_id=run_id,
         success=all(r.success for r in results),
         suites=results,
-        data_docs=str(out / "data_docs" / "index.html"),
+        data_docs=relative(out / "data_docs" / "index.html", cfg.home),
     )
     path = out / business_date.isoformat() / f"{gate}-{safe_name(run_id)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    result.result_path = str(path)
+    result.result_path = relative(path, cfg.home)
     write_json(path, asdict(result), sort_keys=False, ensure_ascii=True, default=str)
     log.info("%s", result.summary())
     if raise_on_failure and not result.success:

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal airflow soak
+.PHONY: setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal airflow soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -43,8 +43,18 @@ airflow: setup
 soak: setup
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
+# local use on http://127.0.0.1:8080/ -- plain HTTP, so said explicitly (behind TLS, run
+# `kairos portal` without KAIROS_PORTAL_INSECURE_HTTP: Secure cookie and HSTS)
 portal: setup
-	$(BIN)/kairos portal $(PORTAL_ARGS)
+	KAIROS_PORTAL_INSECURE_HTTP=1 $(BIN)/kairos portal $(PORTAL_ARGS)
+
+# 1,000+ mutated deliveries through the ingest (FUZZ_ARGS="--cases 5000 --seed 7")
+fuzz: setup
+	$(BIN)/python -m tests.fuzzing $(FUZZ_ARGS)
+
+# 100+ random SIGKILLs of ingest, build, snapshot and publish (CHAOS_ARGS="--cases 300")
+chaos: setup
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 # ruff (style, imports, complexity <= 10), sqlfluff (the dbt models and tests, compiled
 # against an in-memory DuckDB), and the contract page; .pre-commit-config.yaml runs the same

@@ -305,3 +305,34 @@ def test_a_writer_waits_for_an_analyst_holding_the_live_file_then_says_why(
     holder.wait(timeout=30)
     with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.crm_customers").fetchone()[0] > 0
+
+
+def test_a_dead_loads_work_copy_is_swept_and_a_live_one_is_private(cfg, deliver):
+    deliver(subscribers=300)
+    cfg.work_dir.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    orphan = cfg.work_dir / f"BOSS_SUBSCRIBERS_20261121.{dead}.utf8.dat"
+    orphan.write_text("13812345678|full numbers\n")
+    alive = cfg.work_dir / f"BOSS_SUBSCRIBERS_20261121.{os.getppid()}.utf8.dat"
+    alive.write_text("a load still running\n")
+    from kairos.ingest import scan
+
+    seen = []
+    real = scan._Scanner.__init__
+
+    def spy(self, extract, data_path, out_path, careful, limits):
+        real(self, extract, data_path, out_path, careful, limits)
+        if out_path is not None:
+            seen.append(out_path.stat().st_mode & 0o777)
+
+    import pytest as _pytest
+
+    mp = _pytest.MonkeyPatch()
+    mp.setattr(scan._Scanner, "__init__", spy)
+    try:
+        assert ingest_extract(cfg, "boss.subscribers", DAY).status == "loaded"
+    finally:
+        mp.undo()
+    assert not orphan.exists() and alive.exists()
+    assert seen and all(mode == 0o600 for mode in seen)

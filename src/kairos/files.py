@@ -7,6 +7,28 @@ import os
 from pathlib import Path
 
 
+def sweep_dead(folder: Path, pattern: str) -> list[str]:
+    """Delete the files matching ``pattern`` in ``folder`` whose writer died: each carries
+    its writer's process id as its last numeric dotted part (``.x.1234.part``,
+    ``y.1234.utf8.dat``), and one whose process is gone can only be a leftover of a kill.
+    A live process's file, or one whose owner cannot be told, stays."""
+    removed = []
+    for path in folder.glob(pattern) if folder.is_dir() else []:
+        pids = [p for p in path.name.split(".") if p.isdigit()]
+        if not pids or int(pids[-1]) == os.getpid():
+            continue
+        try:
+            os.kill(int(pids[-1]), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # someone else's live process
+        path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
 def safe_name(text: str) -> str:
     """``text`` (a run id, say) as a file-name part: letters, digits, ``-_.``, else ``_``."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

@@ -228,9 +228,11 @@ def snapshot(cfg: Settings) -> Path:
     """
     import shutil
 
+    from kairos.files import sweep_dead
 
     target = cfg.snapshot
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_dead(target.parent, f".{target.name}.*.part")  # copies of killed snapshots
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
         con = open_warehouse(cfg)

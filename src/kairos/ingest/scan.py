@@ -30,6 +30,7 @@ from pathlib import Path
 
 from kairos.contract import Extract
 from kairos.control import ControlRecord
+from kairos.files import sweep_dead
 
 BLOCK_BYTES = 4 * 1024 * 1024
 # A line DuckDB rejects as "missing columns" for every extract (all have > 1 column).
@@ -180,24 +181,9 @@ def _check_control(
 
 
 def sweep_work_dir(work_dir: Path) -> list[str]:
-    """Delete the working copies of loads that died (killed, power lost): each is named
-    with its process id, and one whose process is gone can only be a leftover -- a full,
-    unmasked copy of a delivery that nothing would ever remove."""
-    removed = []
-    for path in work_dir.glob("*.utf8.dat"):
-        pid = path.name.rsplit(".", 3)[-3]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # that load is still running
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # someone else's live process
-        path.unlink(missing_ok=True)
-        removed.append(path.name)
-    return removed
+    """Delete the working copies of loads that died (killed, power lost): a full,
+    unmasked copy of a delivery that nothing else would ever remove."""
+    return sweep_dead(work_dir, "*.utf8.dat")
 
 
 def _pass(

@@ -41,8 +41,8 @@ from kairos import contract, pipeline
 from kairos.config import Settings
 from kairos.sample import generate
 
-FIRST = dt.date(2026, 11, 20)
-DAYS = 2
+FIRST = dt.date(2026, 11, 21)
+DAYS = 1
 SUBSCRIBERS = 300
 GOOD = ("loaded", "replaced", "unchanged")
 

@@ -38,6 +38,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -95,7 +96,6 @@ class ReconciliationError(LoadFailed):
 def describe_error(exc: BaseException) -> str:
     """An exception as one line that quotes no data: its type and the first line of its
     message with quoted values masked (DuckDB's errors quote the offending line)."""
-    import re
 
     first = (str(exc).strip().splitlines() or [""])[0]
     first = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)[:300]

@@ -116,8 +116,13 @@ def load_users(cfg: Settings) -> dict:
     return json.loads(path.read_text(encoding="utf-8")).get("users", {})
 
 
-def _save_users(cfg: Settings, users: dict) -> None:
-    write_json(users_path(cfg), {"users": users}, mode=0o600)
+@contextlib.contextmanager
+def _users_for_update(cfg: Settings) -> Iterator[dict]:
+    """The users, locked for a read-modify-write, saved (0600) when the block ends."""
+    with _locked(users_path(cfg)):
+        users = load_users(cfg)
+        yield users
+        write_json(users_path(cfg), {"users": users}, mode=0o600)
 
 
 def known_teams(cfg: Settings) -> set[str]:
@@ -136,43 +141,35 @@ def add_user(cfg: Settings, user: str, team: str, password: str) -> None:
         raise ValueError(f"unknown team {team!r}; the teams are: {', '.join(sorted(teams))}")
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise ValueError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-    with _locked(users_path(cfg)):
-        users = load_users(cfg)
+    with _users_for_update(cfg) as users:
         users[user] = {
             "team": team,
             "password": hash_password(password),
             "session": secrets.token_hex(8),
         }
-        _save_users(cfg, users)
 
 
 def set_disabled(cfg: Settings, user: str, disabled: bool) -> None:
     """Disable (or enable) a user; disabling ends its live sessions."""
-    with _locked(users_path(cfg)):
-        users = load_users(cfg)
+    with _users_for_update(cfg) as users:
         if user not in users:
             raise ValueError(f"no portal user {user!r}")
         users[user]["disabled"] = disabled
         users[user]["session"] = secrets.token_hex(8)
-        _save_users(cfg, users)
 
 
 def remove_user(cfg: Settings, user: str) -> None:
     """Remove a user; its live sessions end with it."""
-    with _locked(users_path(cfg)):
-        users = load_users(cfg)
+    with _users_for_update(cfg) as users:
         if users.pop(user, None) is None:
             raise ValueError(f"no portal user {user!r}")
-        _save_users(cfg, users)
 
 
 def end_sessions(cfg: Settings, user: str) -> None:
     """Draw a new session generation: every cookie issued to ``user`` stops working."""
-    with _locked(users_path(cfg)):
-        users = load_users(cfg)
+    with _users_for_update(cfg) as users:
         if user in users:
             users[user]["session"] = secrets.token_hex(8)
-            _save_users(cfg, users)
 
 
 # --- sign-in throttling -------------------------------------------------------------

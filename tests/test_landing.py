@@ -27,24 +27,9 @@ from kairos.ingest import (
     ingest_extract,
 )
 from tests.conftest import DAY
+from tests.support import redeliver
 
 SECRET = "4f1c0ffee" * 7  # what a key file looks like
-
-
-def redeliver(cfg, key: str, data: bytes, day=DAY, rows: int | None = None) -> None:
-    """Replace an extract's data file and write a control file that matches it."""
-    e = contract.get(key)
-    path = e.data_path(cfg.landing, day)
-    path.unlink(missing_ok=True)
-    path.write_bytes(data)
-    control = ControlRecord(
-        path.name,
-        day,
-        data.count(b"\n") - 1 if rows is None else rows,
-        len(data),
-        hashlib.md5(data).hexdigest(),
-    )
-    write_control(e.control_path(cfg.landing, day), control)
 
 
 def ledger(read, key: str, day=DAY) -> tuple[str, str]:

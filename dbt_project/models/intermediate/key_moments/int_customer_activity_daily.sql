@@ -18,10 +18,12 @@ contacts as (
 
 ),
 
+-- opened on the business date: an update of an older complaint re-sent today is not a
+-- new complaint
 complaints as (
 
-    select * from {{ ref('stg_crm__complaints') }}
-    where {{ for_business_date() }}
+    select * from {{ ref('stg_crm__complaint_versions') }}
+    where {{ for_business_date() }} and opened_date = business_date
 
 ),
 

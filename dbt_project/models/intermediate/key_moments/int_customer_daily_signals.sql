@@ -36,9 +36,9 @@ activity as (
 
 ),
 
-complaints as (
+complaint_versions as (
 
-    select * from {{ ref('stg_crm__complaints') }}
+    select * from {{ ref('stg_crm__complaint_versions') }}
     where {{ for_business_date_window('business_date', 89) }}
 
 ),
@@ -98,46 +98,72 @@ recent_activity as (
 
 ),
 
+-- Each complaint opened in the 90 days up to the customer's date, as it was known on that
+-- date: its latest version delivered on or before it. A complaint's age counts from its
+-- opening, so an update (re-delivery) neither makes it younger nor hides it on the days
+-- before the update.
+complaints_as_of as (
+
+    select
+        customer_id,
+        business_date,
+        opened_date,
+        resolution_satisfaction,
+        coalesce(resolved_at is null or cast(resolved_at as date) > business_date, false)
+            as is_open
+    from (
+        select
+            customers.customer_id,
+            customers.business_date,
+            complaint_versions.opened_date,
+            complaint_versions.resolved_at,
+            complaint_versions.resolution_satisfaction,
+            row_number() over (
+                partition by
+                    customers.customer_id,
+                    customers.business_date,
+                    complaint_versions.complaint_id
+                order by complaint_versions.business_date desc
+            ) as version_rank
+        from customers
+        inner join complaint_versions
+            on customers.customer_id = complaint_versions.customer_id
+                and complaint_versions.business_date
+                between {{ dbt.dateadd('day', -89, 'customers.business_date') }}
+                and customers.business_date
+                and complaint_versions.opened_date
+                > {{ dbt.dateadd('day', -90, 'customers.business_date') }}
+    ) as ranked
+    where version_rank = 1
+
+),
+
 complaint_state as (
 
     select
-        customers.customer_id,
-        customers.business_date,
+        customer_id,
+        business_date,
         sum(
             case
-                when complaints.business_date
-                    > {{ dbt.dateadd('day', -30, 'customers.business_date') }}
-                    then 1
-                else 0
+                when opened_date > {{ dbt.dateadd('day', -30, 'business_date') }} then 1 else 0
             end
         ) as complaints_30d,
         sum(
             case
-                when complaints.resolved_at is null
-                    and complaints.business_date
-                    > {{ dbt.dateadd('day', -30, 'customers.business_date') }}
+                when is_open and opened_date > {{ dbt.dateadd('day', -30, 'business_date') }}
                     then 1
                 else 0
             end
         ) as open_complaints,
         max(
             case
-                when complaints.resolved_at is null
-                    and complaints.business_date
-                    > {{ dbt.dateadd('day', -30, 'customers.business_date') }}
-                    then {{ dbt.datediff(
-                        'complaints.business_date', 'customers.business_date', 'day'
-                    ) }}
+                when is_open and opened_date > {{ dbt.dateadd('day', -30, 'business_date') }}
+                    then {{ dbt.datediff('opened_date', 'business_date', 'day') }}
             end
         ) as oldest_open_complaint_days,
-        min(complaints.resolution_satisfaction) as min_resolution_satisfaction_90d
-    from customers
-    inner join complaints
-        on customers.customer_id = complaints.customer_id
-            and complaints.business_date
-            between {{ dbt.dateadd('day', -89, 'customers.business_date') }}
-            and customers.business_date
-    group by customers.customer_id, customers.business_date
+        min(resolution_satisfaction) as min_resolution_satisfaction_90d
+    from complaints_as_of
+    group by customer_id, business_date
 
 ),
 

@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         " byte-identical.",
     )
     g.add_argument(
+        "--executing",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PUBLISH_DIR",
+        help="CRM executes, on each business date, the target lists published for the date"
+        " before (default folder: $KAIROS_HOME/publish): contacts with task_ref and outcome",
+    )
+    g.add_argument(
         "--scenario",
         default="default",
         choices=["default", "operator-2010"],
@@ -251,6 +260,9 @@ def _generate(args, cfg: Settings) -> int:
             faults,
             progress=not args.quiet,
             scenario=args.scenario,
+            executing=None
+            if args.executing is None
+            else (Path(args.executing) if args.executing else cfg.publish_dir),
         )
     except ValueError as exc:
         print(f"kairos generate: {exc}", file=sys.stderr)

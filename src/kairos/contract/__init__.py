@@ -32,6 +32,7 @@ class Column:
     max: float | None = None
     pattern: str | None = None
     pii: bool = False
+    since: int = 1  # the contract version that added the column
 
     @property
     def is_text(self) -> bool:
@@ -89,8 +90,13 @@ class Extract:
             self.file_stem(business_date) + CONTROL_SUFFIX
         )
 
-    def header_line(self) -> str:
-        return DELIMITER.join(self.column_names)
+    def header_line(self, version: int | None = None) -> str:
+        """The header row of the current contract version, or of an older ``version``."""
+        return DELIMITER.join(c.name for c in self.columns if version is None or c.since <= version)
+
+    def added_since(self, version: int) -> list[str]:
+        """The columns added after contract ``version``."""
+        return [c.name for c in self.columns if c.since > version]
 
 
 def delivery_dir(landing: Path, system: str, business_date: dt.date) -> Path:
@@ -127,6 +133,7 @@ def extracts() -> tuple[Extract, ...]:
                     max=c.get("max"),
                     pattern=c.get("pattern"),
                     pii=bool(c.get("pii", False)),
+                    since=int(c.get("since", 1)),
                 )
                 for c in edef["columns"]
             )
@@ -146,6 +153,16 @@ def extracts() -> tuple[Extract, ...]:
                 raise ValueError(f"{ext.key}: primary key columns {missing} are not columns")
             out.append(ext)
     return tuple(out)
+
+
+def version() -> int:
+    """The contract version in force (``version`` in extracts.yaml)."""
+    return int(_document()["version"])
+
+
+def versions() -> list[dict]:
+    """Every contract version, oldest first: version, date, changes."""
+    return list(_document()["versions"])
 
 
 def systems() -> tuple[str, ...]:
@@ -212,6 +229,22 @@ def render_markdown() -> str:
         " rows always equal the control count.",
         "",
     ]
+    lines += [
+        f"## Versions (in force: version {version()})",
+        "",
+        "A column added in a later version is marked *since N*. A file with an older"
+        " version's header is refused whole, the ledger naming the version and the columns"
+        " it lacks; the warehouse's raw tables gain new columns in place (earlier rows hold"
+        " NULL).",
+        "",
+        "| version | from | changes |",
+        "|---|---|---|",
+        *(
+            f"| {v['version']} | {v['date']} | {' '.join(str(v['changes']).split())} |"
+            for v in versions()
+        ),
+        "",
+    ]
     for system in systems():
         sdef = doc["systems"][system]
         lines += [f"## {sdef['title']}", "", f"Encoding: **{sdef['encoding'].upper()}**.", ""]
@@ -244,6 +277,8 @@ def render_markdown() -> str:
                     rule.append(f"matches `{c.pattern}`")
                 if c.pii:
                     rule.append("**PII**")
+                if c.since > 1:
+                    rule.append(f"*since {c.since}*")
                 lines.append(
                     f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} |"
                     f" {'; '.join(rule)} | {c.description} |"

@@ -595,7 +595,8 @@ def _load_partition(
         f"cast({c.name} as {c.type})" if c.values else c.name for c in extract.columns
     )
     con.execute(
-        f"insert into {raw} select {select}, DATE '{business_date}'"
+        f"insert into {raw} ({', '.join(extract.column_names)}, business_date)"
+        f" select {select}, DATE '{business_date}'"
         f" from {_read_csv(scanned.load_path, typed, required, rej)}"
     )
     meta = [extract.system, extract.name, business_date, data_path.name, scanned.md5]

@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kairos import contract
 from kairos.contract import Extract
 from kairos.control import ControlRecord
 from kairos.files import sweep_dead
@@ -356,6 +357,20 @@ def _check_header(extract: Extract, data_path: Path, header: bytes) -> None:
     expected = extract.header_line()
     if header == expected.encode("ascii"):
         return
+    older = next(
+        (
+            v
+            for v in range(contract.version() - 1, 0, -1)
+            if header == extract.header_line(v).encode("ascii")
+        ),
+        None,
+    )
+    if older is not None:
+        raise ControlCheckError(
+            f"{extract.key} {data_path.name} refused: the header is contract version"
+            f" {older}'s; version {contract.version()} adds"
+            f" {', '.join(extract.added_since(older))} (docs/extract-contract.md, Versions)"
+        )
     names = header.split(b"|")
     if len(names) != len(extract.columns):
         why = f"{len(names)} fields, the contract has {len(extract.columns)}"

@@ -239,3 +239,24 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(_SEAL_EXISTING.format(extracts=pairs))
     for extract in contract.extracts():
         con.execute(raw_table_ddl(extract))
+        migrate_raw_table(con, extract)
+
+
+def migrate_raw_table(con: duckdb.DuckDBPyConnection, extract: Extract) -> list[str]:
+    """Add the columns a later contract version brought to a raw table made before it
+    (earlier rows hold NULL); returns the columns added. Loads insert by name, so the
+    new column standing after ``business_date`` does not matter."""
+    schema, table = extract.raw_table.split(".")
+    have = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+    added = [c for c in extract.columns if c.name not in have]
+    for c in added:
+        con.execute(f"alter table {extract.raw_table} add column {c.name} {raw_column_type(c)}")
+        log.info("%s: added column %s (contract version %s)", extract.raw_table, c.name, c.since)
+    return [c.name for c in added]

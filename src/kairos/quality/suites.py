@@ -142,6 +142,8 @@ def _for_extract(spec: dict, extract: contract.Extract) -> dict:
         "key": extract.key,
         "keys": ", ".join(extract.primary_key),
         "columns": ", ".join(c.name for c in extract.columns),
+        # the rows the trailing-average comparison counts (all, unless the template says)
+        "volume_filter": (spec.get("volume_filters") or {}).get(extract.key, "true"),
     }
     out = {k: v for k, v in spec.items() if k not in ("for_each", "contract_columns")}
     for field in ("name", "description", "query"):
@@ -162,6 +164,7 @@ def _for_extract(spec: dict, extract: contract.Extract) -> dict:
             }
         )
     out.pop("trailing_bounds", None)
+    out.pop("volume_filters", None)
     out["expectations"] = expectations
     if spec.get("sensitive") == "contract":
         out["sensitive"] = any(c.pii for c in extract.columns)

@@ -36,7 +36,7 @@ from kairos.contract import Extract
 from kairos.control import ControlRecord, write_control
 from kairos.files import write_json
 from kairos.sample import catalogue as cat
-from kairos.sample import scenarios
+from kairos.sample import execution, scenarios
 from kairos.sample import world as w
 from kairos.sample.day import Ids, generate_chunk_day, months_for
 from kairos.sample.scenarios import Scenario
@@ -322,9 +322,12 @@ def generate(
     faults: list[Fault] | None = None,
     progress: bool = True,
     scenario: str = "default",
+    executing: Path | None = None,
 ) -> dict:
     """Write a delivery for ``days`` business dates from ``start`` into ``out``.
 
+    ``executing``: a Kairos publish folder; CRM then executes, on each business date, the
+    target lists published there for the date before (``kairos.sample.execution``).
     Returns the manifest (also written to ``out/_ground_truth/manifest.json``).
     """
     if subscribers < 1 or days < 1:
@@ -346,7 +349,9 @@ def generate(
         "scenario": plan.manifest(),
         "faults": [],
         "files": {},
+        "executed_lists": {},
         "planted": {
+            "task_execution": execution.planted(),
             "key_moments": {
                 "quota_exceed_risk": "active line planted to use 1.2-1.8x its plan's data"
                 " quota over the month (others stay under 0.8x)",
@@ -412,6 +417,7 @@ def generate(
                     customers_truth,
                     bar,
                     plan,
+                    executing,
                 )
     finally:
         bar.close()
@@ -433,6 +439,7 @@ def _generate_day(
     customers_truth,
     bar,
     scenario: Scenario,
+    executing: Path | None = None,
 ) -> None:
     day_key = f"{day:%Y%m%d}"
     truth_dir = out / "_ground_truth"
@@ -448,13 +455,14 @@ def _generate_day(
         if any(f.kind == "volume-drop" and f.applies(e) for f in faults)
     }
     ids = Ids(day)
+    tasks = _tasks_to_execute(executing, day, manifest)
     # the truth files too: their bytes depend on the content only, so reruns are identical
     with _gzip_text(truth_dir / f"key_moments_{day_key}.csv.gz") as moments_fh:
         moments_fh.write("subscriber_id|customer_id|moment\n")
         for chunk in range(w.n_chunks(subscribers)):
             st = w.build_static(seed, chunk, subscribers)
             months = _month_cache(seed, st, day, scenario)
-            result = generate_chunk_day(seed, st, months, day, ids, scenario)
+            result = generate_chunk_day(seed, st, months, day, ids, scenario, tasks)
             rows = 0
             for name, lines in result.lines.items():
                 if name in dropped:  # a consistent delivery of half the rows
@@ -480,6 +488,17 @@ def _generate_day(
             manifest["faults"].append(
                 {"date": str(day), "extract": e.key, "fault": "malformed", **item}
             )
+
+
+def _tasks_to_execute(executing: Path | None, day: dt.date, manifest: dict):
+    """The tasks CRM executes on ``day``: those published for the day before."""
+    tasks = execution.published_tasks(executing, day - dt.timedelta(days=1))
+    if tasks is not None:
+        manifest["executed_lists"][f"{day:%Y%m%d}"] = {
+            "list_date": str(tasks.list_date),
+            "tasks": tasks.size,
+        }
+    return tasks
 
 
 def _finish_delivery(

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kairos.sample import catalogue as cat
+from kairos.sample import execution
 from kairos.sample import world as w
+from kairos.sample.execution import Tasks
 from kairos.sample.scenarios import Scenario
 
 SYS_TEXT = {
@@ -93,8 +95,10 @@ def generate_chunk_day(
     day: dt.date,
     ids: Ids,
     scenario: Scenario,
+    tasks: Tasks | None = None,
 ) -> DayOutput:
-    """Every extract's lines for the chunk's subscribers on ``day``.
+    """Every extract's lines for the chunk's subscribers on ``day`` (and CRM's execution
+    of ``tasks``, the target lists Kairos published the day before).
 
     The sections run in a fixed order and share one random stream: the order of the
     draws is the data, so a section must not be moved or skipped."""
@@ -121,6 +125,7 @@ def generate_chunk_day(
         ids=ids,
         scenario=scenario,
         out=DayOutput(),
+        tasks=tasks,
     )
     _boss_lines(c)
     _usage(c)
@@ -155,6 +160,7 @@ class _Chunk:
     ids: Ids
     scenario: Scenario
     out: DayOutput
+    tasks: Tasks | None = None
 
 
 def _boss_lines(c: _Chunk):
@@ -419,8 +425,8 @@ def _crm(c: _Chunk):
         "contacts",
         [
             f"{k}|{cid[i]}|{sid[i]}|{ch}|{dr}|{d_iso} {s // 3600:02d}:{s // 60 % 60:02d}:"
-            f"{s % 60:02d}|{camp}|{tp}|{oc}"
-            for k, (i, ch, dr, s, camp, tp, oc) in zip(con_ids.tolist(), contacts, strict=True)
+            f"{s % 60:02d}|{camp}|{tp}|{oc}|{ref}"
+            for k, (i, ch, dr, s, camp, tp, oc, ref) in zip(con_ids.tolist(), contacts, strict=True)
         ],
     )
 
@@ -454,8 +460,12 @@ def _crm(c: _Chunk):
     out.add("campaign_members", _member_rows(st, months, day, alive, scenario))
 
 
-def _contacts(c: _Chunk) -> list[tuple[int, str, str, int, str, str, str]]:
-    """Inbound calls and self-service, campaign offers, everyday offers, care reach."""
+Contact = tuple[int, str, str, int, str, str, str, str]
+
+
+def _contacts(c: _Chunk) -> list[Contact]:
+    """Inbound calls and self-service, campaign offers, everyday offers, care reach, and
+    the execution of yesterday's published Kairos tasks."""
     seed, st, mo, day, ordinal, n, r, alive, active = (
         c.seed,
         c.st,
@@ -467,7 +477,7 @@ def _contacts(c: _Chunk) -> list[tuple[int, str, str, int, str, str, str]]:
         c.alive,
         c.active,
     )
-    contacts: list[tuple[int, str, str, int, str, str, str]] = []
+    contacts: list[Contact] = []
     # inbound hotline: dissatisfied customers call far more often (potential-dissatisfied signal)
     p_hot = np.where(st.dissat == 2, 0.10, np.where(st.dissat == 1, 0.06, 0.008))
     p_hot = np.where(st.hotline_pref, p_hot * 3, p_hot)
@@ -484,12 +494,13 @@ def _contacts(c: _Chunk) -> list[tuple[int, str, str, int, str, str, str]]:
                 "",
                 HOTLINE_TOPICS[topic[i]],
                 "completed" if topic[i] % 4 else "transferred",
+                "",
             )
         )
     selfserve = np.flatnonzero(alive & st.is_primary & (r.random(n) < 0.01))
     for i in selfserve.tolist():
         ch = "web" if st.web_pref[i] else ("app" if st.mi_active[i] else "store")
-        contacts.append((i, ch, "inbound", int(hsec[i]), "", "billing", "completed"))
+        contacts.append((i, ch, "inbound", int(hsec[i]), "", "billing", "completed", ""))
     # marketing contacts: channel and hour vary; acceptance reveals the true preferences
     for m_i, camp in enumerate(cat.MARKETING_CAMPAIGNS):
         cid_m = w.campaign_id(day.year, day.month, camp.slot)
@@ -504,7 +515,7 @@ def _contacts(c: _Chunk) -> list[tuple[int, str, str, int, str, str, str]]:
             else:
                 outcome = "accepted" if ok else ("declined" if i % 2 else "no_answer")
             sec = int(mo.mkt_hour[m_i, i]) * 3600 + int(hsec[i]) % 3600
-            contacts.append((i, ch, "outbound", sec, str(cid_m), "offer", outcome))
+            contacts.append((i, ch, "outbound", sec, str(cid_m), "offer", outcome, ""))
     # everyday outbound offers, not tied to a campaign (opt-outs excluded): channel and
     # hour are drawn at random, so over the months the responses reveal each customer's
     # preferred channel and contact window. Own random stream: other extracts unchanged.
@@ -527,7 +538,7 @@ def _contacts(c: _Chunk) -> list[tuple[int, str, str, int, str, str, str]]:
         else:
             outcome = "accepted" if o_accept[i] else ("declined" if i % 2 else "no_answer")
         sec = int(o_hour[i]) * 3600 + int(hsec[i]) % 3600
-        contacts.append((i, ch, "outbound", sec, "", "offer", outcome))
+        contacts.append((i, ch, "outbound", sec, "", "offer", outcome, ""))
     # care activity reach contacts
     reached_today = np.flatnonzero((mo.reach_day == day.day) & (mo.care >= 0) & alive)
     for i in reached_today.tolist():
@@ -541,8 +552,13 @@ def _contacts(c: _Chunk) -> list[tuple[int, str, str, int, str, str, str]]:
                 str(cid_c),
                 "care",
                 "completed",
+                "",
             )
         )
+    # Kairos tasks: own random stream, so a day without lists changes nothing else
+    rx = w.rng(seed, 7, ordinal - w.EPOCH, st.chunk)
+    for i, ch, tp, oc, ref in execution.execute(c.tasks, c.sid, st.vip, st.star, rx):
+        contacts.append((i, ch, "outbound", int(rx.integers(9 * 3600, 20 * 3600)), "", tp, oc, ref))
     return contacts
 
 

@@ -18,6 +18,7 @@ renamed as (
         campaign_id,
         topic,
         outcome,
+        task_ref,
         business_date
     from source
 
@@ -40,6 +41,7 @@ deduplicated as (
             'campaign_id',
             'topic',
             'outcome',
+            'task_ref',
             'business_date'
         ]
     ) }}

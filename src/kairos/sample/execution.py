@@ -1,0 +1,173 @@
+"""CRM executing the target lists Kairos published: the generator's side of the loop.
+
+Kairos publishes the lists of business date L on the morning of L + 1; CRM's phone
+managers and SMS platform work them that day, so the contacts extract of business date
+L + 1 carries one outbound contact per *executed* task, with ``task_ref`` naming the list
+(``YYYYMMDD:list_id``) and the outcome. Holdouts are never contacted. Not every task is
+executed (phone managers run out of time, a message fails to send), and how a contact ends
+depends on the channel and the customer's tier -- the rates are the planted truth below,
+written to the ground-truth manifest so a test can hold the outcome mart to them.
+
+Only published lists are executed: a list the gate withheld, or a date with nothing
+published, executes nothing. The tasks are read from the publication's private member
+file (list row -> customer and line, 0600, never served), never from the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+# Share of a list's tasks executed at all, by channel.
+EXECUTED = {"outbound_call": 0.88, "sms": 0.97, "mms": 0.97, "app": 0.95}
+# A call is answered / a message read, by tier.
+REACHED = {
+    "outbound_call": {"vip": 0.85, "four_star_plus": 0.75, "below_four_star": 0.60},
+    "sms": {"vip": 0.60, "four_star_plus": 0.55, "below_four_star": 0.45},
+}
+# Of the reached: took the offer (marketing rules only), complained about the contact,
+# asked not to be contacted for marketing again; by channel.
+ACCEPTED = {"outbound_call": 0.30, "sms": 0.10}
+COMPLAINED = {"outbound_call": 0.010, "sms": 0.004}
+OPTED_OUT = {"outbound_call": 0.020, "sms": 0.030}
+TOPIC = {"data_traffic": "data", "package": "package", "device": "device", "care": "care"}
+# Service notices: reached is the goal, there is no offer to take (the seed warning_rules
+# says is_marketing = false for exactly these; a test holds the two together).
+SERVICE_RULES = frozenset(
+    {
+        "KM06_LOW_BALANCE",
+        "KM07_PAYMENT_DUE",
+        "KM08_ARREARS_SUSPENDED",
+        "KM11_BIRTHDAY",
+        "KM13_REPEATED_HOTLINE",
+        "KM14_UNRESOLVED_COMPLAINT",
+        "KM15_LOW_SATISFACTION",
+    }
+)
+
+
+def planted() -> dict:
+    """The execution model, for the ground-truth manifest."""
+    return {
+        "lag_days": 1,
+        "executed_share": EXECUTED,
+        "reached_share_by_tier": REACHED,
+        "of_reached": {"accepted": ACCEPTED, "complained": COMPLAINED, "opted_out": OPTED_OUT},
+        "accepted_applies_to": "marketing rules (all but " + ", ".join(sorted(SERVICE_RULES)) + ")",
+        "outcomes": {
+            "outbound_call": "no_answer | accepted | declined | completed | complained"
+            " | opted_out (declined: a marketing offer not taken; completed: a service call)",
+            "sms": "ignored | opened | accepted | complained | opted_out",
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """The published target tasks of one list date, sorted by subscriber."""
+
+    list_date: dt.date
+    subscriber_id: np.ndarray  # int64
+    list_index: np.ndarray  # into list_ids
+    list_ids: tuple[str, ...]
+    warning_types: tuple[str, ...]  # per list
+
+    @property
+    def size(self) -> int:
+        return len(self.subscriber_id)
+
+    def in_range(self, lo: int, hi: int) -> np.ndarray:
+        """Positions of the tasks whose subscriber_id lies in [lo, hi]."""
+        a = np.searchsorted(self.subscriber_id, lo, side="left")
+        b = np.searchsorted(self.subscriber_id, hi, side="right")
+        return np.arange(a, b)
+
+
+def published_tasks(publish_root: Path | None, list_date: dt.date) -> Tasks | None:
+    """The target tasks of the lists published for ``list_date`` (withheld lists and
+    holdouts excluded), or None when nothing was published for it."""
+    if publish_root is None:
+        return None
+    link = Path(publish_root) / "lists" / list_date.isoformat()
+    if not link.exists():
+        return None
+    version = link.resolve()
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    lists = [x for x in manifest["lists"] if x.get("status", "published") == "published"]
+    members = Path(publish_root) / "_private" / version.name / "list_members.parquet"
+    if not lists or not members.exists():
+        return None
+    index = {x["list_id"]: k for k, x in enumerate(lists)}
+    table = pq.read_table(members, columns=["list_id", "subscriber_id", "contact_group"])
+    sub = table.column("subscriber_id").to_numpy()
+    list_id = table.column("list_id").to_pylist()
+    group = table.column("contact_group").to_pylist()
+    keep = np.array(
+        [g == "target" and x in index for g, x in zip(group, list_id, strict=True)], dtype=bool
+    )
+    li = np.array([index.get(x, -1) for x in list_id], dtype=np.int32)[keep]
+    sub = sub[keep].astype(np.int64)
+    order = np.argsort(sub, kind="stable")
+    return Tasks(
+        list_date,
+        sub[order],
+        li[order],
+        tuple(x["list_id"] for x in lists),
+        tuple(x["warning_type"] for x in lists),
+    )
+
+
+def _tier(vip: bool, star: int) -> str:
+    if vip:
+        return "vip"
+    return "four_star_plus" if star >= 4 else "below_four_star"
+
+
+def _outcome(channel: str, marketing: bool, tier: str, u: np.ndarray) -> str | None:
+    """How one task ends (None: never executed), from four uniform draws."""
+    family = "outbound_call" if channel == "outbound_call" else "sms"
+    if u[0] >= EXECUTED.get(channel, 0.95):
+        return None
+    if u[1] >= REACHED[family][tier]:
+        return "no_answer" if family == "outbound_call" else "ignored"
+    if u[2] < COMPLAINED[family]:
+        return "complained"
+    if u[2] < COMPLAINED[family] + OPTED_OUT[family]:
+        return "opted_out"
+    if marketing and u[3] < ACCEPTED[family]:
+        return "accepted"
+    if family == "outbound_call":
+        return "declined" if marketing else "completed"
+    return "opened"
+
+
+def execute(
+    tasks: Tasks | None, sub_id: np.ndarray, vip: np.ndarray, star: np.ndarray, r
+) -> list[tuple[int, str, str, str, str]]:
+    """The contacts executing the chunk's tasks: (position in the chunk, channel, topic,
+    outcome, task_ref). ``r`` is the execution's own random stream, so a day without
+    lists leaves every other extract byte-identical."""
+    if tasks is None or tasks.size == 0:
+        return []
+    positions = tasks.in_range(int(sub_id[0]), int(sub_id[-1]))
+    draws = r.random((len(positions), 4))
+    ref_day = f"{tasks.list_date:%Y%m%d}"
+    out = []
+    for k, t in enumerate(positions.tolist()):
+        i = int(np.searchsorted(sub_id, tasks.subscriber_id[t]))
+        if i >= len(sub_id) or sub_id[i] != tasks.subscriber_id[t]:
+            continue  # a line that left since the list was made
+        list_id = tasks.list_ids[tasks.list_index[t]]
+        wtype = tasks.warning_types[tasks.list_index[t]]
+        rule, channel = list_id.rsplit("__", 1)
+        outcome = _outcome(
+            channel, rule not in SERVICE_RULES, _tier(bool(vip[i]), int(star[i])), draws[k]
+        )
+        if outcome is not None:
+            out.append((i, channel, TOPIC.get(wtype, "other"), outcome, f"{ref_day}:{list_id}"))
+    return out

@@ -3,11 +3,13 @@
 Starts Airflow for Kairos (``airflow standalone``: scheduler, DAG processor, triggerer,
 API server; LocalExecutor; ``config/airflow.cfg``) on a fresh data root, unpauses the
 DAGs, and for each business date: delivers the day's extracts (with the faults planted
-for that day), triggers the three ingest DAGs as the schedule would (logical date 06:00
-the next morning), and lets the scheduler do the rest -- Asset-triggered builds and
-publishing, backlog continuations. Once the day has settled it reads what happened from
-the ledgers and the publishing outcome, compares it with what the fault plan says should
-happen, and prints one row per day. Exit status 1 if any row is not as expected.
+for that day; CRM's contacts execute the target lists published the day before, so the
+loop Kairos -> lists -> CRM -> contacts -> Kairos runs for real), triggers the three
+ingest DAGs as the schedule would (logical date 06:00 the next morning), and lets the
+scheduler do the rest -- Asset-triggered builds and publishing, backlog continuations.
+Once the day has settled it reads what happened from the ledgers and the publishing
+outcome, compares it with what the fault plan says should happen, and prints one row
+per day. Exit status 1 if any row is not as expected.
 
     python bench/soak.py --days 30 --subscribers 1500       # make soak
     python bench/soak.py --days 3 --plan short               # what CI runs
@@ -327,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.seed,
                 [Fault.parse(f) for f in faults],
                 progress=False,
+                executing=cfg.publish_dir,  # CRM works the lists published the day before
             )
             logical = dt.datetime.combine(
                 day + dt.timedelta(days=1), dt.time(6), tzinfo=dt.timezone(dt.timedelta(hours=8))

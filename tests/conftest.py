@@ -98,3 +98,47 @@ def module_home(tmp_path_factory, name: str, **env: str):
     for key, value in env.items():
         mp.setenv(key, value)
     return mp, Settings.from_env()
+
+
+# The closed loop (issue 12): business dates run day after day through the real pipeline
+# -- generate (CRM executing the lists published the day before), ingest, build, publish;
+# the last date is built, not published. Shared by the task-outcome and rule-effect tests,
+# so the suite pays for the loop once. Large enough that the bigger rules' holdouts can
+# tell a planted effect from none (see tests/test_rule_effects.py).
+LOOP_FIRST, LOOP_DAYS, LOOP_SUBSCRIBERS, LOOP_SEED = dt.date(2026, 11, 15), 3, 30_000, 21
+LOOP_DATES = [LOOP_FIRST + dt.timedelta(days=i) for i in range(LOOP_DAYS)]
+
+
+@pytest.fixture(scope="session")
+def closed_loop(tmp_path_factory):
+    """(settings, {date: generator manifest}) of the loop; the environment it ran under
+    is restored before the tests read it, so other modules see theirs."""
+    from kairos import pipeline
+    from kairos.ingest import ingest_dates
+    from kairos.publish import daily
+    from kairos.sample import generate
+
+    mp, cfg = module_home(tmp_path_factory, "loop", KAIROS_PSEUDONYM_KEY="loop-key")
+    # every build step but the docs site (tested on its own; a third of a day's build here)
+    steps = tuple(s for s in pipeline.BUILD_STEPS if s[0] != "dbt_docs")
+    try:
+        manifests = {}
+        for day in LOOP_DATES:
+            manifests[day] = generate(
+                cfg.landing,
+                day,
+                1,
+                LOOP_SUBSCRIBERS,
+                LOOP_SEED,
+                progress=False,
+                executing=cfg.publish_dir,
+            )
+            _, failures = ingest_dates(cfg, day, day)
+            assert failures == []
+            pipeline.run_steps(steps, cfg, day, f"loop-{day}")
+            if day != LOOP_DATES[-1]:
+                outcome = daily.run(cfg, day, f"loop-{day}")
+                assert outcome.ok and outcome.status == "published", outcome.report.read_text()
+    finally:
+        mp.undo()
+    return cfg, manifests

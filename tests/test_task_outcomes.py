@@ -18,38 +18,24 @@ import math
 import duckdb
 import pytest
 
-from kairos import contract, pipeline
+from kairos import contract
 from kairos.ingest import ingest_dates
 from kairos.ingest import warehouse as raw_warehouse
-from kairos.publish import daily
 from kairos.sample import execution, generate
-from tests.conftest import module_home
+from tests.conftest import LOOP_DATES
 from tests.support import PROJECT, redeliver
 
 pytestmark = pytest.mark.slow
 
-FIRST, DAYS, SUBSCRIBERS, SEED = dt.date(2026, 11, 15), 3, 4_000, 21
-DATES = [FIRST + dt.timedelta(days=i) for i in range(DAYS)]
+DATES = LOOP_DATES
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory):
-    mp, cfg = module_home(tmp_path_factory, "loop", KAIROS_PSEUDONYM_KEY="loop-key")
-    manifests = {}
-    for day in DATES:
-        manifests[day] = generate(
-            cfg.landing, day, 1, SUBSCRIBERS, SEED, progress=False, executing=cfg.publish_dir
-        )
-        _, failures = ingest_dates(cfg, day, day)
-        assert failures == []
-        pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, f"loop-{day}")
-        if day != DATES[-1]:
-            outcome = daily.run(cfg, day, f"loop-{day}")
-            assert outcome.ok and outcome.status == "published", outcome.report.read_text()
+def loop(closed_loop):
+    cfg, manifests = closed_loop
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
     yield cfg, con, manifests
     con.close()
-    mp.undo()
 
 
 def _published_targets(cfg, day: dt.date) -> set[tuple[str, int]]:
@@ -190,7 +176,8 @@ def test_outcome_rates_follow_the_planted_ones_by_channel_and_tier(loop):
 
 def test_the_generators_service_rules_are_the_seeds():
     with (PROJECT / "seeds" / "warning_rules.csv").open(encoding="utf-8") as fh:
-        service = {r["rule_code"] for r in csv.DictReader(fh) if r["is_marketing"] == "false"}
+        rules = list(csv.DictReader(fh))
+    service = {r["rule_code"] for r in rules if r["is_marketing"] == "false"}
     assert service == execution.SERVICE_RULES
 
 

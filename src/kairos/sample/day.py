@@ -133,6 +133,7 @@ def generate_chunk_day(
     ends = _payments_and_status(c)
     _service_product_events(c, ends)
     _crm(c)
+    _task_effects(c)
     age = _bi(c)
     _planted(c, prepaid, balance, in_arrears, age)
     return c.out
@@ -161,6 +162,7 @@ class _Chunk:
     scenario: Scenario
     out: DayOutput
     tasks: Tasks | None = None
+    effects: list = field(default_factory=list)
 
 
 def _boss_lines(c: _Chunk):
@@ -557,9 +559,41 @@ def _contacts(c: _Chunk) -> list[Contact]:
         )
     # Kairos tasks: own random stream, so a day without lists changes nothing else
     rx = w.rng(seed, 7, ordinal - w.EPOCH, st.chunk)
-    for i, ch, tp, oc, ref in execution.execute(c.tasks, c.sid, st.vip, st.star, rx):
+    executed, c.effects = execution.execute(c.tasks, c.sid, st.vip, st.star, rx)
+    for i, ch, tp, oc, ref in executed:
         contacts.append((i, ch, "outbound", int(rx.integers(9 * 3600, 20 * 3600)), "", tp, oc, ref))
     return contacts
+
+
+def _task_effects(c: _Chunk) -> None:
+    """What reached targets did because of yesterday's Kairos tasks (the planted rule
+    effects, ``execution.GOAL_EFFECTS`` and ``HARM``): an order, a top-up or payment, a
+    credit boot, or a complaint, later the same day. Own random stream and identifiers
+    taken after the day's own, so a day without lists changes nothing."""
+    if not c.effects:
+        return
+    st, sid, cid, day, ids, out = c.st, c.sid, c.cid, c.day, c.ids, c.out
+    r = w.rng(c.seed, 8, c.ordinal - w.EPOCH, st.chunk)
+    rows: dict[str, list[str]] = {}
+    for i, event, rule in c.effects:
+        t = _ts(day, r.integers(20 * 3600, 23 * 3600, 1))[0]
+        if event == "payment":
+            amount = round(float(st.arpu[i]), 2) if st.postpaid[i] else 50.0
+            rows.setdefault("payments", []).append(f"{{}}|{sid[i]}|{t}|{amount:.2f}|app")
+        elif event == "order":
+            code = execution.ORDER_PRODUCT[rule]
+            rows.setdefault("service_product_events", []).append(
+                f"{{}}|{sid[i]}|{code}|order|{t}|outbound_call"
+            )
+        elif event == "credit_boot":
+            rows.setdefault("service_product_events", []).append(
+                f"{{}}|{sid[i]}|SP_CREDIT_BOOT|use|{t}|hotline"
+            )
+        else:  # complaint about the contact itself, still open
+            rows.setdefault("complaints", []).append(f"{{}}|{cid[i]}|{sid[i]}|service|medium|{t}||")
+    for extract, lines in rows.items():
+        new = ids.take(extract, len(lines))
+        out.add(extract, [line.format(k) for k, line in zip(new.tolist(), lines, strict=True)])
 
 
 def _bi(c: _Chunk):

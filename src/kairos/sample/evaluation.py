@@ -8,6 +8,7 @@ Read-only: it opens the warehouse with a read-only connection and never writes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +109,9 @@ def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
                 "select max(business_date) from marts.fct_dissatisfied_pool_daily"
             ).fetchall()[0][0]
         result.sections[f"dissatisfied pool vs planted dissatisfaction on {day}"] = _pool(con, day)
+        effects = rule_effects(con, cfg.landing)
+        if effects:
+            result.sections["rule effects vs planted (goal uplift against the holdout)"] = effects
         return result
     finally:
         con.close()
@@ -159,3 +163,67 @@ def _pool(con, day) -> list[dict]:
         }
         for r in counts
     ]
+
+
+def planted_effects(landing: Path) -> dict | None:
+    """The planted rule effects of the generator's manifest (None: not a loop delivery)."""
+    path = Path(landing) / "_ground_truth" / "manifest.json"
+    if not path.exists():
+        return None
+    planted = json.loads(path.read_text(encoding="utf-8")).get("planted", {})
+    return planted.get("task_execution", {}).get("effects")
+
+
+def rule_effects(con, landing: Path) -> list[dict]:
+    """Per rule: the planted effect against the review's estimate and 95% interval.
+
+    The generator plants, per rule, the share of *reached* targets who meet the goal
+    because of the contact (and, for the harmful rule, who complain). The uplift that
+    implies for all targets against the holdout is share x reached share x (1 - holdout
+    rate): only the reached can be moved, and only those who would not have met the goal
+    anyway (``execution.expected_uplift``)."""
+    from kairos.sample.execution import expected_uplift
+
+    effects = planted_effects(landing)
+    if effects is None:
+        return []
+    goal = effects.get("goal_event_share_of_reached", {})
+    harm = effects.get("complaint_share_of_reached", {})
+    rows = _rows(
+        con,
+        """select rule_code, goal_metric, targets, holdouts, reached_share, holdout_goal_rate,
+                  goal_uplift, goal_uplift_ci_low, goal_uplift_ci_high, complaint_uplift,
+                  complaint_uplift_ci_low, complaint_uplift_ci_high, holdouts_complained,
+                  effect_flag, verdict
+           from marts.rpt_key_moment_rule_review order by rule_code""",
+    )
+    out = []
+    for r in rows:
+        share = goal.get(r["rule_code"], {}).get("share", 0.0)
+        reached = r["reached_share"] or 0.0
+        expected = expected_uplift(share, reached, r["holdout_goal_rate"] or 0.0)
+        c_share = harm.get(r["rule_code"], 0.0)
+        c_base = r["holdouts_complained"] / r["holdouts"] if r["holdouts"] else 0.0
+        c_expected = expected_uplift(c_share, reached, c_base)
+        out.append(
+            {
+                "rule": r["rule_code"],
+                "goal": r["goal_metric"],
+                "targets": r["targets"],
+                "holdouts": r["holdouts"],
+                "planted_share": share,
+                "expected_uplift": expected,
+                "estimate": r["goal_uplift"],
+                "ci_low": r["goal_uplift_ci_low"],
+                "ci_high": r["goal_uplift_ci_high"],
+                "within": r["goal_uplift_ci_low"] <= expected <= r["goal_uplift_ci_high"],
+                "planted_complaints": c_share,
+                "expected_complaint_uplift": c_expected,
+                "complaint_uplift": r["complaint_uplift"],
+                "complaint_ci_low": r["complaint_uplift_ci_low"],
+                "complaint_ci_high": r["complaint_uplift_ci_high"],
+                "flag": r["effect_flag"],
+                "verdict": r["verdict"],
+            }
+        )
+    return out

@@ -51,6 +51,42 @@ SERVICE_RULES = frozenset(
 )
 
 
+# What a reached target does *because of* the contact, on the day it is executed: the
+# planted true effect of each rule on its goal metric (seeds/rule_goals.csv says which
+# metric and window). Per rule: the goal event the generator writes to BOSS and the share
+# of reached targets who do it on top of whatever they would have done anyway. A rule
+# absent here has no effect at all -- KM10 is the planted zero (the 4G-device offer moves
+# nobody); KM11, KM13, KM14 and KM15 have goals the generator cannot move (no hotline
+# call suppressed, no complaint re-delivered resolved), so their true effect is zero too.
+GOAL_EFFECTS: dict[str, tuple[str, float]] = {
+    "KM01_DATA_QUOTA_RISK": ("order", 0.25),
+    "KM02_DATA_OVERAGE": ("order", 0.20),
+    "KM03_EVENING_HEAVY": ("order", 0.15),
+    "KM04_PLAN_4G_MIGRATION": ("order", 0.15),
+    "KM05_PLAN_OVERSIZED": ("order", 0.10),
+    "KM06_LOW_BALANCE": ("payment", 0.30),
+    "KM07_PAYMENT_DUE": ("payment", 0.35),
+    "KM08_ARREARS_SUSPENDED": ("credit_boot", 0.25),
+    "KM09_OLD_DEVICE": ("order", 0.10),
+    "KM12_CONTRACT_ANNIVERSARY": ("order", 0.20),
+}
+# The harmful one: a hard-sell contract-renewal contact -- a reached target files a
+# complaint (a CRM complaint, opened the day of the contact) with this probability, while
+# the renewals it brings are real.
+HARM = {"KM12_CONTRACT_ANNIVERSARY": 0.20}
+# What BOSS records as ordered, per rule (its service product, or the offer's package).
+ORDER_PRODUCT = {
+    "KM01_DATA_QUOTA_RISK": "SP_ALLOWANCE_REMIND",
+    "KM02_DATA_OVERAGE": "SP_REALTIME_BILL",
+    "KM03_EVENING_HEAVY": "SP_REMINDER_DIY",
+    "KM04_PLAN_4G_MIGRATION": "SP_PREPAY_VIP",
+    "KM05_PLAN_OVERSIZED": "SP_ALLOWANCE_QUERY",
+    "KM09_OLD_DEVICE": "SP_PREPAY_VIP",
+    "KM10_NON_4G_DEVICE": "SP_PREPAY_VIP",
+    "KM12_CONTRACT_ANNIVERSARY": "SP_CUSTOMER_MANAGER",
+}
+
+
 def planted() -> dict:
     """The execution model, for the ground-truth manifest."""
     return {
@@ -64,7 +100,25 @@ def planted() -> dict:
             " | opted_out (declined: a marketing offer not taken; completed: a service call)",
             "sms": "ignored | opened | accepted | complained | opted_out",
         },
+        "effects": {
+            "applies_to": "reached targets, on the day of the contact, on top of what they"
+            " would have done anyway; holdouts are never contacted, so never affected",
+            "goal_event_share_of_reached": {
+                rule: {"event": event, "share": share}
+                for rule, (event, share) in sorted(GOAL_EFFECTS.items())
+            },
+            "complaint_share_of_reached": HARM,
+            "zero_effect": "every rule not listed (KM10 is the planted zero)",
+        },
     }
+
+
+def expected_uplift(share: float, reached: float, base_rate: float) -> float:
+    """The intent-to-treat uplift a planted effect implies: a share ``share`` of the
+    reached targets (``reached`` of all targets) act because of the contact, which moves
+    the goal rate only for those who would not have acted anyway (``base_rate``, the
+    holdout's rate)."""
+    return share * reached * (1.0 - base_rate)
 
 
 @dataclass(frozen=True)
@@ -146,18 +200,36 @@ def _outcome(channel: str, marketing: bool, tier: str, u: np.ndarray) -> str | N
     return "opened"
 
 
+Executed = tuple[int, str, str, str, str]  # position, channel, topic, outcome, task_ref
+Effect = tuple[int, str, str]  # position, event (order / payment / credit_boot / complaint), rule
+
+
+def _effects(i: int, rule: str, outcome: str, u: np.ndarray) -> list[Effect]:
+    if outcome in ("no_answer", "ignored"):
+        return []
+    out = []
+    event, share = GOAL_EFFECTS.get(rule, ("", 0.0))
+    if u[0] < share:
+        out.append((i, event, rule))
+    if u[1] < HARM.get(rule, 0.0):
+        out.append((i, "complaint", rule))
+    return out
+
+
 def execute(
     tasks: Tasks | None, sub_id: np.ndarray, vip: np.ndarray, star: np.ndarray, r
-) -> list[tuple[int, str, str, str, str]]:
-    """The contacts executing the chunk's tasks: (position in the chunk, channel, topic,
-    outcome, task_ref). ``r`` is the execution's own random stream, so a day without
-    lists leaves every other extract byte-identical."""
+) -> tuple[list[Executed], list[Effect]]:
+    """The contacts executing the chunk's tasks -- (position in the chunk, channel, topic,
+    outcome, task_ref) -- and what the reached targets then did because of them (the
+    planted effects, written by the day as BOSS and CRM events). ``r`` is the execution's
+    own random stream, so a day without lists leaves every other extract byte-identical."""
     if tasks is None or tasks.size == 0:
-        return []
+        return [], []
     positions = tasks.in_range(int(sub_id[0]), int(sub_id[-1]))
-    draws = r.random((len(positions), 4))
+    draws = r.random((len(positions), 6))
     ref_day = f"{tasks.list_date:%Y%m%d}"
-    out = []
+    out: list[Executed] = []
+    effects: list[Effect] = []
     for k, t in enumerate(positions.tolist()):
         i = int(np.searchsorted(sub_id, tasks.subscriber_id[t]))
         if i >= len(sub_id) or sub_id[i] != tasks.subscriber_id[t]:
@@ -170,4 +242,5 @@ def execute(
         )
         if outcome is not None:
             out.append((i, channel, TOPIC.get(wtype, "other"), outcome, f"{ref_day}:{list_id}"))
-    return out
+            effects += _effects(i, rule, outcome, draws[k, 4:])
+    return out, effects

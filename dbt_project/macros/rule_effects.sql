@@ -1,0 +1,73 @@
+{#- The counts a rule's effect is computed from, over the goal-outcome rows of a group
+    (fct_key_moment_goal_outcomes): members per group, goal met, guardrails, surveys.
+    Shared by fct_key_moment_rule_effects (per week) and rpt_key_moment_rule_review
+    (pooled), so the two always count the same way. -#}
+{% macro rule_effect_counts() -%}
+    sum(case when contact_group = 'target' then 1 else 0 end) as targets,
+    sum(case when contact_group <> 'target' then 1 else 0 end) as holdouts,
+    sum(case when contact_group = 'target' and is_executed then 1 else 0 end) as contacts_spent,
+    sum(case when contact_group = 'target' and is_reached then 1 else 0 end) as reached,
+    sum(case when contact_group = 'target' and is_goal_met then 1 else 0 end) as targets_goal_met,
+    sum(case when contact_group <> 'target' and is_goal_met then 1 else 0 end)
+        as holdouts_goal_met,
+    sum(case when contact_group = 'target' and has_complaint then 1 else 0 end)
+        as targets_complained,
+    sum(case when contact_group <> 'target' and has_complaint then 1 else 0 end)
+        as holdouts_complained,
+    sum(case when contact_group = 'target' and has_opted_out then 1 else 0 end)
+        as targets_opted_out,
+    sum(case when contact_group <> 'target' and has_opted_out then 1 else 0 end)
+        as holdouts_opted_out,
+    sum(case when contact_group = 'target' and is_surveyed then 1 else 0 end) as targets_surveyed,
+    sum(case when contact_group <> 'target' and is_surveyed then 1 else 0 end)
+        as holdouts_surveyed,
+    avg(case when contact_group = 'target' then survey_score end) as targets_survey_score,
+    avg(case when contact_group <> 'target' then survey_score end) as holdouts_survey_score,
+    var_samp(case when contact_group = 'target' then survey_score end) as targets_survey_var,
+    var_samp(case when contact_group <> 'target' then survey_score end) as holdouts_survey_var,
+    sum(case when is_goal_window_closed then 1 else 0 end) as members_window_closed,
+    min(goal_days_observed) as min_goal_days_observed
+{%- endmacro %}
+
+{#- The treated-minus-holdout difference of a proportion -- `x_t` of `targets` against
+    `x_h` of `holdouts` -- as `<name>_uplift`, with its 95% interval by Agresti and Caffo
+    (one success and one failure added to each group: honest coverage even when a group
+    is small or a rate is 0), clipped to [-1, 1], as `<name>_uplift_ci_low` / `_ci_high`. -#}
+{% macro uplift_columns(name, x_t, x_h) -%}
+    {%- set pt = '((' ~ x_t ~ ' + 1.0) / (targets + 2.0))' -%}
+    {%- set ph = '((' ~ x_h ~ ' + 1.0) / (holdouts + 2.0))' -%}
+    {%- set se = 'sqrt(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
+        ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
+    {{ safe_ratio(x_t, 'targets') }} - {{ safe_ratio(x_h, 'holdouts') }} as {{ name }}_uplift,
+    greatest(-1.0, {{ pt }} - {{ ph }} - 1.96 * {{ se }}) as {{ name }}_uplift_ci_low,
+    least(1.0, {{ pt }} - {{ ph }} + 1.96 * {{ se }}) as {{ name }}_uplift_ci_high
+{%- endmacro %}
+
+{#- The statistics over the counts of rule_effect_counts(): rates, the goal uplift and
+    its interval, what it cost (contacts spent, uplift per 100 contacts: the goals gained
+    per 100 executed tasks), the effect per reached customer, the guardrail uplifts and
+    the survey-score difference (Welch interval; null with fewer than 2 surveys a side). -#}
+{% macro rule_effect_statistics() -%}
+    {{ safe_ratio('targets_goal_met', 'targets') }} as target_goal_rate,
+    {{ safe_ratio('holdouts_goal_met', 'holdouts') }} as holdout_goal_rate,
+    {{ uplift_columns('goal', 'targets_goal_met', 'holdouts_goal_met') }},
+    {{ safe_ratio('reached', 'targets') }} as reached_share,
+    100 * ({{ safe_ratio('targets_goal_met', 'targets') }}
+        - {{ safe_ratio('holdouts_goal_met', 'holdouts') }})
+        * {{ safe_ratio('targets', 'contacts_spent') }} as uplift_per_100_contacts,
+    ({{ safe_ratio('targets_goal_met', 'targets') }}
+        - {{ safe_ratio('holdouts_goal_met', 'holdouts') }})
+        / nullif({{ safe_ratio('reached', 'targets') }}, 0) as goal_uplift_per_reached,
+    {{ uplift_columns('complaint', 'targets_complained', 'holdouts_complained') }},
+    {{ uplift_columns('opt_out', 'targets_opted_out', 'holdouts_opted_out') }},
+    case
+        when targets_surveyed >= 2 and holdouts_surveyed >= 2
+            then targets_survey_score - holdouts_survey_score
+    end as survey_score_difference,
+    case
+        when targets_surveyed >= 2 and holdouts_surveyed >= 2
+            then 1.96 * sqrt(
+                targets_survey_var / targets_surveyed + holdouts_survey_var / holdouts_surveyed
+            )
+    end as survey_score_ci_half_width
+{%- endmacro %}

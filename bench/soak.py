@@ -285,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("AIRFLOW_HOME", None)
     from kairos import airflow_local
     from kairos.config import Settings
+    from kairos.publish import approval
     from kairos.sample import Fault, generate, release_late
 
     cfg = Settings.from_env()
@@ -340,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(25)
                 release_late(cfg.landing)
             _settle(airflow, runs, cfg, day, day_started, t0 + args.day_timeout)
+            # the teams approve their marketing lists before CRM works them the next day
+            approval.approve_pending(cfg, day, "soak-approver", "soak: approved as delivered")
             got = observe(cfg, day)
             exp = expected_for(faults)
             ok = verdict(exp, got)

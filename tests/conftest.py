@@ -115,7 +115,7 @@ def closed_loop(tmp_path_factory):
     is restored before the tests read it, so other modules see theirs."""
     from kairos import pipeline
     from kairos.ingest import ingest_dates
-    from kairos.publish import daily
+    from kairos.publish import approval, daily
     from kairos.sample import generate
 
     mp, cfg = module_home(tmp_path_factory, "loop", KAIROS_PSEUDONYM_KEY="loop-key")
@@ -139,6 +139,8 @@ def closed_loop(tmp_path_factory):
             if day != LOOP_DATES[-1]:
                 outcome = daily.run(cfg, day, f"loop-{day}")
                 assert outcome.ok and outcome.status == "published", outcome.report.read_text()
+                # the teams approve their marketing lists (service notices approve themselves)
+                assert approval.approve_pending(cfg, day, "loop-approver", "approved")
     finally:
         mp.undo()
     return cfg, manifests

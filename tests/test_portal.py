@@ -334,6 +334,200 @@ def test_in_a_real_browser_a_team_signs_in_sees_its_lists_and_downloads_one(
     assert download[-1]["user"] == "carol"
 
 
+# --- approval before a list goes live (issue 12, part 4) ---------------------------------
+
+
+def _manifest(cfg):
+    return json.loads((publish.published_dir(cfg, DAY) / "manifest.json").read_text("utf-8"))
+
+
+def _csrf(page: str) -> str:
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+class _Cookies:
+    """Just enough of a request for the portal's form token: its session cookie."""
+
+    def __init__(self, token: str):
+        self.cookies = {portal.SESSION_COOKIE: token}
+
+
+def test_marketing_lists_wait_for_their_team_and_service_notices_approve_themselves(
+    client, published
+):
+    """Publishing marks each certified list by its rule's policy: care-team's service
+    notices are live at once; data-traffic-team's marketing lists wait, cannot be
+    downloaded and are not worked by CRM until approved."""
+    from kairos.pipeline import read_outcome
+    from kairos.sample import execution
+
+    cfg, _ = published
+    manifest = _manifest(cfg)
+    care = team_lists(manifest, "care-team")
+    data = team_lists(manifest, "data-traffic-team")
+    assert care and data
+    assert {i["status"] for i in care.values()} == {"published"}
+    assert {i["approval"]["state"] for i in care.values()} == {"auto_approved"}
+    assert {i["status"] for i in data.values()} == {"pending_approval"}
+    assert "pending their team's approval" in read_outcome(cfg, DAY)["reason"]
+    assert sign_in(client, "dan").status_code == 303
+    pending = next(iter(data))
+    assert client.get(f"/lists/{DAY}/{pending}/csv").status_code == 404
+    row = client.get("/lists").text.split(f'data-list="{pending}"', 1)[1].split("</tr>")[0]
+    assert "Pending approval" in row and "/csv" not in row
+    tasks = execution.published_tasks(cfg.publish_dir, DAY)
+    assert tasks is not None and not set(tasks.list_ids) & set(data)
+
+
+def test_only_the_owner_team_decides_once_and_with_a_form_token(client, published):
+    cfg, _ = published
+    pending = [
+        i for i, x in team_lists(_manifest(cfg), "data-traffic-team").items()
+        if x["status"] == "pending_approval"
+    ]  # fmt: skip
+    list_id = pending[-1]
+    review = f"/lists/{DAY}/{list_id}/review"
+    decision = f"/lists/{DAY}/{list_id}/decision"
+    # another team: the list does not exist for it
+    assert sign_in(client, "carol").status_code == 303
+    assert client.get(review).status_code == 404
+    own = next(iter(team_lists(_manifest(cfg), "care-team")))
+    own_page = client.get(f"/lists/{DAY}/{own}/review").text
+    assert "Approved automatically" in own_page and 'id="approve"' not in own_page
+    token = client.cookies.get(portal.SESSION_COOKIE)
+    carol = portal._Portal(cfg).csrf_token(_Cookies(token))
+    r = client.post(decision, data={"decision": "approve", "csrf": carol})
+    assert r.status_code == 404  # a valid form of hers, on a list that is not hers
+    client.post("/logout")
+    assert sign_in(client, "dan").status_code == 303
+    page = client.get(review).text
+    assert 'id="approve"' in page
+    # no token, or another session's: refused; a rejection needs a reason
+    assert client.post(decision, data={"decision": "approve", "csrf": "forged"}).status_code == 403
+    token = _csrf(page)
+    r = client.post(decision, data={"decision": "reject", "comment": "  ", "csrf": token})
+    assert r.status_code == 422 and "needs a comment" in r.text
+    assert team_lists(_manifest(cfg), "data-traffic-team")[list_id]["status"] == "pending_approval"
+    r = client.post(
+        decision,
+        data={
+            "decision": "approve",
+            "comment": "ok\x00 for <b>today</b>, 13812345678",
+            "csrf": token,
+        },
+    )
+    assert r.status_code == 303
+    item = team_lists(_manifest(cfg), "data-traffic-team")[list_id]
+    assert item["status"] == "published"
+    assert (item["approval"]["state"], item["approval"]["by"]) == ("approved", "dan")
+    # kept as text (shown escaped), control characters out, a mobile number masked
+    assert item["approval"]["comment"] == "ok for <b>today</b>, 138****5678"
+    assert "&lt;b&gt;today" in client.get(review).text
+    assert client.get(f"/lists/{DAY}/{list_id}/csv").status_code == 200
+    # final: a second decision is refused
+    r = client.post(
+        decision, data={"decision": "reject", "comment": "changed my mind", "csrf": token}
+    )
+    assert r.status_code == 409
+    events = audit_events(cfg)
+    approved = [e for e in events if e["event"] == "list_approved" and e["list_id"] == list_id]
+    assert approved and approved[-1]["user"] == "dan"
+    assert "13812345678" not in portal.audit_path(cfg).read_text()
+    refused = {e["reason"] for e in events if e["event"] == "decision_refused"}
+    assert {"bad form token", "a rejection needs a comment saying why"} <= refused
+
+
+@pytest.fixture
+def history(published):
+    """Five earlier publications of the data team's lists (their manifests only, sizes
+    80..120% of today's) on dates no other test looks at; removed afterwards."""
+    import datetime as dt
+
+    cfg, _ = published
+    made = []
+    today = _manifest(cfg)
+    for k, share in zip(range(10, 5, -1), (0.8, 0.9, 1.0, 1.1, 1.2), strict=True):
+        day = DAY - dt.timedelta(days=k)
+        version = cfg.publish_dir / "versions" / f"{day}.001"
+        version.mkdir(parents=True)
+        past = json.loads(json.dumps(today))
+        for item in past["lists"]:
+            item["rows"] = round(item["rows"] * share)
+            item["status"] = "published"
+        (version / "manifest.json").write_text(json.dumps(past), encoding="utf-8")
+        (cfg.publish_dir / "lists" / day.isoformat()).symlink_to(f"../versions/{day}.001")
+        made.append((day, version))
+    yield [d for d, _ in made]
+    for day, version in made:
+        (cfg.publish_dir / "lists" / day.isoformat()).unlink()
+        shutil.rmtree(version)
+
+
+def test_in_a_real_browser_a_team_reviews_rejects_and_approves_its_lists(
+    published, server, history
+):
+    from playwright.sync_api import sync_playwright
+
+    cfg, _ = published
+    data = team_lists(_manifest(cfg), "data-traffic-team")
+    pending = sorted(i for i, x in data.items() if x["status"] == "pending_approval")
+    assert pending, "no list left pending"
+    reject = max(pending, key=lambda i: data[i]["rows"])
+    rows = data[reject]["rows"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update"],
+        )  # fmt: skip
+        try:
+            page = browser.new_context().new_page()
+            page.goto(f"{server}/login")
+            page.fill("#username", "dan")
+            page.fill("#password", PASSWORD)
+            page.click("#sign-in")
+            page.wait_for_selector("#lists")
+            page.click(f'tr[data-list="{reject}"] >> text=Review')
+            page.wait_for_selector("#preview")
+            assert page.inner_text("#rows") == str(rows)
+            # yesterday's publication (the 120% one), the trailing average of the five
+            yesterday = round(rows * 1.2)
+            assert page.inner_text("#yesterday").startswith(str(yesterday))
+            average = sum(round(rows * s) for s in (0.8, 0.9, 1.0, 1.1, 1.2)) / 5
+            assert f"{average:.1f} over 5 dates" in page.inner_text("#trailing")
+            assert "held out" in page.inner_text("#holdout")
+            bars = page.eval_on_selector_all(
+                "#chart rect.bar", "bars => bars.map(b => [b.dataset.date, b.dataset.rows])"
+            )
+            assert [d for d, _ in bars] == [*(d.isoformat() for d in history), DAY.isoformat()]
+            assert bars[-1][1] == str(rows)
+            page.fill("#comment", "too many customers for the SMS budget this week")
+            page.click("#reject")
+            page.wait_for_selector("#state")
+            assert "Withheld: rejected by dan" in page.inner_text("#state")
+            assert page.query_selector("#decide") is None  # decided: no more buttons
+            page.goto(f"{server}/lists?date={DAY}")
+            row = page.inner_text(f'tr[data-list="{reject}"]')
+            assert "rejected by dan: too many customers" in row
+            others = [i for i in pending if i != reject]
+            if others:
+                page.click(f'tr[data-list="{others[0]}"] >> text=Review')
+                page.fill("#comment", "checked against the offer calendar")
+                page.click("#approve")
+                page.wait_for_selector("#state")
+                assert "Approved by dan" in page.inner_text("#state")
+                page.goto(f"{server}/lists?date={DAY}")
+                assert page.query_selector(f'tr[data-list="{others[0]}"] >> text=CSV')
+        finally:
+            browser.close()
+    item = team_lists(_manifest(cfg), "data-traffic-team")[reject]
+    assert item["status"] == "withheld"
+    assert item["withheld_reasons"] == [
+        "rejected by dan: too many customers for the SMS budget this week"
+    ]
+    assert any(e["event"] == "list_rejected" and e["list_id"] == reject for e in audit_events(cfg))
+
+
 def test_the_portal_says_what_happened_to_a_date(client, published, monkeypatch):
     """A date that was not published says so (instead of showing another date's lists);
     a withheld list shows as withheld, with its reason, and cannot be downloaded. Runs

@@ -179,6 +179,8 @@ def test_the_generators_service_rules_are_the_seeds():
         rules = list(csv.DictReader(fh))
     service = {r["rule_code"] for r in rules if r["is_marketing"] == "false"}
     assert service == execution.SERVICE_RULES
+    # and exactly the service notices go live without their team's approval
+    assert {r["rule_code"] for r in rules if r["approval"] == "auto"} == service
 
 
 def test_a_version_1_contacts_file_is_refused_naming_the_version(tmp_path, monkeypatch):

@@ -55,6 +55,7 @@ from jinja2 import Environment, select_autoescape
 from kairos import publish
 from kairos.config import Settings
 from kairos.files import write_json
+from kairos.publish import approval
 
 SESSION_COOKIE = "kairos_session"
 SESSION_HOURS = 8
@@ -283,15 +284,99 @@ LISTS = """<h1>Target lists of {{ day or "-" }}</h1>
 <tbody>{% for l in lists %}<tr data-list="{{ l.list_id }}">
 <td>{{ l.list_id }}</td><td>{{ l.rule_name }}</td><td>{{ l.channel }}</td>
 {% if l.status == "withheld" %}<td colspan="6" class="bad withheld">Withheld:
-{{ l.withheld_reasons | join("; ") }}</td>{% else %}
+{{ l.withheld_reasons | join("; ") }}</td>{% elif l.status == "pending_approval" %}
+<td class="rows">{{ l.rows }}</td><td>{{ l.holdout_rows }}</td>
+<td>{{ l.diff.added }}</td><td>{{ l.diff.removed }}</td><td>{{ l.suppressed_total }}</td>
+<td class="pending">Pending approval
+<a class="button review" href="/lists/{{ day }}/{{ l.list_id }}/review">Review</a></td>
+{% else %}
 <td class="rows">{{ l.rows }}</td><td>{{ l.holdout_rows }}</td>
 <td>{{ l.diff.added }}</td><td>{{ l.diff.removed }}</td>
 <td>{{ l.suppressed_total }}</td>
 <td><a class="button" href="/lists/{{ day }}/{{ l.list_id }}/csv">CSV</a>
 <a class="button" href="/lists/{{ day }}/{{ l.list_id }}/parquet">Parquet</a>
-<a class="button" href="/lists/{{ day }}/{{ l.list_id }}/diff">diff</a></td>
+<a class="button" href="/lists/{{ day }}/{{ l.list_id }}/diff">diff</a>
+{% if l.approval and l.approval.state == "approved" %}<span class="ok approved">approved by
+{{ l.approval.by }}</span>{% endif %}</td>
 {% endif %}</tr>{% endfor %}</tbody></table>
 {% elif day and published %}<p id="empty">No list of your team for this date.</p>{% endif %}"""
+
+
+REVIEW = """<h1>Review {{ item.list_id }} of {{ day }}</h1>
+<p><a href="/lists?date={{ day }}">back to the lists</a></p>
+<p id="state" class="{{ state_class }}">{{ state_text }}</p>
+<table id="preview"><tbody>
+<tr><th>rule</th><td>{{ item.rule_name }} ({{ item.rule_code }}), {{ item.channel }}</td></tr>
+<tr><th>rows</th><td id="rows">{{ p.rows }}</td></tr>
+<tr><th>yesterday</th><td id="yesterday">{% if p.yesterday is none %}no list yesterday{% else %}
+{{ p.yesterday }} ({{ pct(p.change_vs_yesterday) }}){% endif %}</td></tr>
+<tr><th>trailing average</th><td id="trailing">{% if p.trailing_average is none %}no history
+{% else %}{{ "%.1f" | format(p.trailing_average) }} over {{ p.trailing_days }} dates
+({{ pct(p.change_vs_average) }}){% endif %}</td></tr>
+<tr><th>holdout</th><td id="holdout">{{ p.holdout_rows }} held out:
+{{ "%.1f" | format(100 * p.holdout_share) }}% of the eligible (rule: {{ p.holdout_pct }}%)</td></tr>
+<tr><th>suppressed</th><td id="suppressed">{% for reason, n in p.suppressed.items() %}
+<span class="suppression">{{ reason }}: {{ n }}</span>{% if not loop.last %}, {% endif %}
+{% else %}none{% endfor %}</td></tr>
+</tbody></table>
+<h2>Last 30 dates</h2>
+<svg id="chart" role="img" aria-label="list size on the last dates" width="{{ chart.width }}"
+ height="{{ chart.height + 16 }}" xmlns="http://www.w3.org/2000/svg">
+{% for b in chart.bars %}<rect class="bar" data-date="{{ b.date }}" data-rows="{{ b.rows }}"
+ x="{{ b.x }}" y="{{ b.y }}" width="{{ b.w }}" height="{{ b.h }}"
+ fill="{{ '#c60' if b.today else '#789' }}"><title>{{ b.date }}: {{ b.rows }}</title></rect>
+{% endfor %}<text x="0" y="{{ chart.height + 14 }}" font-size="11">{{ chart.first }}</text>
+<text x="{{ chart.width }}" y="{{ chart.height + 14 }}" font-size="11" text-anchor="end">
+{{ chart.last }}</text></svg>
+{% if pending %}
+<form method="post" action="/lists/{{ day }}/{{ item.list_id }}/decision" id="decide">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<label>Comment <textarea name="comment" id="comment" maxlength="500" rows="3"
+ cols="60"></textarea></label><br>
+<button type="submit" name="decision" value="approve" id="approve">Approve</button>
+<button type="submit" name="decision" value="reject" id="reject">Reject</button>
+</form>{% endif %}
+{% if error %}<p class="bad" id="error">{{ error }}</p>{% endif %}"""
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.0%}"
+
+
+def _chart(history: list[dict], width: int = 600, height: int = 120) -> dict:
+    """Bars of the list's size on each date (the last one is today's)."""
+    top = max((h["rows"] for h in history), default=0) or 1
+    w = width / max(len(history), 1)
+    bars = [
+        {
+            "date": h["date"],
+            "rows": h["rows"],
+            "x": round(k * w + 1, 1),
+            "w": round(max(w - 2, 1), 1),
+            "h": round(height * h["rows"] / top, 1),
+            "y": round(height - height * h["rows"] / top, 1),
+            "today": k == len(history) - 1,
+        }
+        for k, h in enumerate(history)
+    ]
+    first = history[0]["date"] if history else ""
+    last = history[-1]["date"] if history else ""
+    return {"bars": bars, "width": width, "height": height, "first": first, "last": last}
+
+
+def _state_text(item: dict) -> tuple[str, str]:
+    a = item.get("approval", {})
+    if item["status"] == "pending_approval":
+        return "Pending your team's approval: nobody can download it and CRM does not work it.", ""
+    if a.get("state") == "approved":
+        return f"Approved by {a['by']} at {a['at']}" + (
+            f": {a['comment']}" if a.get("comment") else ""
+        ), "ok"
+    if a.get("state") == "auto_approved":
+        return "Approved automatically (the rule's policy: a service notice).", "ok"
+    if item["status"] == "withheld":
+        return "Withheld: " + "; ".join(item.get("withheld_reasons", [])), "bad"
+    return "Published.", "ok"
 
 
 def _outcome_text(day: str | None, outcome: dict | None, published: bool) -> tuple[str, str]:
@@ -507,7 +592,12 @@ class _Portal:
             raise HTTPException(status_code=404) from None
         _, items = self.team_lists(day, team)
         item = next((i for i in items if i["list_id"] == list_id), None)
-        if item is None or kind not in DOWNLOAD_KINDS or "files" not in item:
+        if (
+            item is None
+            or kind not in DOWNLOAD_KINDS
+            or "files" not in item
+            or item["status"] != "published"  # pending approval or rejected: not live
+        ):
             audit(self.cfg, refused)
             raise HTTPException(status_code=404)
         entry = item["files"][DOWNLOAD_KINDS[kind]]
@@ -529,6 +619,80 @@ class _Portal:
             else "application/vnd.apache.parquet"
         )
         return FileResponse(path, media_type=media, filename=f"{date}_{entry['name']}")
+
+    def csrf_token(self, request: Request) -> str:
+        """A form token bound to the session cookie (defence in depth over SameSite)."""
+        token = request.cookies.get(SESSION_COOKIE, "")
+        return hmac.new(_secret(self.cfg).encode(), token.encode(), hashlib.sha256).hexdigest()
+
+    def _team_item(self, date: str, list_id: str, team: str) -> tuple[dt.date, dict]:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            raise HTTPException(status_code=404) from None
+        _, items = self.team_lists(day, team)
+        item = next((i for i in items if i["list_id"] == list_id), None)
+        if item is None:
+            raise HTTPException(status_code=404)
+        return day, item
+
+    def review(self, request: Request, date: str, list_id: str, error: str = "", status=200):
+        user, team = self.current_user(request)
+        day, item = self._team_item(date, list_id, team)
+        p = approval.preview(self.cfg, day, item)
+        state_text, state_class = _state_text(item)
+        return HTMLResponse(
+            _page(
+                REVIEW,
+                user=user,
+                team=team,
+                day=day.isoformat(),
+                item=item,
+                p=p,
+                pct=_pct,
+                chart=_chart(p["history"]),
+                pending=item["status"] == approval.PENDING,
+                csrf=self.csrf_token(request),
+                state_text=state_text,
+                state_class=state_class,
+                error=error,
+            ),
+            status_code=status,
+        )
+
+    def decide(
+        self,
+        request: Request,
+        date: str,
+        list_id: str,
+        decision: str = Form(""),
+        comment: str = Form(""),
+        csrf: str = Form(""),
+    ):
+        user, team = self.current_user(request)
+        event = {"user": user, "team": team, "date": date, "list_id": list_id,
+                 "client": self.client(request)}  # fmt: skip
+        if not hmac.compare_digest(csrf, self.csrf_token(request)):
+            audit(self.cfg, {"event": "decision_refused", **event, "reason": "bad form token"})
+            raise HTTPException(status_code=403, detail="stale form: reload the page")
+        day, _ = self._team_item(date, list_id, team)
+        try:
+            item = approval.decide(self.cfg, day, list_id, user, team, decision, comment)
+        except approval.DecisionRefused as exc:
+            audit(self.cfg, {"event": "decision_refused", **event, "reason": str(exc)})
+            if exc.status == 404:
+                raise HTTPException(status_code=404) from None
+            return self.review(request, date, list_id, error=str(exc), status=exc.status)
+        audit(
+            self.cfg,
+            {
+                "event": f"list_{item['approval']['state']}",
+                **event,
+                "comment": item["approval"]["comment"],
+                "rows": item.get("rows"),
+            },
+        )
+        return RedirectResponse(f"/lists/{day}/{list_id}/review", status_code=303)
 
     def dbt_docs(self, request: Request, path: str):
         self.current_user(request)
@@ -552,6 +716,8 @@ def create_app(cfg: Settings) -> FastAPI:
         ("/login", portal.login, "POST"),
         ("/logout", portal.logout, "POST"),
         ("/lists", portal.lists, "GET"),
+        ("/lists/{date}/{list_id}/review", portal.review, "GET"),
+        ("/lists/{date}/{list_id}/decision", portal.decide, "POST"),
         ("/lists/{date}/{list_id}/{kind}", portal.download, "GET"),
         ("/docs/{path:path}", portal.dbt_docs, "GET"),
     ]

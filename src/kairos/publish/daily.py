@@ -28,6 +28,7 @@ from pathlib import Path
 from kairos import alerts, publish, quality
 from kairos.config import Settings
 from kairos.files import relative
+from kairos.publish import approval
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +121,15 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
             "run_id": run_id,
         },
     )
+    approval.apply_policies(
+        staging, approval.rule_policies(_database(cfg)), publish.published_dir(cfg, day)
+    )
     target = publish.publish(cfg, staging, day)
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     lists = {item["list_id"]: item for item in manifest["lists"]}
-    published = [i for i, item in lists.items() if item["status"] == "published"]
+    published = [i for i, item in lists.items() if item["status"] != "withheld"]
     status = "published" if not withheld else ("partial" if published else "withheld")
+    pending = [i for i, item in lists.items() if item["status"] == approval.PENDING]
     text = success_text(day, target, manifest)
     path = report(cfg, day, run_id, text)
     from kairos.pipeline import write_outcome
@@ -137,7 +142,14 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
             "run_id": run_id,
             "version": target.name,
             "report": relative(path, cfg.home),
-            "reason": (f"{len(withheld)} list(s) withheld by the list gate" if withheld else ""),
+            "reason": "; ".join(
+                x
+                for x in (
+                    f"{len(withheld)} list(s) withheld by the list gate" if withheld else "",
+                    f"{len(pending)} list(s) pending their team's approval" if pending else "",
+                )
+                if x
+            ),
             "lists": {
                 i: {"status": item["status"], "reasons": item.get("withheld_reasons", [])}
                 for i, item in sorted(lists.items())
@@ -167,9 +179,11 @@ def success_text(day: dt.date, target: Path, manifest: dict) -> str:
             lines.append(f"  {item['list_id']:<44} WITHHELD  ({item['owner_team']})")
             lines.extend(f"      {reason}" for reason in item["withheld_reasons"])
             continue
+        waits = "  PENDING APPROVAL" if item["status"] == approval.PENDING else ""
         lines.append(
             f"  {item['list_id']:<44} {item['rows']:>7,} rows, holdout {item['holdout_rows']:,},"
             f" +{item['diff']['added']:,} -{item['diff']['removed']:,}  ({item['owner_team']})"
+            f"{waits}"
         )
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ its own process so that peak memory is that phase's alone:
 
 * generation: rows/s and peak RSS, and peak RSS at N/10 for the ratio that shows memory
   stays flat as the subscriber count grows;
-* Kairos ingestion of all 14 extracts (control check, GBK decode, typed load, row rules,
+* Kairos ingestion of every extract (control check, GBK decode, typed load, row rules,
   ledger): rows/s and peak RSS;
 * the baseline, measured in the same run on the same machine: DuckDB's bare
   ``read_csv`` of the same bytes already in UTF-8, with the same column types, into

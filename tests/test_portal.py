@@ -24,6 +24,18 @@ from tests.conftest import DAY, module_home
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# as the machine's probe starts it: no sandbox as root, and no background connections
+# (refused by the closed network, many at a time)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "correct horse battery"
 
 
@@ -48,6 +60,11 @@ def published(tmp_path_factory):
     )
     yield cfg, manifest
     mp.undo()
+
+
+def launch(pw):
+    """Debian's chromium, headless, driven by Playwright."""
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def team_lists(manifest, team):
@@ -290,19 +307,7 @@ def test_in_a_real_browser_a_team_signs_in_sees_its_lists_and_downloads_one(
     cfg, manifest = published
     mine = team_lists(manifest, "care-team")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch(pw)
         try:
             page = browser.new_context(accept_downloads=True).new_page()
             page.goto(f"{server}/lists")
@@ -475,11 +480,7 @@ def test_in_a_real_browser_a_team_reviews_rejects_and_approves_its_lists(
     reject = max(pending, key=lambda i: data[i]["rows"])
     rows = data[reject]["rows"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update"],
-        )  # fmt: skip
+        browser = launch(pw)
         try:
             page = browser.new_context().new_page()
             page.goto(f"{server}/login")
@@ -566,3 +567,86 @@ def test_the_portal_says_what_happened_to_a_date(client, published, monkeypatch)
     row = page[page.index(f'data-list="{list_id}"') :].split("</tr>")[0]
     assert "Withheld:" in row and "list_rows=1" in row
     assert client.get(f"/lists/{DAY}/{list_id}/csv").status_code == 404
+
+
+# --- phone managers (issue 12, part 3) ---------------------------------------------------
+
+
+def _a_manager(manifest, team):
+    """A phone manager with calls on one of the team's live lists, and those lists."""
+    counts: dict[str, dict[str, int]] = {}
+    for list_id, item in team_lists(manifest, team).items():
+        if item["status"] == "published":
+            for manager, n in item.get("managers", {}).items():
+                counts.setdefault(manager, {})[list_id] = n
+    assert counts, "no live call list with a phone manager"
+    manager = max(counts, key=lambda m: sum(counts[m].values()))
+    return manager, counts[manager]
+
+
+def test_a_team_filters_its_call_lists_by_phone_manager(client, published):
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+
+    cfg, manifest = published
+    manager, lists = _a_manager(manifest, "care-team")
+    assert sign_in(client, "carol").status_code == 303
+    assert f'<option value="{manager}"' in client.get(f"/lists?date={DAY}").text
+    page = client.get(f"/lists?date={DAY}&manager={manager}").text
+    assert 'id="manager-filter"' in page
+    shown = {x.split('"', 1)[0] for x in page.split('data-list="')[1:]}
+    assert shown == set(lists)
+    list_id, n = max(lists.items(), key=lambda kv: kv[1])
+    r = client.get(f"/lists/{DAY}/{list_id}/csv?manager={manager}")
+    assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+    got = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(got) == n and {g["phone_manager_id"] for g in got} == {manager}
+    r = client.get(f"/lists/{DAY}/{list_id}/parquet?manager={manager}")
+    table = pq.read_table(io.BytesIO(r.content))
+    assert table.num_rows == n and set(table["phone_manager_id"].to_pylist()) == {int(manager)}
+    # a manager with no call on the list, or not a manager: nothing to show
+    assert client.get(f"/lists?date={DAY}&manager=999").status_code == 404
+    assert client.get(f"/lists/{DAY}/{list_id}/csv?manager=999").status_code == 404
+    assert client.get(f"/lists/{DAY}/{list_id}/diff?manager={manager}").status_code == 404
+    events = audit_events(cfg)
+    assert any(e["event"] == "download" and e.get("manager") == manager for e in events)
+
+
+def test_in_a_real_browser_a_team_picks_a_phone_manager_and_downloads_their_calls(
+    published, server, tmp_path
+):
+    import csv
+
+    from playwright.sync_api import sync_playwright
+
+    _, manifest = published
+    manager, lists = _a_manager(manifest, "care-team")
+    list_id, n = max(lists.items(), key=lambda kv: kv[1])
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_context(accept_downloads=True).new_page()
+            page.goto(f"{server}/login")
+            page.fill("#username", "carol")
+            page.fill("#password", PASSWORD)
+            page.click("#sign-in")
+            page.wait_for_selector("#lists")
+            page.select_option("#manager", manager)
+            page.click("#show")
+            page.wait_for_selector("#manager-filter")
+            shown = set(
+                page.eval_on_selector_all("tr[data-list]", "rows => rows.map(r => r.dataset.list)")
+            )
+            assert shown == set(lists)
+            assert page.inner_text(f'tr[data-list="{list_id}"] td.rows') == str(n)
+            with page.expect_download() as info:
+                page.click(f'tr[data-list="{list_id}"] >> text=CSV')
+            target = tmp_path / "calls.csv"
+            info.value.save_as(target)
+        finally:
+            browser.close()
+    with target.open(encoding="utf-8-sig") as fh:
+        got = list(csv.DictReader(fh))
+    assert len(got) == n and {g["phone_manager_id"] for g in got} == {manager}

@@ -169,15 +169,24 @@ def test_the_review_flags_the_zero_and_the_harmful_rule(loop):
     assert (harmful["flag"], harmful["verdict"]) == ("harmful", "stop"), harmful
     # the harmful rule's goal effect is real: it is stopped for its complaints, not its goal
     assert harmful["ci_low"] > 0
+    positive = 0
     for rule, r in effects.items():
         if (
             r["holdouts"] >= POWERED
             and rule in execution.GOAL_EFFECTS
             and rule not in execution.HARM
         ):
-            assert (r["flag"], r["verdict"]) == ("positive", "keep"), r
+            # a planted effect twice the interval's half-width is detected; a smaller one
+            # (a low-priority rule whose calls a full queue turned into SMS reaches fewer)
+            # may still read as underpowered, never as no effect or negative
+            half_width = (r["ci_high"] - r["ci_low"]) / 2
+            if r["expected_uplift"] >= 2 * half_width:
+                assert (r["flag"], r["verdict"]) == ("positive", "keep"), r
+            assert r["flag"] in ("positive", "underpowered") and r["verdict"] == "keep", r
+            positive += r["flag"] == "positive"
         if rule not in execution.GOAL_EFFECTS:
             assert r["flag"] in ("no_effect", "underpowered"), r  # never a false positive
+    assert positive >= 2
 
 
 def test_the_review_changes_no_priority(loop):

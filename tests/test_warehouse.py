@@ -228,6 +228,12 @@ FACTS = [
     "marts.fct_key_moment_warnings",
     "marts.fct_dissatisfied_pool_daily",
     "marts.fct_dissatisfied_pool_movement_daily",
+    # the phone managers' queues: a day inherits the day before's deferrals, so the full
+    # build walks the dates in a recursive CTE -- and must agree with the daily builds.
+    # (The tasks, planned calls and lists read the current preference profile, which a
+    # full build sees as of its last date: they are not compared.)
+    "marts.fct_phone_manager_call_allocations",
+    "marts.fct_phone_manager_capacity_daily",
 ]
 
 

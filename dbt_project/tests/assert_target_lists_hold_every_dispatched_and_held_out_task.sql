@@ -1,6 +1,7 @@
 -- The list mart holds exactly the tasks the contact policy dispatched or held out, per
--- business date and rule: a task lost in a join (a line missing from the day's
--- subscribers) would silently shorten a list.
+-- business date and rule, as the phone managers' queues moved them: less the calls
+-- deferred that day, plus those deferred the day before. A task lost in a join (a line
+-- missing from the day's subscribers) would silently shorten a list.
 with
 
 tasks as (
@@ -17,6 +18,33 @@ tasks as (
 
 ),
 
+moved as (
+
+    select
+        business_date,
+        rule_code,
+        count(*) filter (where is_carried and allocation in ('called', 'downgraded'))
+        - count(*) filter (where not is_carried and allocation = 'deferred') as n_moved
+    from {{ ref('fct_phone_manager_call_allocations') }}
+    where {{ for_business_date() }}
+    group by business_date, rule_code
+
+),
+
+expected as (
+
+    select
+        coalesce(tasks.business_date, moved.business_date) as business_date,
+        coalesce(tasks.rule_code, moved.rule_code) as rule_code,
+        coalesce(tasks.n_tasks, 0) + coalesce(moved.n_moved, 0) as n_tasks
+    from tasks
+    full outer join moved
+        on
+            tasks.business_date = moved.business_date
+            and tasks.rule_code = moved.rule_code
+
+),
+
 members as (
 
     select
@@ -30,13 +58,13 @@ members as (
 )
 
 select
-    coalesce(tasks.business_date, members.business_date) as business_date,
-    coalesce(tasks.rule_code, members.rule_code) as rule_code,
-    coalesce(tasks.n_tasks, 0) as n_tasks,
+    coalesce(expected.business_date, members.business_date) as business_date,
+    coalesce(expected.rule_code, members.rule_code) as rule_code,
+    coalesce(expected.n_tasks, 0) as n_tasks,
     coalesce(members.n_members, 0) as n_members
-from tasks
+from expected
 full outer join members
     on
-        tasks.business_date = members.business_date
-        and tasks.rule_code = members.rule_code
-where coalesce(tasks.n_tasks, 0) != coalesce(members.n_members, 0)
+        expected.business_date = members.business_date
+        and expected.rule_code = members.rule_code
+where coalesce(expected.n_tasks, 0) != coalesce(members.n_members, 0)

@@ -103,15 +103,22 @@ def _warehouse_state(cfg: Settings, con=None):
 
 def _completeness(loads) -> tuple[dict[dt.date, dt.datetime], dict[dt.date, list[str]]]:
     """Complete dates with the time of their last good load; incomplete ones with what
-    they miss."""
-    wanted = {e.key for e in contract.extracts()} | {s + SEALED for s in contract.systems()}
+    they miss. An extract a later contract version added (``since``) is wanted from the
+    first date it was delivered for: dates before it are complete without it."""
+    base = {e.key for e in contract.extracts() if e.since == 1}
+    base |= {s + SEALED for s in contract.systems()}
+    later = {e.key for e in contract.extracts() if e.since > 1}
     seen: dict[dt.date, dict[str, dt.datetime]] = {}
+    first: dict[str, dt.date] = {}
     for day, key, at in loads:
-        if key in wanted:
+        if key in base or key in later:
             seen.setdefault(day, {})[key] = at
+        if key in later and (key not in first or day < first[key]):
+            first[key] = day
     complete, incomplete = {}, {}
     for day, keys in seen.items():
-        if set(keys) == wanted:
+        wanted = base | {k for k in later if k in first and first[k] <= day}
+        if wanted <= set(keys):
             complete[day] = max(keys.values())
         else:
             incomplete[day] = sorted(wanted - set(keys))

@@ -54,6 +54,9 @@ class Extract:
     # a snapshot whose size may legitimately fall from one day to the next (it follows
     # campaigns) is not held for shrinking against the day before
     size_varies: bool = False
+    # the contract version that added the extract: a business date is complete without
+    # it until the first date it is delivered for (kairos.pipeline)
+    since: int = 1
 
     @property
     def key(self) -> str:
@@ -147,6 +150,7 @@ def extracts() -> tuple[Extract, ...]:
                 columns=cols,
                 business_date_column=edef.get("business_date_column"),
                 size_varies=bool(edef.get("size_varies", False)),
+                since=int(edef.get("since", 1)),
             )
             missing = set(ext.primary_key) - set(ext.column_names)
             if missing:
@@ -232,10 +236,11 @@ def render_markdown() -> str:
     lines += [
         f"## Versions (in force: version {version()})",
         "",
-        "A column added in a later version is marked *since N*. A file with an older"
-        " version's header is refused whole, the ledger naming the version and the columns"
-        " it lacks; the warehouse's raw tables gain new columns in place (earlier rows hold"
-        " NULL).",
+        "A column or an extract added in a later version is marked *since N*. A file with an"
+        " older version's header is refused whole, the ledger naming the version and the"
+        " columns it lacks; the warehouse's raw tables gain new columns in place (earlier"
+        " rows hold NULL). A business date is complete without an extract added later until"
+        " the first date that extract is delivered for; from then on every date needs it.",
         "",
         "| version | from | changes |",
         "|---|---|---|",
@@ -260,7 +265,8 @@ def render_markdown() -> str:
                     f"; `{e.business_date_column}` must equal the business date."
                     if e.business_date_column
                     else "."
-                ),
+                )
+                + (f" *Since {e.since}.*" if e.since > 1 else ""),
                 "",
                 "| column | type | null | rule | description |",
                 "|---|---|---|---|---|",

@@ -113,8 +113,17 @@ def withdraw_seal(con: duckdb.DuckDBPyConnection, system: str, business_date) ->
 
 def seal_delivery(con: duckdb.DuckDBPyConnection, system: str, business_date) -> list[str]:
     """Seal the system's delivery for the date if the latest ledger row of each of its
-    extracts is a good load; return the extracts that are not (nothing sealed then)."""
-    wanted = [e.name for e in contract.for_system(system)]
+    extracts is a good load; return the extracts that are not (nothing sealed then). An
+    extract a later contract version added is wanted from its first good load on."""
+    introduced = {
+        name
+        for (name,) in con.execute(
+            "select distinct extract from audit.load_ledger"
+            " where system = ? and business_date <= ? and status in ('loaded', 'replaced')",
+            [system, business_date],
+        ).fetchall()
+    }
+    wanted = [e.name for e in contract.for_system(system) if e.since == 1 or e.name in introduced]
     latest = dict(
         con.execute(
             """

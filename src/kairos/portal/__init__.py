@@ -48,7 +48,7 @@ from functools import cache
 from pathlib import Path
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, select_autoescape
 
@@ -274,7 +274,13 @@ LISTS = """<h1>Target lists of {{ day or "-" }}</h1>
 <form method="get" action="/lists"><label>Business date
 <select name="date" id="date">
 {% for d in dates %}<option value="{{ d }}" {% if d == day %}selected{% endif %}>{{ d }}</option>
-{% endfor %}</select></label> <button type="submit" id="show">Show</button></form>
+{% endfor %}</select></label>
+{% if managers %}<label>Phone manager <select name="manager" id="manager">
+<option value="">all</option>
+{% for m in managers %}<option value="{{ m }}" {% if m == manager %}selected{% endif %}>{{ m }}
+</option>{% endfor %}</select></label>{% endif %}
+<button type="submit" id="show">Show</button></form>
+{% if manager %}<p id="manager-filter">Calls of phone manager {{ manager }} only.</p>{% endif %}
 {% if certified is not none %}
 <p id="certification" class="{{ 'ok' if certified else 'bad' }}">
 {{ 'Certified' if certified else 'Not certified' }}: {{ gates }}</p>{% endif %}
@@ -293,8 +299,8 @@ LISTS = """<h1>Target lists of {{ day or "-" }}</h1>
 <td class="rows">{{ l.rows }}</td><td>{{ l.holdout_rows }}</td>
 <td>{{ l.diff.added }}</td><td>{{ l.diff.removed }}</td>
 <td>{{ l.suppressed_total }}</td>
-<td><a class="button" href="/lists/{{ day }}/{{ l.list_id }}/csv">CSV</a>
-<a class="button" href="/lists/{{ day }}/{{ l.list_id }}/parquet">Parquet</a>
+<td><a class="button" href="/lists/{{ day }}/{{ l.list_id }}/csv{{ query }}">CSV</a>
+<a class="button" href="/lists/{{ day }}/{{ l.list_id }}/parquet{{ query }}">Parquet</a>
 <a class="button" href="/lists/{{ day }}/{{ l.list_id }}/diff">diff</a>
 {% if l.approval and l.approval.state == "approved" %}<span class="ok approved">approved by
 {{ l.approval.by }}</span>{% endif %}</td>
@@ -397,6 +403,31 @@ def _outcome_text(day: str | None, outcome: dict | None, published: bool) -> tup
     if not published:
         return "Not published: no publication for this date.", "bad"
     return "", ""
+
+
+def _manager_rows(path: Path, manager: int) -> bytes:
+    """The rows of one phone manager of a published list file, in the same format (a
+    call list is one manager's day at most a few hundred rows: read whole)."""
+    import io
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+        table = table.filter(pc.equal(table["phone_manager_id"], manager))
+        out = io.BytesIO()
+        pq.write_table(table, out, compression="zstd")
+        return out.getvalue()
+    text = io.StringIO(newline="")
+    with path.open(encoding=publish.CSV_ENCODING, newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        column = header.index("phone_manager_id")
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(row for row in reader if row[column] == str(manager))
+    return text.getvalue().encode(publish.CSV_ENCODING)
 
 
 def _page(template: str, user: str | None = None, team: str | None = None, **context) -> str:
@@ -546,12 +577,23 @@ class _Portal:
             dates.insert(0, day)
         return day, dates
 
-    def lists(self, request: Request, date: str | None = None):
+    def lists(self, request: Request, date: str | None = None, manager: str | None = None):
         from kairos.pipeline import read_outcome
 
         user, team = self.current_user(request)
         day, dates = self._chosen_date(date)
         manifest, items = self.team_lists(dt.date.fromisoformat(day), team) if day else ({}, [])
+        managers = sorted({m for i in items for m in i.get("managers", {})}, key=int)
+        manager = manager or None
+        if manager is not None:
+            if manager not in managers:
+                raise HTTPException(status_code=404)
+            # the call lists with this manager's calls, each with the manager's rows only
+            items = [
+                {**i, "rows": i["managers"][manager]}
+                for i in items
+                if manager in i.get("managers", {})
+            ]
         outcome = read_outcome(self.cfg, dt.date.fromisoformat(day)) if day else None
         outcome_text, outcome_class = _outcome_text(day, outcome, bool(manifest))
         for item in items:
@@ -570,15 +612,22 @@ class _Portal:
                 published=bool(manifest),
                 outcome_text=outcome_text,
                 outcome_class=outcome_class,
+                managers=managers,
+                manager=manager,
+                query=f"?manager={manager}" if manager else "",
                 gates=", ".join(
                     f"{g['gate']} {'passed' if g['success'] else 'failed'}" for g in gates
                 ),
             )
         )
 
-    def download(self, request: Request, date: str, list_id: str, kind: str):
+    def download(
+        self, request: Request, date: str, list_id: str, kind: str, manager: str | None = None
+    ):
         user, team = self.current_user(request)
         event = {"user": user, "team": team, "date": date, "list_id": list_id}
+        if manager:
+            event["manager"] = manager[:32]
         refused = {
             "event": "download_refused",
             **event,
@@ -597,6 +646,7 @@ class _Portal:
             or kind not in DOWNLOAD_KINDS
             or "files" not in item
             or item["status"] != "published"  # pending approval or rejected: not live
+            or (manager and (manager not in item.get("managers", {}) or kind == "diff"))
         ):
             audit(self.cfg, refused)
             raise HTTPException(status_code=404)
@@ -618,6 +668,16 @@ class _Portal:
             if entry["name"].endswith(".csv")
             else "application/vnd.apache.parquet"
         )
+        if manager:
+            return Response(
+                _manager_rows(path, int(manager)),
+                media_type=media,
+                headers={
+                    "content-disposition": (
+                        f'attachment; filename="{date}_{manager}_{entry["name"]}"'
+                    )
+                },
+            )
         return FileResponse(path, media_type=media, filename=f"{date}_{entry['name']}")
 
     def csrf_token(self, request: Request) -> str:

@@ -72,6 +72,8 @@ LIST_COLUMNS = [
     "script",
     "channel",
     "contact_window",
+    "phone_manager_id",
+    "task_date",
 ]
 CSV_ENCODING = "utf-8-sig"  # UTF-8 with BOM: Excel opens the Chinese text correctly
 
@@ -122,6 +124,7 @@ class _ListWriter:
     rows: int = 0
     holdout_rows: int = 0
     keys: list[str] = field(default_factory=list)
+    managers: dict[str, int] = field(default_factory=dict)  # call rows per phone manager
     _csv_fh: object = None
     _csv: object = None
     _parquet: pq.ParquetWriter | None = None
@@ -149,6 +152,9 @@ class _ListWriter:
         for r in records:
             self._csv.writerow(["" if r[c] is None else r[c] for c in LIST_COLUMNS])
             self.keys.append(r["customer_key"])
+            if r.get("phone_manager_id") is not None:
+                pm = str(r["phone_manager_id"])
+                self.managers[pm] = self.managers.get(pm, 0) + 1
         self.rows += len(records)
 
     def close(self) -> None:
@@ -181,6 +187,8 @@ LIST_SCHEMA = pa.schema(
         ("script", pa.string()),
         ("channel", pa.string()),
         ("contact_window", pa.string()),
+        ("phone_manager_id", pa.int64()),
+        ("task_date", pa.date32()),
     ]
 )
 
@@ -319,6 +327,7 @@ def build_lists(
                 "rows": w.rows,
                 "holdout_rows": w.holdout_rows,
                 "holdout_share": round(w.holdout_rows / eligible, 4) if eligible else 0.0,
+                "managers": dict(sorted(w.managers.items())),
                 "suppressed": suppressed.get(list_id, {}),
                 "diff": diff,
                 "files": files,

@@ -417,10 +417,15 @@ def _crm(c: _Chunk):
             f"{cid[i]}|{st.name[i]}|{'MF'[st.gender[i]]}|{dt.date.fromordinal(int(st.birth[i]))}|"
             f"{cat.CITIES[st.city[i]][0]}|{st.star[i]}|{int(st.vip[i])}|"
             f"{st.family[i] or ''}|{st.enterprise[i] or ''}|{dt.date.fromordinal(int(st.join[i]))}|"
-            f"{int(st.opt_out[i])}"
+            f"{int(st.opt_out[i])}|{st.manager[i] or ''}"
             for i in prim.tolist()
         ],
     )
+    if st.chunk == 0:
+        out.add(
+            "phone_managers",
+            [f"{pm}|{city}|{cap}|1" for pm, city, cap in w.phone_managers(st.subscribers)],
+        )
     contacts = _contacts(c)
     con_ids = ids.take("contacts", len(contacts))
     out.add(

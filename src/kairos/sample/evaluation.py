@@ -112,9 +112,24 @@ def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
         effects = rule_effects(con, cfg.landing)
         if effects:
             result.sections["rule effects vs planted (goal uplift against the holdout)"] = effects
+        result.sections["phone managers' capacity per day (all managers)"] = _rows(con, CAPACITY)
         return result
     finally:
         con.close()
+
+
+# per day: the managers' capacity and what became of it; reconciles says assigned = used +
+# deferred + downgraded for every manager, over_capacity counts managers above capacity
+CAPACITY = """
+select business_date, count(*) as managers, sum(daily_call_capacity) as capacity,
+       sum(assigned) as assigned, sum(used) as used, sum(deferred) as deferred,
+       sum(downgraded) as downgraded, sum(withdrawn) as withdrawn, sum(planned) as planned,
+       sum(idle) as idle,
+       bool_and(assigned = used + deferred + downgraded) as reconciles,
+       count(*) filter (where used + planned > daily_call_capacity) as over_capacity
+from marts.fct_phone_manager_capacity_daily
+group by 1 order by 1
+"""
 
 
 def _moment(con, moment: str, rule: str) -> dict:

@@ -45,6 +45,16 @@ MSISDN_PREFIXES = [
 OVERAGE_YUAN_PER_MB = 0.29
 RURAL_CITY_FROM = 15  # cities at this index and after in cat.CITIES are rural
 
+# Phone managers (contract version 3): each city has one manager per MANAGED_PER_MANAGER
+# of its expected VIP and four-star-plus customers (about MANAGED_SHARE of all), at least
+# one. A manager makes 20-30 calls a day; planted: the first manager of the largest city
+# works short hours (1 call a day), the first of the second city is on leave (0), so
+# capacity runs out on ordinary days, not only on the first day's burst.
+PM_ID0 = 9_000_000
+MANAGED_SHARE = 0.09
+MANAGED_PER_MANAGER = 150
+SHORT_HOURS_CITY, ON_LEAVE_CITY = 0, 1
+
 
 def rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([seed, *keys])
@@ -102,6 +112,8 @@ class Static:
     pref_gift: np.ndarray
     pref_timing: np.ndarray
     short_board: np.ndarray  # index into INDICATORS, -1 none
+    manager: np.ndarray  # phone_manager_id of a VIP / four-star-plus customer, 0 = none
+    subscribers: int = 0  # of the whole world
 
     @property
     def n(self) -> int:
@@ -221,6 +233,10 @@ def build_static(seed: int, chunk: int, subscribers: int) -> Static:
     call, text = cat.CONTACT_CHANNELS.index("outbound_call"), cat.CONTACT_CHANNELS.index("sms")
     pref_channel = np.where((brand == 0) & (arpu >= 500) & lean, call, pref_channel)
     pref_channel = np.where((brand == 2) & (arpu < 50) & lean, text, pref_channel)
+    managed = vip | (star >= 4)
+    counts = np.array(managers_per_city(subscribers))[city]
+    slot = (cust_id * 2_654_435_761 // 7) % counts  # a stable spread, no random draw
+    manager = np.where(managed, PM_ID0 + city * 1000 + slot, 0)
     return Static(
         chunk=chunk,
         n_chunks=n_chunks(subscribers),
@@ -264,7 +280,31 @@ def build_static(seed: int, chunk: int, subscribers: int) -> Static:
         pref_gift=pref_gift,
         pref_timing=pref_timing,
         short_board=board,
+        manager=manager,
+        subscribers=subscribers,
     )
+
+
+def managers_per_city(subscribers: int) -> list[int]:
+    """How many phone managers each city of cat.CITIES has."""
+    weights = np.array([w for _, w in cat.CITIES], dtype=float)
+    expected = subscribers * MANAGED_SHARE * weights / weights.sum()
+    return [max(1, round(x / MANAGED_PER_MANAGER)) for x in expected]
+
+
+def phone_managers(subscribers: int) -> list[tuple[int, str, int]]:
+    """Every phone manager: (phone_manager_id, city, daily_call_capacity)."""
+    out = []
+    for city, count in enumerate(managers_per_city(subscribers)):
+        for slot in range(count):
+            pm = PM_ID0 + city * 1000 + slot
+            capacity = 20 + pm % 11
+            if slot == 0 and city == SHORT_HOURS_CITY:
+                capacity = 1
+            elif slot == 0 and city == ON_LEAVE_CITY:
+                capacity = 0
+            out.append((pm, cat.CITIES[city][0], capacity))
+    return out
 
 
 @dataclass

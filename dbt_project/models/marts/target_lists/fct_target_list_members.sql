@@ -2,6 +2,10 @@
 -- date, for every task the contact policy dispatched (contact_group 'target') or held out
 -- ('holdout'). A list is a rule and a channel (list_id = rule_code__channel).
 --
+-- Call tasks follow their phone manager's queue (fct_phone_manager_call_allocations): a
+-- task deferred today is on tomorrow's list (task_date the day before), one downgraded
+-- is on the rule's SMS list; a call carries its phone_manager_id.
+--
 -- Everything a campaign team's file carries is here but the customer's keyed pseudonym:
 -- it needs the secret key, so publishing adds it while it streams this mart into files.
 -- The phone number leaves the warehouse only masked (138****1234). The segment is the
@@ -17,12 +21,80 @@
 
 with
 
-tasks as (
+allocations as (
+
+    select * from {{ ref('fct_phone_manager_call_allocations') }}
+    where {{ for_business_date() }}
+
+),
+
+policy as (
 
     select * from {{ ref('fct_key_moment_tasks') }}
     where
-        {{ for_business_date() }}
+        {{ for_business_date_window('business_date', 1) }}
         and decision in ('dispatched', 'holdout')
+
+),
+
+-- the day's tasks but those deferred, and the calls deferred the day before
+tasks as (
+
+    select
+        policy.business_date,
+        policy.business_date as task_date,
+        policy.customer_id,
+        policy.subscriber_id,
+        policy.rule_code,
+        policy.warning_type,
+        policy.priority,
+        policy.customer_tier,
+        policy.decision,
+        policy.evidence_value,
+        policy.evidence_unit,
+        policy.evidence_detail,
+        policy.service_product_code,
+        policy.script,
+        coalesce(allocations.channel, policy.channel) as channel,
+        case when allocations.allocation = 'called' then allocations.phone_manager_id end
+            as phone_manager_id,
+        policy.contact_window
+    from policy
+    left join allocations
+        on
+            policy.business_date = allocations.business_date
+            and policy.task_key = allocations.task_key
+    where
+        {{ for_business_date('policy.business_date') }}
+        and coalesce(allocations.allocation, '') != 'deferred'
+
+    union all
+
+    select
+        allocations.business_date,
+        allocations.task_date,
+        policy.customer_id,
+        policy.subscriber_id,
+        policy.rule_code,
+        policy.warning_type,
+        policy.priority,
+        policy.customer_tier,
+        policy.decision,
+        policy.evidence_value,
+        policy.evidence_unit,
+        policy.evidence_detail,
+        policy.service_product_code,
+        policy.script,
+        allocations.channel,
+        case when allocations.allocation = 'called' then allocations.phone_manager_id end
+            as phone_manager_id,
+        policy.contact_window
+    from allocations
+    inner join policy
+        on
+            allocations.task_date = policy.business_date
+            and allocations.task_key = policy.task_key
+    where allocations.is_carried and allocations.allocation in ('called', 'downgraded')
 
 ),
 
@@ -109,6 +181,8 @@ members as (
         tasks.script,
         tasks.channel,
         tasks.contact_window,
+        tasks.phone_manager_id,
+        tasks.task_date,
         rules.owner_team,
         rules.holdout_pct
     from tasks

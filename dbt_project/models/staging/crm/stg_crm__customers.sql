@@ -22,6 +22,7 @@ renamed as (
         enterprise_group_id,
         join_date,
         is_marketing_opt_out,
+        phone_manager_id,
         business_date
     from source
 

@@ -1,0 +1,380 @@
+-- Phone managers' calls (seed 001, domain §3): every call task the contact policy
+-- dispatched to a VIP or four-star-plus customer goes to the customer's own phone
+-- manager, who can make daily_call_capacity calls that day. One row per business date
+-- and call task in a manager's queue: the day's new call tasks and the tasks deferred the
+-- day before, which go first (macro call_queue_rank). Within capacity a task is called;
+-- over it, the rule says (warning_rules.over_capacity): `defer` waits for the next day
+-- (once: deferred again, it falls back to SMS), `sms` is an SMS the same day. A deferred
+-- task meets the contact policy again on its new day: if the customer has since opted
+-- out, complained or been contacted, it is withdrawn (not in the queue, not called).
+--
+-- Deferral makes a day depend on the day before. A daily build reads the day before's
+-- deferrals from this table; a full build walks the dates in order in a recursive CTE
+-- (deferrals) with the same queue rule, so both give the same rows. Rebuilding a date
+-- changes what the next date inherits: rebuild the dates after it too (kairos build
+-- does).
+--
+-- A call task whose customer has no manager that day (no phone_manager_id, or a manager
+-- not active in that day's phone_managers -- dates delivered before contract version 3)
+-- is not here: it stays a call of the general outbound team, as before.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=partition_strategy(),
+    unique_key='business_date',
+    partition_by=['business_date'],
+    on_schema_change='fail'
+) }}
+
+with recursive
+
+managers as (
+
+    select
+        business_date,
+        phone_manager_id,
+        daily_call_capacity
+    from {{ ref('stg_crm__phone_managers') }}
+    where {{ for_business_date() }} and is_active
+
+),
+
+customers as (
+
+    select
+        business_date,
+        customer_id,
+        phone_manager_id
+    from {{ ref('stg_crm__customers') }}
+    where {{ for_business_date() }} and phone_manager_id is not null
+
+),
+
+tasks as (
+
+    select * from {{ ref('fct_key_moment_tasks') }}
+    where
+        {{ for_business_date() }}
+        and decision = 'dispatched'
+        and channel = 'outbound_call'
+
+),
+
+rules as (
+
+    select
+        rule_code,
+        over_capacity,
+        is_marketing,
+        suppress_on_open_complaint
+    from {{ ref('warning_rules') }}
+
+),
+
+-- a deferred task meets the contact policy again on its new day (macro
+-- withdrawn_reason)
+signals as (
+
+    select
+        business_date,
+        customer_id,
+        is_marketing_opt_out,
+        open_complaints,
+        outbound_contacts_recent,
+        outbound_contacts_7d
+    from {{ ref('int_customer_daily_signals') }}
+    where {{ for_business_date() }}
+
+),
+
+-- the day's new call tasks, each with the customer's manager of that day
+calls as (
+
+    select
+        tasks.business_date,
+        tasks.task_key,
+        tasks.business_date as task_date,
+        tasks.customer_id,
+        tasks.subscriber_id,
+        tasks.rule_code,
+        tasks.priority,
+        customers.phone_manager_id,
+        rules.over_capacity,
+        false as is_carried
+    from tasks
+    inner join customers
+        on
+            tasks.business_date = customers.business_date
+            and tasks.customer_id = customers.customer_id
+    inner join managers
+        on
+            customers.business_date = managers.business_date
+            and customers.phone_manager_id = managers.phone_manager_id
+    inner join rules
+        on tasks.rule_code = rules.rule_code
+
+),
+
+days as (
+
+    select distinct business_date from managers
+
+),
+
+-- per date, the tasks deferred that day, walking the dates in order from a marker row
+-- the day before the first; every step ranks the next day's queue
+deferrals as (
+
+    select
+        {{ dbt.dateadd('day', -1, 'min(days.business_date)') }} as business_date,
+        true as is_marker,
+        cast(null as {{ dbt.type_string() }}) as task_key,
+        cast(null as date) as task_date,
+        cast(null as bigint) as customer_id,
+        cast(null as bigint) as subscriber_id,
+        cast(null as {{ dbt.type_string() }}) as rule_code,
+        cast(null as integer) as priority,
+        cast(null as bigint) as phone_manager_id,
+        cast(null as {{ dbt.type_string() }}) as over_capacity
+    from days
+
+    union all
+
+    select
+        ranked.business_date,
+        ranked.is_marker,
+        ranked.task_key,
+        ranked.task_date,
+        ranked.customer_id,
+        ranked.subscriber_id,
+        ranked.rule_code,
+        ranked.priority,
+        ranked.phone_manager_id,
+        ranked.over_capacity
+    from (
+        select
+            queue.*,
+            coalesce(managers.daily_call_capacity, 0) as daily_call_capacity,
+            {{ call_queue_rank('queue', 'is_marker') }} as queue_rank
+        from (
+            -- the next day's new calls
+            select
+                calls.business_date,
+                false as is_marker,
+                calls.task_key,
+                calls.task_date,
+                calls.customer_id,
+                calls.subscriber_id,
+                calls.rule_code,
+                calls.priority,
+                calls.phone_manager_id,
+                calls.over_capacity,
+                false as is_carried
+            from deferrals
+            inner join calls
+                on
+                    deferrals.is_marker
+                    and calls.business_date
+                    = {{ dbt.dateadd('day', 1, 'deferrals.business_date') }}
+            union all
+            -- the day before's deferrals, first in the queue
+            select
+                days.business_date,
+                false as is_marker,
+                deferrals.task_key,
+                deferrals.task_date,
+                deferrals.customer_id,
+                deferrals.subscriber_id,
+                deferrals.rule_code,
+                deferrals.priority,
+                deferrals.phone_manager_id,
+                deferrals.over_capacity,
+                true as is_carried
+            from deferrals
+            inner join days
+                on days.business_date = {{ dbt.dateadd('day', 1, 'deferrals.business_date') }}
+            inner join rules
+                on deferrals.rule_code = rules.rule_code
+            left join signals
+                on
+                    days.business_date = signals.business_date
+                    and deferrals.customer_id = signals.customer_id
+            where
+                not deferrals.is_marker
+                and {{ withdrawn_reason('signals', 'rules') }} is null
+            union all
+            -- the walk goes on to the last date
+            select
+                {{ dbt.dateadd('day', 1, 'deferrals.business_date') }} as business_date,
+                true as is_marker,
+                null as task_key,
+                null as task_date,
+                null as customer_id,
+                null as subscriber_id,
+                null as rule_code,
+                null as priority,
+                null as phone_manager_id,
+                null as over_capacity,
+                false as is_carried
+            from deferrals
+            where
+                deferrals.is_marker
+                and deferrals.business_date < (select max(days.business_date) from days)
+        ) as queue
+        left join managers
+            on
+                queue.business_date = managers.business_date
+                and queue.phone_manager_id = managers.phone_manager_id
+    ) as ranked
+    where
+        ranked.is_marker
+        or {{ call_allocation(
+            'ranked.queue_rank', 'ranked.daily_call_capacity', 'ranked.is_carried',
+            'ranked.over_capacity'
+        ) }} = 'deferred'
+
+),
+
+-- the tasks deferred the day before: a daily build reads them from this table, a full
+-- build from the walk
+carried as (
+
+    {% if is_incremental() %}
+        select
+            {{ business_date_literal() }} as business_date,
+            task_key,
+            task_date,
+            customer_id,
+            subscriber_id,
+            rule_code,
+            priority,
+            phone_manager_id,
+            over_capacity,
+            true as is_carried
+        from {{ this }}
+        where
+            business_date = {{ dbt.dateadd('day', -1, business_date_literal()) }}
+            and allocation = 'deferred'
+    {% else %}
+        select
+            days.business_date,
+            deferrals.task_key,
+            deferrals.task_date,
+            deferrals.customer_id,
+            deferrals.subscriber_id,
+            deferrals.rule_code,
+            deferrals.priority,
+            deferrals.phone_manager_id,
+            deferrals.over_capacity,
+            true as is_carried
+        from deferrals
+        inner join days
+            on days.business_date = {{ dbt.dateadd('day', 1, 'deferrals.business_date') }}
+        where not deferrals.is_marker
+    {% endif %}
+
+),
+
+carried_checked as (
+
+    select
+        carried.*,
+        {{ withdrawn_reason('signals', 'rules') }} as withdrawn_reason
+    from carried
+    inner join rules
+        on carried.rule_code = rules.rule_code
+    left join signals
+        on
+            carried.business_date = signals.business_date
+            and carried.customer_id = signals.customer_id
+
+),
+
+queue as (
+
+    select
+        *,
+        cast(null as {{ dbt.type_string() }}) as withdrawn_reason
+    from calls
+    union all
+    select * from carried_checked
+    where withdrawn_reason is null
+
+),
+
+ranked as (
+
+    select
+        queue.*,
+        coalesce(managers.daily_call_capacity, 0) as daily_call_capacity,
+        {{ call_queue_rank('queue') }} as queue_rank
+    from queue
+    left join managers
+        on
+            queue.business_date = managers.business_date
+            and queue.phone_manager_id = managers.phone_manager_id
+
+),
+
+queued as (
+
+    select
+        business_date,
+        task_key,
+        task_date,
+        customer_id,
+        subscriber_id,
+        rule_code,
+        priority,
+        phone_manager_id,
+        daily_call_capacity,
+        queue_rank,
+        is_carried,
+        over_capacity,
+        {{ call_allocation('queue_rank', 'daily_call_capacity', 'is_carried', 'over_capacity') }}
+            as allocation,
+        withdrawn_reason
+    from ranked
+
+),
+
+withdrawn as (
+
+    select
+        carried_checked.business_date,
+        carried_checked.task_key,
+        carried_checked.task_date,
+        carried_checked.customer_id,
+        carried_checked.subscriber_id,
+        carried_checked.rule_code,
+        carried_checked.priority,
+        carried_checked.phone_manager_id,
+        coalesce(managers.daily_call_capacity, 0) as daily_call_capacity,
+        cast(null as bigint) as queue_rank,
+        carried_checked.is_carried,
+        carried_checked.over_capacity,
+        'withdrawn' as allocation,
+        carried_checked.withdrawn_reason
+    from carried_checked
+    left join managers
+        on
+            carried_checked.business_date = managers.business_date
+            and carried_checked.phone_manager_id = managers.phone_manager_id
+    where carried_checked.withdrawn_reason is not null
+
+),
+
+final as (
+
+    select * from queued
+    union all
+    select * from withdrawn
+
+)
+
+select
+    *,
+    case
+        when allocation = 'called' then 'outbound_call'
+        when allocation = 'downgraded' then 'sms'
+    end as channel
+from final

@@ -2,8 +2,8 @@
 -- updated (current state), so a complaint opened on D-5 and resolved on D-1 has two rows
 -- here, delivered on D-5 (open) and on D-1 (resolved). What was known of a complaint on a
 -- business date is its latest version delivered on or before that date; its age counts
--- from opened_at, never from a delivery. stg_crm__complaints keeps the latest version
--- only (the complaint's state today).
+-- from opened_at, never from a delivery. stg_crm__complaints, built on this model, keeps
+-- the latest version only (the complaint's state today).
 with
 
 source as (

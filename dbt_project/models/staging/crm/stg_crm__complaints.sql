@@ -1,24 +1,11 @@
+-- Every complaint in its latest delivered version (its state today). Built on
+-- stg_crm__complaint_versions, which holds every version; what was known on an earlier
+-- business date is read there, not here.
 with
 
-source as (
+versions as (
 
-    select * from {{ source('crm', 'crm_complaints') }}
-
-),
-
-renamed as (
-
-    select
-        complaint_id,
-        customer_id,
-        subscriber_id,
-        category,
-        severity,
-        opened_at,
-        resolved_at,
-        resolution_satisfaction,
-        business_date
-    from source
+    select * from {{ ref('stg_crm__complaint_versions') }}
 
 ),
 
@@ -26,7 +13,7 @@ renamed as (
 deduplicated as (
 
     {{ latest_delivery(
-        'renamed',
+        'versions',
         source('crm', 'crm_complaints'),
         ['complaint_id'],
         [

@@ -90,6 +90,36 @@ def test_control_adjusted_lift_recovers_the_planted_effect(operator_2010):
         assert r["naive_lift"] - r["control_adjusted_lift"] > 2.0, (segment, r)
 
 
+def test_ideas_take_their_expected_lift_from_comparable_care_activities(operator_2010):
+    """TIE evaluation (issue 13, part 3): where a care activity of the idea's comparable
+    segment was measured, the idea's expected satisfaction lift is that activity's
+    control-adjusted lift, scored 1-5 (10 points or more: 5), and marked measured."""
+    cfg, _ = operator_2010
+    lifts = {
+        r["segment"]: r["lift"]
+        for r in _query(
+            cfg,
+            "select segment, avg(control_adjusted_lift) as lift"
+            " from marts.rpt_care_activity_results where control_adjusted_lift is not null"
+            " group by segment",
+        )
+    }
+    rows = _query(
+        cfg,
+        "select i.idea_code, s.comparable_segment, i.score_source, i.measured_value, i.score"
+        " from marts.fct_service_idea_indicators i"
+        " join reference.service_ideas s using (idea_code)"
+        " where i.indicator_code = 'satisfaction_lift'",
+    )
+    measured = [r for r in rows if r["comparable_segment"] in lifts]
+    assert len(measured) >= 3
+    for r in measured:
+        lift = lifts[r["comparable_segment"]]
+        assert r["score_source"] == "measured" and r["measured_value"] == pytest.approx(lift)
+        assert r["score"] == pytest.approx(min(5, max(1, 1 + 4 * lift / 10)), abs=1e-3)
+    assert all(r["score_source"] == "judged" for r in rows if r["comparable_segment"] not in lifts)
+
+
 @pytest.fixture(scope="module", params=[3, 8], ids=["seed3", "seed8"])
 def november(request, tmp_path_factory):
     """Default scenario, the days of November a care activity needs (screening 1-2,

@@ -86,14 +86,16 @@ bench-ingest: setup
 
 # Refresh requirements.lock from pyproject's pins (needs the package registry): every
 # package pinned, with the SHA-256 of the file pip installs (pip --require-hashes; a
-# dependency asked for with an extra, like dbt's mashumaro[msgpack], is pinned with it).
+# dependency asked for with an extra, like dbt's mashumaro[msgpack], is pinned with it;
+# uvicorn is asked for both plain and as uvicorn[standard], so both are pinned, or pip
+# takes a newer uvicorn for the unpinned one).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check ".[dev]"
 	( echo "# Exact versions and file hashes of every package Kairos installs (python 3.11)."; \
 	  echo "# Regenerate with \`make lock\`; installed with pip --require-hashes."; \
 	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^kairos' \
-	    | sed 's/^mashumaro==/mashumaro[msgpack]==/'; \
+	    | sed -e 's/^mashumaro==/mashumaro[msgpack]==/' -e 's/^uvicorn==\(.*\)/uvicorn==\1\nuvicorn[standard]==\1/'; \
 	  echo "# build backend for the editable install of kairos itself"; \
 	  echo "setuptools==80.9.0"; echo "wheel==0.45.1" ) > .lock-venv/pinned.txt
 	.lock-venv/bin/python tools/lock_hashes.py .lock-venv/pinned.txt > requirements.lock

@@ -74,6 +74,22 @@ def test_the_simulated_catalogue_is_the_seed():
     assert list(catalogue.service_product_codes()) == seed
 
 
+def test_the_service_standard_seed_is_the_generators():
+    with (PROJECT / "seeds" / "service_standard_items.csv").open(encoding="utf-8") as fh:
+        items = list(csv.DictReader(fh))
+    seed = {
+        r["item_code"]: (
+            r["method"],
+            r["channel"] or r["process"],
+            int(r["time_limit_minutes"]) if r["time_limit_minutes"] else None,
+        )
+        for r in items
+    }
+    assert seed == {code: (m, where, limit) for code, m, where, limit in catalogue.STANDARD_ITEMS}
+    assert {r["indicator"] for r in items} == set(catalogue.INDICATORS)
+    assert {r["process"] for r in items if r["process"]} == set(catalogue.AUDITED_PROCESSES)
+
+
 def test_staging_models_document_exactly_the_contract_columns():
     """Staging is one model per extract; its YAML must follow the contract."""
     import yaml

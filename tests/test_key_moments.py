@@ -512,3 +512,123 @@ def test_kairos_evaluate_without_ground_truth_says_so(history, capsys, tmp_path,
     monkeypatch.setenv("KAIROS_LANDING", str(tmp_path / "empty"))
     assert cli.main(["evaluate"]) == 1
     assert "no generator ground truth" in capsys.readouterr().err
+
+
+# --- the service standard: CSI, mystery shopper and process audits linked (seed 002) --
+
+STANDARD_GROUPS = "select * from intermediate.int_service_standard_compliance"
+
+
+def _close(row, truth):
+    """The observed compliance is within four standard errors of the planted share."""
+    se = (truth * (1 - truth) / row["checks"]) ** 0.5
+    return abs(row["compliance"] - truth) <= 4 * se + 1e-9
+
+
+def test_mystery_shoppers_find_the_m_zone_hotline_slow(history):
+    from kairos.sample import measurement as ms
+
+    _, con = history
+    brand_rows = rows(
+        con, STANDARD_GROUPS + " where group_type = 'brand_tier_arpu' and method = 'ms'"
+    )
+    assert brand_rows
+    for r in brand_rows:
+        weak = r["item_code"] == "HL01" and r["group_value"].startswith("mzone /")
+        assert _close(r, ms.MS_WEAK if weak else ms.MS_BASE), r
+    # every M-Zone group shares its line's calls; the store visits count for every brand
+    hl01 = {r["group_value"]: r for r in brand_rows if r["item_code"] == "HL01"}
+    assert all(r["is_weak_item"] for g, r in hl01.items() if g.startswith("mzone /"))
+    assert not any(r["is_weak_item"] for g, r in hl01.items() if not g.startswith("mzone /"))
+
+
+def test_process_audits_find_the_planted_weak_steps(history):
+    from kairos.sample import measurement as ms
+
+    _, con = history
+    audited = rows(con, STANDARD_GROUPS + " where method = 'pt' and checks >= 10")
+    judged = 0
+    for r in audited:
+        brand, _, band = [*r["group_value"].split(" / "), "", ""][:3]
+        if r["group_type"] == "brand_tier_arpu":
+            if r["item_code"] == "NW01":
+                continue  # mixes rural and urban cases
+            truth = {
+                ("RM03", "gotone", "ge500"): ms.PT_WEAK["RM03"],
+                ("RM02", "easyown", "lt50"): ms.PT_WEAK["RM02"],
+            }.get((r["item_code"], brand, band), ms.PT_BASE)
+        elif r["group_type"] == "city" and r["item_code"] not in ("RM02", "RM03", "NW01"):
+            truth = ms.PT_BASE
+        else:
+            continue
+        judged += 1
+        assert _close(r, truth), r
+    assert judged > 100
+    easyown = [
+        r
+        for r in audited
+        if r["group_value"] == "easyown / below_four_star / lt50" and r["indicator"] == "reminders"
+    ]
+    assert [r["item_code"] for r in easyown if r["is_weak_item"]] == ["RM02"]
+
+
+def test_the_short_board_names_the_weak_standard_item_behind_it(history):
+    _, con = history
+    report = rows(con, "select * from marts.rpt_satisfaction_short_boards")
+    named = [r for r in report if r["weak_standard_item"]]
+    # only the planted causes are ever named: no item met at the base rate is blamed
+    assert {r["weak_standard_item"] for r in named} <= {"HL01", "RM02", "RM03", "NW01"}
+    boards = {r["group_value"]: r for r in report if r["is_short_board"]}
+    easyown = boards["easyown / below_four_star / lt50"]
+    assert (easyown["indicator"], easyown["weak_standard_item"]) == ("reminders", "RM02")
+    assert (easyown["weak_item_method"], easyown["weak_item_checked_in"]) == (
+        "pt",
+        "reminder_dispatch",
+    )
+    mzone = [b for g, b in boards.items() if g.startswith("mzone /")]
+    assert mzone and all(b["weak_standard_item"] == "HL01" for b in mzone)
+    for r in named:
+        if r["group_type"] == "brand_tier_arpu":
+            brand, _, band = r["group_value"].split(" / ")
+            cause = {("hotline", "mzone"): "HL01", ("reminders", "easyown"): "RM02"}
+            expected = cause.get((r["indicator"], brand))
+            if (r["indicator"], brand, band) == ("reminders", "gotone", "ge500"):
+                expected = "RM03"
+            assert r["weak_standard_item"] == expected, r
+    # the scorecard puts the survey's view and the standard's side by side
+    card = rows(
+        con,
+        "select * from marts.rpt_service_standard_scorecard"
+        " where group_value = 'easyown / below_four_star / lt50' and indicator = 'reminders'",
+    )
+    assert {r["item_code"] for r in card} == {"RM01", "RM02", "RM03"}
+    for r in card:
+        assert r["is_short_board"] and r["csi_performance"] == pytest.approx(easyown["performance"])
+        assert r["pt_audits"] >= 20 and r["ms_checks"] is None
+        assert r["compliance_lower"] <= r["pt_compliance"] <= r["compliance_upper"]
+
+
+def test_long_phone_interviews_are_flagged_and_kept_out_of_the_short_boards(history):
+    _, con = history
+    quality = {
+        (r["survey_channel"], r["is_long_phone_survey"]): r
+        for r in rows(con, "select * from marts.rpt_survey_quality")
+    }
+    assert set(quality) == {("phone", True), ("phone", False), ("sms", False), ("app", False)}
+    long, short = quality[("phone", True)], quality[("phone", False)]
+    assert long["avg_duration_seconds"] > 900 >= short["max_duration_seconds"]
+    assert 0.15 <= long["surveys"] / (long["surveys"] + short["surveys"]) <= 0.25
+    # the long interviews are straight-lined; the others almost never are
+    assert long["straight_lined_share"] >= 0.95
+    assert all(
+        q["straight_lined_share"] <= 0.01 for k, q in quality.items() if k[0] != "phone" or not k[1]
+    )
+    assert quality[("sms", False)]["timed_surveys"] == 0
+    # the short boards count every surveyed customer once per family split: kept + long
+    split = one(
+        con,
+        "select sum(surveys), sum(long_phone_surveys) from marts.rpt_satisfaction_short_boards"
+        " where group_type = 'family_membership' and indicator = 'network'",
+    )
+    assert split[1] == long["surveys"]
+    assert split[0] == sum(q["surveys"] for k, q in quality.items() if k != ("phone", True))

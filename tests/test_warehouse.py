@@ -120,11 +120,12 @@ def test_ideas_take_their_expected_lift_from_comparable_care_activities(operator
     assert all(r["score_source"] == "judged" for r in rows if r["comparable_segment"] not in lifts)
 
 
-@pytest.fixture(scope="module", params=[3, 8], ids=["seed3", "seed8"])
+@pytest.fixture(scope="module", params=[3], ids=["seed3"])
 def november(request, tmp_path_factory):
     """Default scenario, the days of November a care activity needs (screening 1-2,
     follow-up 21-24); each day is a pure function of (seed, date), so the rest can be
-    left out. Built by daily incremental runs, as production does."""
+    left out. Built by daily incremental runs, as production does. One seed: a second
+    (8) passed the same tests and cost five minutes of every CI run."""
     mp, cfg = _home(tmp_path_factory, f"nov{request.param}")
     days = [dt.date(2026, 11, d) for d in (1, 2, 21, 22, 23, 24)]
     manifest = None
@@ -308,3 +309,30 @@ def test_short_boards_split_the_balance_reminder_by_group(november):
     assert easyown["group_preferred_channel"] == "sms"
     mzone = [b for g, b in boards.items() if g.startswith("mzone /")]
     assert mzone and {b["indicator"] for b in mzone} == {"hotline"}
+    # the cause behind each, from the service standard (seed 002): the VIPs' reminder does
+    # not come by the call they prefer, the Easyown reminder does not state the spending,
+    # the M-Zone hotline line answers slowly
+    assert (gotone["weak_standard_item"], easyown["weak_standard_item"]) == ("RM03", "RM02")
+    assert {b["weak_standard_item"] for b in mzone} == {"HL01"}
+
+
+def test_process_audits_find_the_rural_cities_slow_to_repair_faults(november):
+    from kairos.sample import catalogue as cat
+    from kairos.sample import measurement as ms
+    from kairos.sample import world as w
+
+    cfg, _ = november
+    rural = {name for name, _ in cat.CITIES[w.RURAL_CITY_FROM :]}
+    nw01 = _query(
+        cfg,
+        "select * from intermediate.int_service_standard_compliance"
+        " where group_type = 'city' and item_code = 'NW01'",
+    )
+    assert {r["group_value"] for r in nw01} == {name for name, _ in cat.CITIES}
+    judged = [r for r in nw01 if r["checks"] >= 20]
+    assert len([r for r in judged if r["group_value"] in rural]) >= 3
+    for r in judged:
+        truth = ms.PT_WEAK["NW01"] if r["group_value"] in rural else ms.PT_BASE
+        se = (truth * (1 - truth) / r["checks"]) ** 0.5
+        assert abs(r["compliance"] - truth) <= 4 * se, r
+        assert r["is_weak_item"] == (r["group_value"] in rural), r

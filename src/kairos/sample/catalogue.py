@@ -102,6 +102,36 @@ TAG_CODES = [
 ARPU_BANDS = [(50, "lt50"), (100, "50_100"), (200, "100_200"), (500, "200_500"), (1e12, "ge500")]
 INDICATORS = ["network", "tariff", "billing", "hotline", "store", "reminders"]
 
+# The service standard's items (contract version 4) as the simulated BI's mystery-shopper
+# and audit programmes know them: (item_code, method, channel or process, time limit in
+# minutes or None). The warehouse's copy is the seed service_standard_items.csv
+# (tests/test_service_standard.py checks that they agree).
+STANDARD_ITEMS = [
+    ("NW01", "pt", "fault_repair", 2880),
+    ("NW02", "pt", "fault_repair", None),
+    ("TF01", "ms", "store", None),
+    ("TF02", "pt", "plan_change", None),
+    ("BL01", "pt", "complaint_handling", 1440),
+    ("BL02", "ms", "hotline", None),
+    ("BL03", "pt", "credit_boot", 120),
+    ("HL01", "ms", "hotline", None),
+    ("HL02", "ms", "hotline", None),
+    ("ST01", "ms", "store", None),
+    ("ST02", "pt", "sim_replacement", 20),
+    ("RM01", "pt", "reminder_dispatch", 60),
+    ("RM02", "pt", "reminder_dispatch", None),
+    ("RM03", "pt", "reminder_dispatch", None),
+]
+AUDITED_PROCESSES = [
+    "reminder_dispatch",
+    "fault_repair",
+    "sim_replacement",
+    "complaint_handling",
+    "credit_boot",
+    "plan_change",
+]
+BRAND_CODES = ["gotone", "mzone", "easyown"]  # BRANDS in the warehouse's codes
+
 
 @dataclass(frozen=True)
 class CareActivity:

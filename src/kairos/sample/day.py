@@ -10,6 +10,7 @@ import numpy as np
 
 from kairos.sample import catalogue as cat
 from kairos.sample import execution
+from kairos.sample import measurement as ms
 from kairos.sample import world as w
 from kairos.sample.execution import Tasks
 from kairos.sample.scenarios import Scenario
@@ -632,6 +633,9 @@ def _bi(c: _Chunk):
         tags.append(f"{s}|device_4g_capable|{int(age[i] < 40)}|{d_iso}")
     out.add("customer_tags", tags)
     out.add("satisfaction_surveys", _survey_rows(st, mo, day, alive, r, ids, scenario))
+    if st.chunk == 0:
+        out.add("mystery_shopper_checks", ms.mystery_shopper_rows(c.seed, day, ids))
+    out.add("process_audits", ms.process_audit_rows(c.seed, st, day, alive, ids))
 
     return age
 
@@ -787,8 +791,14 @@ def _survey_rows(st, mo, day, alive, r, ids, scenario) -> list[str]:
         for k, i, o, row, c in zip(
             sids.tolist(), pos.tolist(), overall.tolist(), ind.tolist(), chan.tolist(), strict=True
         ):
+            channel = SURVEY_CHANNELS[c]
+            seconds = ms.survey_duration(k, channel)
+            if channel == "phone" and seconds > 900:
+                # a tired respondent gives every indicator the overall score (straight-lining)
+                row = [o] * len(row)
             rows.append(
-                f"{k}|{st.cust_id[i]}|{st.sub_id[i]}|{d_iso}|{SURVEY_CHANNELS[c]}|{o}|"
+                f"{k}|{st.cust_id[i]}|{st.sub_id[i]}|{d_iso}|{channel}|{o}|"
                 + "|".join(str(v) for v in row)
+                + f"|{'' if seconds is None else seconds}"
             )
     return rows

@@ -43,10 +43,13 @@ def _print_key_moments(con, business_date: dt.date) -> None:
     )
     print("  dissatisfied pool: " + ", ".join(f"{t} {n:,}" for t, n in pool))
     boards = con.execute(
-        "select group_value, indicator from marts.rpt_satisfaction_short_boards"
+        "select group_value, indicator, weak_standard_item from marts.rpt_satisfaction_short_boards"
         " where is_short_board and group_type = 'brand_tier_arpu' order by surveys desc limit 4"
     ).fetchall()
-    print("  short boards: " + "; ".join(f"{g}: {i}" for g, i in boards))
+    print(
+        "  short boards (weak standard item): "
+        + "; ".join(f"{g}: {i}" + (f" ({w})" if w else "") for g, i, w in boards)
+    )
 
 
 def _print_lists(cfg, business_date: dt.date) -> None:

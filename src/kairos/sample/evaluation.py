@@ -113,9 +113,29 @@ def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
         if effects:
             result.sections["rule effects vs planted (goal uplift against the holdout)"] = effects
         result.sections["phone managers' capacity per day (all managers)"] = _rows(con, CAPACITY)
+        result.sections["short boards: the weak standard item named vs planted"] = _causes(con)
         return result
     finally:
         con.close()
+
+
+def _causes(con) -> list[dict]:
+    """Per short board of a brand group or a city: the weak service-standard item the
+    report names beside the cause the generator planted (kairos.sample.measurement)."""
+    from kairos.sample.measurement import planted_cause
+
+    boards = _rows(
+        con,
+        """select group_type, group_value, indicator, surveys, weak_standard_item,
+                  weak_item_method, weak_item_compliance
+        from marts.rpt_satisfaction_short_boards
+        where is_short_board and group_type in ('brand_tier_arpu', 'city')
+        order by group_type, surveys desc""",
+    )
+    for b in boards:
+        b["planted_cause"] = planted_cause(b["group_type"], b["group_value"], b["indicator"])
+        b["agrees"] = b["planted_cause"] == b["weak_standard_item"]
+    return boards
 
 
 # per day: the managers' capacity and what became of it; reconciles says assigned = used +

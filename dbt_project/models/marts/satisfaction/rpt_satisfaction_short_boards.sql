@@ -5,17 +5,18 @@
 -- indicator *and* matters: pull_down = relative_importance * shortfall. The top
 -- indicator of a group with enough surveys and a shortfall of 3 points or more is its
 -- short board. Groups: brand x tier x ARPU band; family members or not; enterprise-group
--- members or not. Each group also shows the channel most of its customers prefer, so an
--- improvement (a reminder by SMS or by the customer manager's call) fits the group.
+-- members or not; city. Each group also shows the channel most of its customers prefer,
+-- so an improvement (a reminder by SMS or by the customer manager's call) fits the group.
+-- Phone interviews over phone_survey_max_seconds (15 minutes, seed 002) degrade the
+-- answers: they are kept out of the statistics and shown apart (long_phone_*). Each
+-- indicator names the weak item of the service standard behind it, if the mystery
+-- shoppers or the process audits found one in the group (int_service_standard_compliance).
 with
 
 surveys as (
 
     select * from {{ ref('stg_bi__satisfaction_surveys') }}
-    where
-        business_date
-        > {{ dbt.dateadd('day', -90, as_of_date(ref('stg_bi__satisfaction_surveys'))) }}
-        and business_date <= {{ as_of_date(ref('stg_bi__satisfaction_surveys')) }}
+    where {{ in_survey_window() }}
 
 ),
 
@@ -37,6 +38,8 @@ grouped as (
         surveys.survey_id,
         surveys.customer_id,
         surveys.overall_score,
+        {{ is_long_phone_survey('surveys.survey_channel', 'surveys.duration_seconds') }}
+            as is_long_phone_survey,
         {%- for ind in ['network', 'tariff', 'billing', 'hotline', 'store', 'reminders'] %}
             surveys.score_{{ ind }},
         {%- endfor %}
@@ -44,7 +47,8 @@ grouped as (
         profiles.customer_tier,
         profiles.arpu_band,
         profiles.is_family_member,
-        profiles.is_enterprise_member
+        profiles.is_enterprise_member,
+        profiles.city
     from surveys
     inner join profiles
         on surveys.subscriber_id = profiles.subscriber_id
@@ -54,25 +58,7 @@ grouped as (
 
 by_group as (
 
-    select
-        'brand_tier_arpu' as group_type,
-        concat_ws(' / ', brand_code, customer_tier, arpu_band) as group_value,
-        grouped.*
-    from grouped
-    union all
-    select
-        'family_membership' as group_type,
-        case when is_family_member then 'family_member' else 'not_family_member' end
-            as group_value,
-        grouped.*
-    from grouped
-    union all
-    select
-        'enterprise_membership' as group_type,
-        case when is_enterprise_member then 'enterprise_member' else 'not_enterprise_member' end
-            as group_value,
-        grouped.*
-    from grouped
+    {{ customer_groups('grouped', 'grouped.*') }}
 
 ),
 
@@ -86,6 +72,7 @@ indicators as (
             customer_tier,
             arpu_band,
             customer_id,
+            is_long_phone_survey,
             '{{ ind }}' as indicator,
             cast(score_{{ ind }} as double) as indicator_score,
             cast(overall_score as double) as overall_score
@@ -104,10 +91,18 @@ stats as (
         case when group_type = 'brand_tier_arpu' then max(brand_code) end as brand_code,
         case when group_type = 'brand_tier_arpu' then max(customer_tier) end as customer_tier,
         case when group_type = 'brand_tier_arpu' then max(arpu_band) end as arpu_band,
-        count(*) as surveys,
-        avg(indicator_score) as performance,
-        avg(overall_score) as overall_score,
-        coalesce(corr(indicator_score, overall_score), 0) as importance
+        sum(case when is_long_phone_survey then 0 else 1 end) as surveys,
+        avg(case when not is_long_phone_survey then indicator_score end) as performance,
+        avg(case when not is_long_phone_survey then overall_score end) as overall_score,
+        coalesce(
+            corr(
+                case when not is_long_phone_survey then indicator_score end,
+                case when not is_long_phone_survey then overall_score end
+            ),
+            0
+        ) as importance,
+        sum(case when is_long_phone_survey then 1 else 0 end) as long_phone_surveys,
+        avg(case when is_long_phone_survey then indicator_score end) as long_phone_performance
     from indicators
     group by group_type, group_value, indicator
 
@@ -149,25 +144,7 @@ current_profiles as (
 group_customers as (
 
     -- every current customer of the group, surveyed or not: the remedy reaches them all
-    select distinct
-        'brand_tier_arpu' as group_type,
-        concat_ws(' / ', brand_code, customer_tier, arpu_band) as group_value,
-        customer_id
-    from current_profiles
-    union all
-    select distinct
-        'family_membership' as group_type,
-        case when is_family_member then 'family_member' else 'not_family_member' end
-            as group_value,
-        customer_id
-    from current_profiles
-    union all
-    select distinct
-        'enterprise_membership' as group_type,
-        case when is_enterprise_member then 'enterprise_member' else 'not_enterprise_member' end
-            as group_value,
-        customer_id
-    from current_profiles
+    {{ customer_groups('current_profiles', 'customer_id', distinct=true) }}
 
 ),
 
@@ -190,6 +167,13 @@ group_channels as (
         on group_customers.customer_id = preferences.customer_id
     where preferences.channel_evidence in ('strong', 'weak')
     group by group_customers.group_type, group_customers.group_value, preferences.top_channel
+
+),
+
+weak_items as (
+
+    select * from {{ ref('int_service_standard_compliance') }}
+    where is_weak_item
 
 ),
 
@@ -216,12 +200,22 @@ final as (
         and ranked.shortfall >= 3 as is_short_board,
         group_channels.top_channel as group_preferred_channel,
         {{ safe_ratio('group_channels.customers', 'group_channels.customers_with_preference') }}
-            as group_preferred_channel_share
+            as group_preferred_channel_share,
+        ranked.long_phone_surveys,
+        ranked.long_phone_performance,
+        weak_items.item_code as weak_standard_item,
+        weak_items.method as weak_item_method,
+        weak_items.checked_in as weak_item_checked_in,
+        weak_items.compliance as weak_item_compliance
     from ranked
     left join group_channels
         on ranked.group_type = group_channels.group_type
             and ranked.group_value = group_channels.group_value
             and group_channels.channel_rank = 1
+    left join weak_items
+        on ranked.group_type = weak_items.group_type
+            and ranked.group_value = weak_items.group_value
+            and ranked.indicator = weak_items.indicator
 
 )
 

@@ -21,6 +21,7 @@ renamed as (
         score_hotline,
         score_store,
         score_reminders,
+        duration_seconds,
         business_date
     from source
 
@@ -46,6 +47,7 @@ deduplicated as (
             'score_hotline',
             'score_store',
             'score_reminders',
+            'duration_seconds',
             'business_date'
         ]
     ) }}

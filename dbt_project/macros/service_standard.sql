@@ -1,0 +1,47 @@
+{#- The Wilson score interval's bound (95%) of a share p observed over n checks: sign -1
+    the lower bound, +1 the upper. Sound for small n and for p near 0 or 1, where the
+    normal approximation is not; clamped to [0, 1] against rounding at p = 0 or 1. -#}
+{% macro wilson_bound(p, n, sign) -%}
+    least(1.0, greatest(0.0, (
+        ({{ p }}) + 1.9208 / ({{ n }})
+        + ({{ sign }}) * 1.96 * sqrt(
+            ({{ p }}) * (1 - ({{ p }})) / ({{ n }}) + 0.9604 / (({{ n }}) * ({{ n }}))
+        )
+    ) / (1 + 3.8416 / ({{ n }}))))
+{%- endmacro %}
+
+{#- The short boards' window: the 90 business dates up to the surveys' as-of date. -#}
+{% macro in_survey_window(column='business_date') -%}
+    {{ column }}
+    > {{ dbt.dateadd('day', -90, as_of_date(ref('stg_bi__satisfaction_surveys'))) }}
+    and {{ column }} <= {{ as_of_date(ref('stg_bi__satisfaction_surveys')) }}
+{%- endmacro %}
+
+{#- The customer groups of the short boards, one union branch per kind of group: brand x
+    tier x ARPU band, family membership, enterprise membership and city. `relation` needs
+    brand_code, customer_tier, arpu_band, is_family_member, is_enterprise_member and city;
+    `columns` are carried through, if any (`distinct`: one row per group and columns). -#}
+{% macro customer_groups(relation, columns=none, distinct=false) -%}
+    {%- set groups = [
+        ('brand_tier_arpu', "concat_ws(' / ', brand_code, customer_tier, arpu_band)"),
+        ('family_membership',
+            "case when is_family_member then 'family_member' else 'not_family_member' end"),
+        ('enterprise_membership',
+            "case when is_enterprise_member then 'enterprise_member'"
+            ~ " else 'not_enterprise_member' end"),
+        ('city', 'city'),
+    ] -%}
+    {%- for group_type, group_value in groups %}
+        select{% if distinct %} distinct{% endif %}
+            '{{ group_type }}' as group_type,
+            {{ group_value }} as group_value{% if columns %},
+            {{ columns }}{% endif %}
+        from {{ relation }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- A phone interview longer than phone_survey_max_seconds (seed 002: its answers degrade). -#}
+{% macro is_long_phone_survey(channel='survey_channel', seconds='duration_seconds') -%}
+    coalesce({{ channel }} = 'phone' and {{ seconds }} > {{ var('phone_survey_max_seconds') }}, false)
+{%- endmacro %}

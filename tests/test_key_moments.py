@@ -502,6 +502,10 @@ def test_kairos_evaluate_reports_the_same_figures(history, capsys, monkeypatch):
     planted = one(con, "select count(*) from truth_moments where moment = 'suspended_arrears'")[0]
     assert line.split()[2] == str(planted)
     assert "potential  hidden" in out
+    # the short boards' named causes against the planted ones
+    causes = out.split("short boards: the weak standard item named vs planted")[1].splitlines()
+    easyown = next(ln for ln in causes if "easyown / below_four_star / lt50" in ln)
+    assert easyown.split().count("RM02") == 2 and easyown.split()[-1] == "True"
 
 
 def test_kairos_evaluate_without_ground_truth_says_so(history, capsys, tmp_path, monkeypatch):

@@ -33,11 +33,13 @@
 {%- endmacro %}
 
 {#- Days from `day` to the next anniversary (on or after it) of `origin`; 29 February
-    falls on 28 February in other years. -#}
+    falls on 28 February in other years. The intervals are bracketed here: dbt-spark's
+    dateadd multiplies its interval unbracketed, so `a - b` would become `a - b * 12`. -#}
 {% macro days_to_anniversary(origin, day) -%}
+    {%- set years = '(' ~ dbt.datediff(origin, day, 'year') ~ ')' -%}
     case
-        when {{ dbt.dateadd('year', dbt.datediff(origin, day, 'year'), origin) }} >= {{ day }}
-            then {{ dbt.datediff(day, dbt.dateadd('year', dbt.datediff(origin, day, 'year'), origin), 'day') }}
-        else {{ dbt.datediff(day, dbt.dateadd('year', dbt.datediff(origin, day, 'year') ~ ' + 1', origin), 'day') }}
+        when {{ dbt.dateadd('year', years, origin) }} >= {{ day }}
+            then {{ dbt.datediff(day, dbt.dateadd('year', years, origin), 'day') }}
+        else {{ dbt.datediff(day, dbt.dateadd('year', '(' ~ years ~ ' + 1)', origin), 'day') }}
     end
 {%- endmacro %}

@@ -94,13 +94,18 @@ stats as (
         sum(case when is_long_phone_survey then 0 else 1 end) as surveys,
         avg(case when not is_long_phone_survey then indicator_score end) as performance,
         avg(case when not is_long_phone_survey then overall_score end) as overall_score,
-        coalesce(
-            corr(
-                case when not is_long_phone_survey then indicator_score end,
-                case when not is_long_phone_survey then overall_score end
-            ),
-            0
-        ) as importance,
+        -- A correlation needs variation on both sides: DuckDB returns NaN and Spark NULL
+        -- for a group of one survey or of identical scores, so neither engine is asked.
+        case
+            when
+                var_samp(case when not is_long_phone_survey then indicator_score end) > 0
+                and var_samp(case when not is_long_phone_survey then overall_score end) > 0
+                then corr(
+                        case when not is_long_phone_survey then indicator_score end,
+                        case when not is_long_phone_survey then overall_score end
+                    )
+            else 0
+        end as importance,
         sum(case when is_long_phone_survey then 1 else 0 end) as long_phone_surveys,
         avg(case when is_long_phone_survey then indicator_score end) as long_phone_performance
     from indicators

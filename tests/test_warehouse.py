@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 import duckdb
 import pytest
@@ -336,3 +337,55 @@ def test_process_audits_find_the_rural_cities_slow_to_repair_faults(november):
         se = (truth * (1 - truth) / r["checks"]) ** 0.5
         assert abs(r["compliance"] - truth) <= 4 * se, r
         assert r["is_weak_item"] == (r["group_value"] in rural), r
+
+
+def test_seeds_and_docs_are_redone_only_when_what_they_are_made_of_changed(tmp_path, monkeypatch):
+    """A daily build skips the seed load and the docs site while the project is unchanged
+    -- and reloads, or regenerates, the moment a seed file, a seed table or a warehouse
+    column differs. Run on a copy of the project, so a seed file can be edited."""
+    import shutil
+
+    from kairos.config import Settings
+
+    real = Settings.from_env().project_dir
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(real / "dbt_project.yml", project)
+    for part in ("dbt_project", "seeds"):
+        shutil.copytree(real / part, project / part)
+    monkeypatch.setenv("KAIROS_PROJECT_DIR", str(project))
+    monkeypatch.setenv("KAIROS_HOME", str(tmp_path / "home"))
+    cfg = Settings.from_env()
+
+    def goals():
+        return _query(cfg, "select rule_code, goal_en from reference.rule_goals order by all")
+
+    assert warehouse.seed(cfg).nodes > 0  # a new warehouse: loaded
+    assert warehouse.seed(cfg).nodes == 0  # nothing changed: not reloaded
+    # a seed file edited: reloaded, and the warehouse holds the edit
+    path = project / "seeds" / "rule_goals.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("within 7 days", "within seven days", 1), encoding="utf-8")
+    assert warehouse.seed(cfg).nodes > 0
+    assert goals()[0]["goal_en"].endswith("within seven days")
+    # a seed table dropped behind its back: reloaded
+    con = duckdb.connect(str(cfg.warehouse))
+    con.execute("drop table reference.rule_goals")
+    con.close()
+    assert warehouse.seed(cfg).nodes > 0
+    assert goals()[0]["goal_en"].endswith("within seven days")
+
+    site = warehouse.docs(cfg)
+    written = (site / "catalog.json").stat().st_mtime_ns
+    assert warehouse.docs(cfg) == site
+    assert (site / "catalog.json").stat().st_mtime_ns == written  # unchanged: kept
+    con = duckdb.connect(str(cfg.warehouse))
+    con.execute("alter table reference.rule_goals add column note varchar")
+    con.close()
+    warehouse.docs(cfg)  # a column the catalog does not describe yet: regenerated
+    assert (
+        "note"
+        in json.loads((site / "catalog.json").read_text(encoding="utf-8"))["nodes"][
+            "seed.kairos.rule_goals"
+        ]["columns"]
+    )

@@ -388,7 +388,7 @@ def _full_refresh(cfg, run_id: str) -> int:
 def _docs(args, cfg: Settings) -> int:
     from kairos import warehouse
 
-    target = warehouse.docs(cfg)
+    target = warehouse.docs(cfg, force=True)  # asked for by name: always regenerated
     print(f"dbt docs site: {target / 'index.html'}")
     print("served to signed-in users by the portal at /docs (kairos portal), or:")
     print(f"  .venv/bin/python -m http.server --directory {target} 8080")

@@ -197,7 +197,7 @@ def record_build(cfg: Settings, day: dt.date, run_id: str, status: str, message:
 def _dbt_seed(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
     from kairos import warehouse
 
-    return {"seed": asdict(warehouse.seed(cfg))}
+    return {"seed": asdict(warehouse.seed(cfg, day))}
 
 
 def _dbt_layer(layer: str) -> Step:
@@ -223,7 +223,7 @@ def _record_built(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
 def _dbt_docs(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
     from kairos import warehouse
 
-    return {"docs": str(warehouse.docs(cfg))}
+    return {"docs": str(warehouse.docs(cfg, day))}
 
 
 def _publish_snapshot(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
@@ -254,7 +254,7 @@ def full_refresh(cfg: Settings, run_id: str) -> list[dt.date]:
     dates = complete_dates(cfg)
     for day in dates:
         record_build(cfg, day, run_id, "built", "full refresh")
-    warehouse.docs(cfg)
+    warehouse.docs(cfg, force=True)
     warehouse.snapshot(cfg)
     return dates
 

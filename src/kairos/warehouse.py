@@ -141,13 +141,91 @@ def dbt(
     return step
 
 
-def seed(cfg: Settings) -> StepResult:
-    """Load the reference seeds (and test them).
+# What a seed load and the docs site are made from. Seeds are re-loaded, and the docs
+# site regenerated, only when one of these files changed (or, for the docs, the columns
+# the catalog describes): a daily build pays neither for an unchanged project.
+SEED_INPUTS = ("dbt_project.yml", "seeds", "dbt_project/macros", "dbt_project/tests")
+DOCS_INPUTS = ("dbt_project.yml", "dbt_project", "seeds")
+FINGERPRINT_DDL = """
+create table if not exists audit.build_fingerprint (
+    name varchar primary key,
+    fingerprint varchar not null,
+    recorded_at timestamp not null
+)
+"""
 
-    Seeds are small and always reloaded whole (``--full-refresh``), so a column added to a
-    seed file reaches the warehouse without a manual step; only tests whose every parent
-    is a seed run here (``cautious``), the others with their model's layer."""
-    return dbt(
+
+def fingerprint(cfg: Settings, inputs: tuple[str, ...], *extra: str) -> str:
+    """A digest of the project files under ``inputs`` (paths and bytes), dbt's version and
+    ``extra``."""
+    import hashlib
+
+    from dbt.version import __version__ as dbt_version
+
+    digest = hashlib.sha256(f"dbt {dbt_version}\0".encode())
+    for part in inputs:
+        root = cfg.project_dir / part
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(f"{path.relative_to(cfg.project_dir)}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    for item in extra:
+        digest.update(f"{item}\0".encode())
+    return digest.hexdigest()
+
+
+def _seeds_loaded(cfg: Settings, expected: str) -> bool:
+    """Whether the warehouse holds a seed load of exactly ``expected``, every seed table
+    present (a warehouse restored or hand-edited since is loaded again)."""
+    names = sorted(p.stem for p in (cfg.project_dir / "seeds").glob("*.csv"))
+    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
+        con = open_warehouse(cfg)
+        try:
+            con.execute("create schema if not exists audit")
+            con.execute(FINGERPRINT_DDL)
+            recorded = con.execute(
+                "select fingerprint from audit.build_fingerprint where name = 'seeds'"
+            ).fetchall()
+            present = con.execute(
+                "select count(distinct table_name) from information_schema.tables"
+                " where table_schema = 'reference' and table_name in ?",
+                [names],
+            ).fetchall()[0][0]
+        finally:
+            con.close()
+    return bool(recorded) and recorded[0][0] == expected and present == len(names)
+
+
+def _record_fingerprint(cfg: Settings, name: str, value: str) -> None:
+    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
+        con = open_warehouse(cfg)
+        try:
+            con.execute(FINGERPRINT_DDL)
+            con.execute(
+                "insert or replace into audit.build_fingerprint"
+                " values (?, ?, current_timestamp::timestamp)",
+                [name, value],
+            )
+        finally:
+            con.close()
+
+
+def seed(cfg: Settings, business_date: dt.date | None = None, force: bool = False) -> StepResult:
+    """Load the reference seeds (and test them), unless the warehouse already holds this
+    very load.
+
+    A load is whole (``--full-refresh``), so a column added to a seed file reaches the
+    warehouse without a manual step, and is skipped while the seed files, their YAML, the
+    project file and the test macros are byte for byte those of the last load
+    (``force`` loads anyway; a full refresh does). Only tests whose every parent is a
+    seed run here (``cautious``), the others with their model's layer. ``business_date``
+    only keeps dbt's vars equal to the layers' that follow, so they parse partially."""
+    expected = fingerprint(cfg, SEED_INPUTS)
+    if not force and _seeds_loaded(cfg, expected):
+        log.info("seeds unchanged since their last load: not reloaded")
+        return StepResult("seed (unchanged, not reloaded)", 0, [], 0.0)
+    step = dbt(
         cfg,
         [
             "build",
@@ -157,7 +235,10 @@ def seed(cfg: Settings) -> StepResult:
             "cautious",
             "--full-refresh",
         ],
+        business_date,
     )
+    _record_fingerprint(cfg, "seeds", expected)
+    return step
 
 
 def build_layer(
@@ -181,7 +262,7 @@ def build(
     cfg: Settings, business_date: dt.date | None, full_refresh: bool = False
 ) -> list[StepResult]:
     """Seeds, then every layer in order, for one business date (or all dates)."""
-    steps = [seed(cfg)]
+    steps = [seed(cfg, business_date, force=full_refresh)]
     for layer in LAYERS:
         steps.append(build_layer(cfg, layer, business_date, full_refresh))
     return steps
@@ -190,16 +271,39 @@ def build(
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 
 
-def docs(cfg: Settings) -> Path:
+def _catalog_columns(cfg: Settings) -> list[str]:
+    """Every column of the warehouse, as the docs catalog describes it."""
+    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
+        con = open_warehouse(cfg)
+        try:
+            rows = con.execute(
+                "select table_schema, table_name, column_name, data_type"
+                " from information_schema.columns order by all"
+            ).fetchall()
+        finally:
+            con.close()
+    return ["|".join(map(str, r)) for r in rows]
+
+
+def docs(cfg: Settings, business_date: dt.date | None = None, force: bool = False) -> Path:
     """Generate the dbt docs site; returns the folder holding index.html.
 
     The site served (``cfg.docs_site_dir``) is a copy of dbt's three files in which the
     server's absolute paths (the project, the data root, the warehouse) are replaced by
-    relative names: teams read the lineage, not the server's layout."""
+    relative names: teams read the lineage, not the server's layout. The site describes
+    the project and the warehouse's columns, not its rows, so it is regenerated only when
+    one of them changed since it was last written (``force`` regenerates anyway);
+    ``business_date`` keeps dbt's vars those of the build, as in ``seed``."""
     from kairos.files import write_atomic
 
-    dbt(cfg, ["docs", "generate"])
     site = cfg.docs_site_dir
+    stamp = site / ".fingerprint"
+    expected = fingerprint(cfg, DOCS_INPUTS, *_catalog_columns(cfg))
+    current = all((site / name).is_file() for name in DOCS_FILES) and stamp.is_file()
+    if not force and current and stamp.read_text(encoding="utf-8") == expected:
+        log.info("dbt docs site unchanged: project and columns as when it was written")
+        return site
+    dbt(cfg, ["docs", "generate"], business_date)
     site.mkdir(parents=True, exist_ok=True)
     replacements = sorted(
         {
@@ -216,6 +320,7 @@ def docs(cfg: Settings) -> Path:
             for absolute, shown in replacements:
                 text = text.replace(absolute, shown)
         write_atomic(site / name, text, encoding="utf-8")
+    write_atomic(stamp, expected, encoding="utf-8")
     return site
 
 

@@ -96,13 +96,18 @@ stats as (
         avg(case when not is_long_phone_survey then overall_score end) as overall_score,
         -- A correlation needs variation on both sides: DuckDB returns NaN and Spark NULL
         -- for a group of one survey or of identical scores, so neither engine is asked.
+        -- Rounded to 12 places: a perfectly correlated small group comes out of the
+        -- floating-point sums as 1.0000000000000002, and a NaN stays a NaN for the tests.
         case
             when
                 var_samp(case when not is_long_phone_survey then indicator_score end) > 0
                 and var_samp(case when not is_long_phone_survey then overall_score end) > 0
-                then corr(
-                        case when not is_long_phone_survey then indicator_score end,
-                        case when not is_long_phone_survey then overall_score end
+                then round(
+                        corr(
+                            case when not is_long_phone_survey then indicator_score end,
+                            case when not is_long_phone_survey then overall_score end
+                        ),
+                        12
                     )
             else 0
         end as importance,

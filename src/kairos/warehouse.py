@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kairos.config import Settings
-from kairos.ingest.warehouse import ensure_schema, open_warehouse, writer_lock
+from kairos.ingest.warehouse import connect_writer, ensure_schema, open_warehouse, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +146,6 @@ def dbt(
 # the catalog describes): a daily build pays neither for an unchanged project.
 SEED_INPUTS = ("dbt_project.yml", "seeds", "dbt_project/macros", "dbt_project/tests")
 DOCS_INPUTS = ("dbt_project.yml", "dbt_project", "seeds")
-FINGERPRINT_DDL = """
-create table if not exists audit.build_fingerprint (
-    name varchar primary key,
-    fingerprint varchar not null,
-    recorded_at timestamp not null
-)
-"""
 
 
 def fingerprint(cfg: Settings, inputs: tuple[str, ...], *extra: str) -> str:
@@ -179,36 +172,25 @@ def _seeds_loaded(cfg: Settings, expected: str) -> bool:
     """Whether the warehouse holds a seed load of exactly ``expected``, every seed table
     present (a warehouse restored or hand-edited since is loaded again)."""
     names = sorted(p.stem for p in (cfg.project_dir / "seeds").glob("*.csv"))
-    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
-        con = open_warehouse(cfg)
-        try:
-            con.execute("create schema if not exists audit")
-            con.execute(FINGERPRINT_DDL)
-            recorded = con.execute(
-                "select fingerprint from audit.build_fingerprint where name = 'seeds'"
-            ).fetchall()
-            present = con.execute(
-                "select count(distinct table_name) from information_schema.tables"
-                " where table_schema = 'reference' and table_name in ?",
-                [names],
-            ).fetchall()[0][0]
-        finally:
-            con.close()
+    with connect_writer(cfg) as con:
+        recorded = con.execute(
+            "select fingerprint from audit.build_fingerprint where name = 'seeds'"
+        ).fetchall()
+        present = con.execute(
+            "select count(distinct table_name) from information_schema.tables"
+            " where table_schema = 'reference' and table_name in ?",
+            [names],
+        ).fetchall()[0][0]
     return bool(recorded) and recorded[0][0] == expected and present == len(names)
 
 
 def _record_fingerprint(cfg: Settings, name: str, value: str) -> None:
-    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
-        con = open_warehouse(cfg)
-        try:
-            con.execute(FINGERPRINT_DDL)
-            con.execute(
-                "insert or replace into audit.build_fingerprint"
-                " values (?, ?, current_timestamp::timestamp)",
-                [name, value],
-            )
-        finally:
-            con.close()
+    with connect_writer(cfg) as con:
+        con.execute(
+            "insert or replace into audit.build_fingerprint"
+            " values (?, ?, current_timestamp::timestamp)",
+            [name, value],
+        )
 
 
 def seed(cfg: Settings, business_date: dt.date | None = None, force: bool = False) -> StepResult:
@@ -273,15 +255,11 @@ DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 
 def _catalog_columns(cfg: Settings) -> list[str]:
     """Every column of the warehouse, as the docs catalog describes it."""
-    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
-        con = open_warehouse(cfg)
-        try:
-            rows = con.execute(
-                "select table_schema, table_name, column_name, data_type"
-                " from information_schema.columns order by all"
-            ).fetchall()
-        finally:
-            con.close()
+    with connect_writer(cfg) as con:
+        rows = con.execute(
+            "select table_schema, table_name, column_name, data_type"
+            " from information_schema.columns order by all"
+        ).fetchall()
     return ["|".join(map(str, r)) for r in rows]
 
 

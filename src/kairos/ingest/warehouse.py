@@ -74,6 +74,17 @@ create table if not exists audit.build_ledger (
 """
 
 
+# What the build's seed load and docs site were last made from (kairos.warehouse): a
+# step is skipped while its inputs' digest is the one recorded here.
+FINGERPRINT_DDL = """
+create table if not exists audit.build_fingerprint (
+    name varchar primary key,
+    fingerprint varchar not null,
+    recorded_at timestamp not null
+)
+"""
+
+
 # A system's delivery for a date is *sealed* once every one of its extracts has a good
 # load from the same ingest; a load that changes a partition withdraws the seal in its own
 # transaction. A killed ingest therefore leaves the date unsealed -- possibly mixing new
@@ -239,6 +250,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
     con.execute(QUARANTINE_DDL)
     con.execute(BUILD_LEDGER_DDL)
+    con.execute(FINGERPRINT_DDL)
     if not con.execute(
         "select count(*) from information_schema.tables"
         " where table_schema = 'audit' and table_name = 'delivery_seal'"

@@ -144,3 +144,66 @@ def closed_loop(tmp_path_factory):
     finally:
         mp.undo()
     return cfg, manifests
+
+
+# --- running the suite on several workers (pytest-xdist, `make test` uses two) ---------
+# Tests that share an expensive fixture (module- or session-scoped) must run in one worker,
+# or each worker would build it again: every such fixture links the tests that use it, and
+# each linked set is one xdist group (--dist loadgroup). Tests that share nothing are
+# scheduled one by one. Groups are handed out in collection order, so the longest go first
+# (measured on a fresh clone; the rest keep their order) and none is left alone at the end.
+CHEAP_SHARED = {"airflow_db"}  # once per worker whatever the grouping: no reason to group
+LONGEST_FIRST = ()
+
+
+def _shared_fixtures(item) -> list[str]:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    keys = []
+    for name in info.names_closure:
+        defs = info.name2fixturedefs.get(name)
+        if not defs or name in CHEAP_SHARED:
+            continue
+        if not defs[-1].func.__module__.startswith("tests"):
+            continue  # pytest's own (tmp_path_factory, ...) and plugins'
+        scope = defs[-1].scope
+        if scope == "session":
+            keys.append(name)
+        elif scope in ("module", "package"):
+            keys.append(f"{item.module.__name__}::{name}")
+    return keys
+
+
+def _group_items(items) -> dict:
+    """item -> group name: the connected sets of tests sharing an expensive fixture."""
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    shared = {item: _shared_fixtures(item) for item in items}
+    for keys in shared.values():
+        for other in keys[1:]:
+            parent[find(other)] = find(keys[0])
+    return {item: find(keys[0]) for item, keys in shared.items() if keys}
+
+
+def pytest_collection_modifyitems(config, items):
+    # runs in every worker (xdist's controller does not collect); harmless without xdist
+    groups = _group_items(items)
+    for item, group in groups.items():
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+    def rank(item) -> int:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        for i, name in enumerate(LONGEST_FIRST):
+            if name in (module, groups.get(item)):
+                return i
+        return len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order

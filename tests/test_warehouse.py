@@ -389,3 +389,18 @@ def test_seeds_and_docs_are_redone_only_when_what_they_are_made_of_changed(tmp_p
             "seed.kairos.rule_goals"
         ]["columns"]
     )
+
+
+def test_the_build_runs_under_the_configured_memory_limit(cfg, monkeypatch):
+    """KAIROS_DUCKDB_MEMORY_LIMIT reaches DuckDB through the profile kairos writes for
+    dbt, so the build is capped like ingestion (issue 14); unset, DuckDB's default."""
+    from kairos.config import Settings
+
+    monkeypatch.setenv("KAIROS_DUCKDB_MEMORY_LIMIT", "512MB")
+    capped = Settings.from_env()
+    args = '{"name": "memory_limit", "expected": "488.2 MiB"}'  # DuckDB prints MiB
+    warehouse.dbt(capped, ["run-operation", "expect_setting", "--args", args])
+    # and the check can fail: without the variable, DuckDB's own default (80% of RAM)
+    monkeypatch.delenv("KAIROS_DUCKDB_MEMORY_LIMIT")
+    with pytest.raises(warehouse.DbtBuildError, match="expect_setting: error"):
+        warehouse.dbt(Settings.from_env(), ["run-operation", "expect_setting", "--args", args])

@@ -45,6 +45,10 @@ kairos:
       path: {path}
       threads: 2
 """
+# KAIROS_DUCKDB_MEMORY_LIMIT caps the build as it caps ingestion (DuckDB spills beyond it)
+PROFILE_SETTINGS = """      settings:
+        memory_limit: {memory_limit}
+"""
 
 
 def _profiles_dir(cfg: Settings) -> Path:
@@ -53,6 +57,8 @@ def _profiles_dir(cfg: Settings) -> Path:
     folder = cfg.home / "dbt"
     folder.mkdir(parents=True, exist_ok=True)
     text = PROFILE.format(path=json.dumps(str(cfg.warehouse)))
+    if cfg.duckdb_memory_limit:
+        text += PROFILE_SETTINGS.format(memory_limit=json.dumps(cfg.duckdb_memory_limit))
     path = folder / "profiles.yml"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         part = folder / f".profiles.yml.{os.getpid()}.part"
@@ -130,7 +136,11 @@ def dbt(
         nodes += 1
         status = str(getattr(r, "status", "")).lower()
         if status in ("error", "fail", "runtimeerr"):
-            failures.append(f"{r.node.unique_id}: {status} {r.message or ''}".strip())
+            # a node's result names its node; run-operation's names only itself
+            unique_id = getattr(getattr(r, "node", None), "unique_id", None) or getattr(
+                r, "unique_id", "operation"
+            )
+            failures.append(f"{unique_id}: {status} {r.message or ''}".strip())
     step = StepResult(" ".join(args), nodes, failures, seconds)
     if failures or not result.success:
         raise DbtBuildError(

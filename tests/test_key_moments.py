@@ -506,6 +506,10 @@ def test_kairos_evaluate_reports_the_same_figures(history, capsys, monkeypatch):
     causes = out.split("short boards: the weak standard item named vs planted")[1].splitlines()
     easyown = next(ln for ln in causes if "easyown / below_four_star / lt50" in ln)
     assert easyown.split().count("RM02") == 2 and easyown.split()[-1] == "True"
+    # the KANO classes named per brand against the planted ones: none contradicts
+    kano = out.split("KANO classes per brand: named vs planted")[1].splitlines()
+    brands = [ln.split() for ln in kano if ln.split()[:1] in (["gotone"], ["mzone"], ["easyown"])]
+    assert len(brands) == 18 and all(r[-1] == "True" for r in brands), kano
 
 
 def test_kairos_evaluate_without_ground_truth_says_so(history, capsys, tmp_path, monkeypatch):

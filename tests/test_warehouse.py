@@ -317,6 +317,62 @@ def test_short_boards_split_the_balance_reminder_by_group(november):
     assert {b["weak_standard_item"] for b in mzone} == {"HL01"}
 
 
+def test_kano_classes_recover_the_planted_ones_and_tier_the_short_boards(november):
+    """seed 004: each indicator's KANO class per group, from penalty-reward contrasts, is
+    the class the generator planted for the group's brand (manifest planted.kano); a class
+    is named only on its evidence, and the short boards tier their remedies by it."""
+    cfg, manifest = november
+    planted = manifest["planted"]["kano"]
+    rows = _query(cfg, "select * from marts.rpt_satisfaction_kano")
+    by_type: dict[str, list[dict]] = {}
+    for r in rows:
+        by_type.setdefault(r["group_type"], []).append(r)
+    # every brand: one row per indicator, found with enough surveys to be worth reading
+    brands = {(r["group_value"], r["indicator"]): r for r in by_type["brand"]}
+    assert set(brands) == {(b, i) for b in planted for i in planted[b]}
+    assert all(r["surveys"] >= 1_000 for r in brands.values())
+    # each named class is the planted one; most are named, each class in every brand
+    named = {k: r["kano_class"] for k, r in brands.items() if r["kano_class"] != "undetermined"}
+    assert named == {k: planted[k[0]][k[1]] for k in named}
+    assert len(named) >= 14, sorted(set(brands) - set(named))
+    for b in planted:
+        assert {c for (brand, _), c in named.items() if brand == b} == {
+            "must_be",
+            "one_dimensional",
+            "attractive",
+        }, b
+    # where the evidence does not decide, it still points the right way
+    assert all(r["leaning_class"] == planted[b][i] for (b, i), r in brands.items()), [
+        (k, r["leaning_class"], r["contrast"]) for k, r in brands.items()
+    ]
+    # smaller groups: a brand x tier x ARPU group names only its brand's class, and some
+    # are named; groups that mix the brands name a class some brand has
+    sub = [r for r in by_type["brand_tier_arpu"] if r["kano_class"] != "undetermined"]
+    assert len(sub) >= 10
+    assert all(r["kano_class"] == planted[r["brand_code"]][r["indicator"]] for r in sub), sub
+    for kind in ("family_membership", "enterprise_membership", "city"):
+        for r in by_type[kind]:
+            classes = {planted[b][r["indicator"]] for b in planted}
+            assert r["kano_class"] in classes | {"undetermined"}, r
+    # small groups are never named, and the uncertainty shrinks with the surveys
+    assert all(r["kano_class"] == "undetermined" for r in rows if r["surveys"] < 200)
+    assert all(0 < r["contrast_se"] < 0.5 for r in rows if r["surveys"] >= 200)
+    # the short boards: Easyown's low-ARPU reminders are a must-be need -- fix first --
+    # and the M-Zone hotline one-dimensional, wherever the class could be told
+    boards = _query(cfg, "select * from marts.rpt_satisfaction_short_boards where is_short_board")
+    easyown = next(b for b in boards if b["group_value"] == "easyown / below_four_star / lt50")
+    assert (easyown["kano_class"], easyown["recommendation_tier"]) == ("must_be", 1)
+    for b in boards:
+        tier = {"must_be": 1, "attractive": 3}.get(b["kano_class"], 2)
+        assert b["recommendation_tier"] == tier, b
+        if b["kano_class"] != "undetermined" and b["brand_code"]:
+            assert b["kano_class"] == planted[b["brand_code"]][b["indicator"]], b
+    assert {b["kano_class"] for b in boards if (b["group_value"] or "").startswith("mzone /")} <= {
+        "one_dimensional",
+        "undetermined",
+    }
+
+
 def test_process_audits_find_the_rural_cities_slow_to_repair_faults(november):
     from kairos.sample import catalogue as cat
     from kairos.sample import measurement as ms

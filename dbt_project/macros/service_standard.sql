@@ -20,9 +20,11 @@
 {#- The customer groups of the short boards, one union branch per kind of group: brand x
     tier x ARPU band, family membership, enterprise membership and city. `relation` needs
     brand_code, customer_tier, arpu_band, is_family_member, is_enterprise_member and city;
-    `columns` are carried through, if any (`distinct`: one row per group and columns). -#}
-{% macro customer_groups(relation, columns=none, distinct=false) -%}
-    {%- set groups = [
+    `columns` are carried through, if any (`distinct`: one row per group and columns).
+    `with_brand` adds the brand alone, for analyses that need more surveys per group. -#}
+{% macro customer_groups(relation, columns=none, distinct=false, with_brand=false) -%}
+    {%- set groups = [] if not with_brand else [('brand', 'brand_code')] -%}
+    {%- set groups = groups + [
         ('brand_tier_arpu', "concat_ws(' / ', brand_code, customer_tier, arpu_band)"),
         ('family_membership',
             "case when is_family_member then 'family_member' else 'not_family_member' end"),
@@ -44,4 +46,9 @@
 {#- A phone interview longer than phone_survey_max_seconds (seed 002: its answers degrade). -#}
 {% macro is_long_phone_survey(channel='survey_channel', seconds='duration_seconds') -%}
     coalesce({{ channel }} = 'phone' and {{ seconds }} > {{ var('phone_survey_max_seconds') }}, false)
+{%- endmacro %}
+
+{#- The satisfaction indicators a survey scores (score_<indicator> columns). -#}
+{% macro satisfaction_indicators() -%}
+    {{ return(['network', 'tariff', 'billing', 'hotline', 'store', 'reminders']) }}
 {%- endmacro %}

@@ -382,6 +382,14 @@ def generate(
                 + ", ".join(c for c, _ in cat.CITIES[w.RURAL_CITY_FROM :]),
                 "effect": "the board indicator is 12 points lower and weighs double in overall",
             },
+            # seed 004: how each indicator moves overall satisfaction, per brand
+            "kano": {
+                code: {
+                    ind: cat.KANO_CLASSES[c]
+                    for ind, c in zip(cat.INDICATORS, cat.KANO[b], strict=True)
+                }
+                for b, code in enumerate(cat.BRAND_CODES)
+            },
             "care_activities": {
                 "timeline": f"monthly: screening survey day 1-2 of a segment sample, members"
                 f" = screened with score < {w.SCREEN_THRESHOLD}, 10% control,"

@@ -102,6 +102,14 @@ TAG_CODES = [
 ARPU_BANDS = [(50, "lt50"), (100, "50_100"), (200, "100_200"), (500, "200_500"), (1e12, "ge500")]
 INDICATORS = ["network", "tariff", "billing", "hotline", "store", "reminders"]
 
+# KANO classes (seed 004) the simulated customers answer by, per brand, one letter per
+# indicator above: M must-be (a low score pulls overall satisfaction down, a high one does
+# not lift it), O one-dimensional (both, in proportion), A attractive (a high score lifts
+# it, a low one does not hurt). Network is a must-be and billing one-dimensional for every
+# brand; the rest differ by brand, so a group's class has to be found per group.
+KANO_CLASSES = {"M": "must_be", "O": "one_dimensional", "A": "attractive"}
+KANO = ["MOOMAO", "MAOOOA", "MOOOAM"]  # GoTone, M-Zone, Easyown
+
 # The service standard's items (contract version 4) as the simulated BI's mystery-shopper
 # and audit programmes know them: (item_code, method, channel or process, time limit in
 # minutes or None). The warehouse's copy is the seed service_standard_items.csv

@@ -745,11 +745,28 @@ def _event_time(y: int, m: int, dom: int, day: dt.date, hour: int) -> str:
     return f"{when} {hour:02d}:30:00" if when <= day else ""
 
 
+# E[min(d, 0)] for d ~ N(0, 5): -5 / sqrt(2 pi); a KANO shape's mean is taken back out, so
+# the class changes how an indicator moves the overall score, not the score's level.
+_HALF_NORMAL_MEAN = 5.0 / np.sqrt(2 * np.pi)
+_KANO = np.array([[cat.KANO_CLASSES[c] for c in brand] for brand in cat.KANO])
+
+
+def _kano_response(d: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """An indicator's pull on the overall score for its deviation ``d`` from the expected
+    score, by KANO class: twice the slope on one side and none on the other (must-be:
+    below, attractive: above), or the plain slope (one-dimensional); mean zero, average
+    slope one, whatever the class."""
+    must, attractive = classes == "must_be", classes == "attractive"
+    shaped = np.where(must, 2 * np.minimum(d, 0) + 2 * _HALF_NORMAL_MEAN, d)
+    return np.where(attractive, 2 * np.maximum(d, 0) - 2 * _HALF_NORMAL_MEAN, shaped)
+
+
 def _scores(st: w.Static, pos: np.ndarray, level: np.ndarray, r: np.random.Generator):
     """Overall and per-indicator scores for the interviewed lines at satisfaction ``level``.
 
     Each group has a planted short board: its indicator sits 12 points lower and weighs
-    double in the overall score, so it is the one that pulls satisfaction down.
+    double in the overall score, so it is the one that pulls satisfaction down. Each
+    indicator moves the overall score by its brand's KANO class (catalogue.KANO).
     """
     k = len(cat.INDICATORS)
     board = st.short_board[pos]
@@ -758,8 +775,10 @@ def _scores(st: w.Static, pos: np.ndarray, level: np.ndarray, r: np.random.Gener
     has = board >= 0
     offs[np.flatnonzero(has), board[has]] = -12.0
     weights[np.flatnonzero(has), board[has]] = 2.0
-    ind = np.clip(np.round(level[:, None] + 4 + offs + r.normal(0, 5, (len(pos), k))), 0, 100)
-    overall = (ind * weights).sum(axis=1) / weights.sum(axis=1)
+    expected = level[:, None] + 4 + offs
+    ind = np.clip(np.round(expected + r.normal(0, 5, (len(pos), k))), 0, 100)
+    pull = _kano_response(ind - expected, _KANO[st.brand[pos]])
+    overall = ((expected + pull) * weights).sum(axis=1) / weights.sum(axis=1)
     overall = np.clip(np.round(overall + r.normal(0, 2, len(pos))), 0, 100)
     return overall.astype(int), ind.astype(int)
 

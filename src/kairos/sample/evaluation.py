@@ -114,6 +114,7 @@ def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
             result.sections["rule effects vs planted (goal uplift against the holdout)"] = effects
         result.sections["phone managers' capacity per day (all managers)"] = _rows(con, CAPACITY)
         result.sections["short boards: the weak standard item named vs planted"] = _causes(con)
+        result.sections["KANO classes per brand: named vs planted"] = _kano(con)
         return result
     finally:
         con.close()
@@ -136,6 +137,29 @@ def _causes(con) -> list[dict]:
         b["planted_cause"] = planted_cause(b["group_type"], b["group_value"], b["indicator"])
         b["agrees"] = b["planted_cause"] == b["weak_standard_item"]
     return boards
+
+
+def _kano(con) -> list[dict]:
+    """Per brand and indicator: the KANO class the report names (or leans to) beside the
+    class the generator planted (catalogue.KANO)."""
+    from kairos.sample import catalogue as cat
+
+    planted = {
+        (code, ind): cat.KANO_CLASSES[c]
+        for code, classes in zip(cat.BRAND_CODES, cat.KANO, strict=True)
+        for ind, c in zip(cat.INDICATORS, classes, strict=True)
+    }
+    rows = _rows(
+        con,
+        """select group_value as brand, indicator, surveys, contrast, contrast_se,
+                  kano_class, leaning_class
+        from marts.rpt_satisfaction_kano where group_type = 'brand'
+        order by group_value, indicator""",
+    )
+    for r in rows:
+        r["planted"] = planted.get((r["brand"], r["indicator"]))
+        r["agrees"] = r["kano_class"] in (r["planted"], "undetermined")
+    return rows
 
 
 # per day: the managers' capacity and what became of it; reconciles says assigned = used +

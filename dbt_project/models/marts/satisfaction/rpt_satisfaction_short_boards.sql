@@ -13,10 +13,9 @@
 -- shoppers or the process audits found one in the group (int_service_standard_compliance).
 with
 
-surveys as (
+grouped as (
 
-    select * from {{ ref('stg_bi__satisfaction_surveys') }}
-    where {{ in_survey_window() }}
+    select * from {{ ref('int_satisfaction_surveys_profiled') }}
 
 ),
 
@@ -32,30 +31,6 @@ preferences as (
 
 ),
 
-grouped as (
-
-    select
-        surveys.survey_id,
-        surveys.customer_id,
-        surveys.overall_score,
-        {{ is_long_phone_survey('surveys.survey_channel', 'surveys.duration_seconds') }}
-            as is_long_phone_survey,
-        {%- for ind in ['network', 'tariff', 'billing', 'hotline', 'store', 'reminders'] %}
-            surveys.score_{{ ind }},
-        {%- endfor %}
-        profiles.brand_code,
-        profiles.customer_tier,
-        profiles.arpu_band,
-        profiles.is_family_member,
-        profiles.is_enterprise_member,
-        profiles.city
-    from surveys
-    inner join profiles
-        on surveys.subscriber_id = profiles.subscriber_id
-            and surveys.business_date = profiles.business_date
-
-),
-
 by_group as (
 
     {{ customer_groups('grouped', 'grouped.*') }}
@@ -64,7 +39,7 @@ by_group as (
 
 indicators as (
 
-    {%- for ind in ['network', 'tariff', 'billing', 'hotline', 'store', 'reminders'] %}
+    {%- for ind in satisfaction_indicators() %}
         select
             group_type,
             group_value,
@@ -187,6 +162,12 @@ weak_items as (
 
 ),
 
+kano as (
+
+    select * from {{ ref('rpt_satisfaction_kano') }}
+
+),
+
 final as (
 
     select
@@ -216,7 +197,17 @@ final as (
         weak_items.item_code as weak_standard_item,
         weak_items.method as weak_item_method,
         weak_items.checked_in as weak_item_checked_in,
-        weak_items.compliance as weak_item_compliance
+        weak_items.compliance as weak_item_compliance,
+        -- the indicator's KANO class in the group, else in the group's brand (seed 004)
+        case
+            when own_kano.kano_class != 'undetermined' then own_kano.kano_class
+            when brand_kano.kano_class != 'undetermined' then brand_kano.kano_class
+            else 'undetermined'
+        end as kano_class,
+        case
+            when own_kano.kano_class != 'undetermined' then 'group'
+            when brand_kano.kano_class != 'undetermined' then 'brand'
+        end as kano_class_from
     from ranked
     left join group_channels
         on ranked.group_type = group_channels.group_type
@@ -226,7 +217,36 @@ final as (
         on ranked.group_type = weak_items.group_type
             and ranked.group_value = weak_items.group_value
             and ranked.indicator = weak_items.indicator
+    left join kano as own_kano
+        on ranked.group_type = own_kano.group_type
+            and ranked.group_value = own_kano.group_value
+            and ranked.indicator = own_kano.indicator
+    left join kano as brand_kano
+        on brand_kano.group_type = 'brand'
+            and ranked.brand_code = brand_kano.group_value
+            and ranked.indicator = brand_kano.indicator
+
+),
+
+tiered as (
+
+    -- seed 004: commitments tiered by the need's KANO class, so that expectations are
+    -- not pushed up needlessly
+    select
+        *,
+        case kano_class
+            when 'must_be' then 1
+            when 'attractive' then 3
+            else 2
+        end as recommendation_tier,
+        case kano_class
+            when 'must_be' then 'fix first: a shortfall costs satisfaction'
+            when 'one_dimensional' then 'improve in proportion to the shortfall'
+            when 'attractive' then 'do not over-invest or promise: offer it unannounced'
+            else 'improve; KANO class not determined yet'
+        end as recommendation
+    from final
 
 )
 
-select * from final
+select * from tiered

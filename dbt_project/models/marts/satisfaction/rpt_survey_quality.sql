@@ -21,7 +21,7 @@ flagged as (
         overall_score,
         {{ is_long_phone_survey() }} as is_long_phone_survey,
         coalesce(
-            {%- for ind in ['network', 'tariff', 'billing', 'hotline', 'store', 'reminders'] %}
+            {%- for ind in satisfaction_indicators() %}
                 score_{{ ind }} = overall_score{% if not loop.last %} and{% endif %}
             {%- endfor %},
             false

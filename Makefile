@@ -24,11 +24,11 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/kairos demo $(DEMO_ARGS)
 
-# Two pytest-xdist workers (one per core here); tests that share an expensive fixture stay
-# in one worker (tests/conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+# Two pytest-xdist workers (one per core here); a module's tests, and the modules sharing
+# the closed loop, stay in one worker (tests/conftest.py). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
 test: setup browser
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The portal's browser test drives Debian's chromium with Playwright (Playwright's own
 # browser download does not work offline); installed once from Debian's packages.

@@ -147,63 +147,48 @@ def closed_loop(tmp_path_factory):
 
 
 # --- running the suite on several workers (pytest-xdist, `make test` uses two) ---------
-# Tests that share an expensive fixture (module- or session-scoped) must run in one worker,
-# or each worker would build it again: every such fixture links the tests that use it, and
-# each linked set is one xdist group (--dist loadgroup). Tests that share nothing are
-# scheduled one by one. Groups are handed out in collection order, so the longest go first
-# (measured on a fresh clone; the rest keep their order) and none is left alone at the end.
-CHEAP_SHARED = {"airflow_db"}  # once per worker whatever the grouping: no reason to group
-LONGEST_FIRST = ()
+# A module's tests run in one worker, so a module-scoped fixture (a built warehouse) is
+# built once; the modules that share the closed loop, a session fixture, run in one worker
+# too, or each worker would run the loop again. xdist's own xdist_group mark cannot do
+# this under pytest 9 (it rewrites item._nodeid, which pytest 9 no longer reads), so
+# Kairos gives xdist a scheduler: the work units are these groups, handed out longest
+# first (measured on a fresh clone), so no long one is left alone at the end.
+SHARED_SESSION_FIXTURES = ("closed_loop",)
+LONGEST_FIRST = (
+    "test_publish",
+    "closed_loop",
+    "test_warehouse",
+    "test_soak",
+    "test_dags",
+    "test_key_moments",
+    "test_portal",
+    "test_chaos",
+    "test_complaints",
+)
+_TESTS = Path(__file__).resolve().parent
 
 
-def _shared_fixtures(item) -> list[str]:
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return []
-    keys = []
-    for name in info.names_closure:
-        defs = info.name2fixturedefs.get(name)
-        if not defs or name in CHEAP_SHARED:
-            continue
-        if not defs[-1].func.__module__.startswith("tests"):
-            continue  # pytest's own (tmp_path_factory, ...) and plugins'
-        scope = defs[-1].scope
-        if scope == "session":
-            keys.append(name)
-        elif scope in ("module", "package"):
-            keys.append(f"{item.module.__name__}::{name}")
-    return keys
+def _work_unit(module: str) -> str:
+    """The group a test module's tests run in: a shared session fixture's, else its own."""
+    text = (_TESTS / f"{module}.py").read_text(encoding="utf-8")
+    return next((f for f in SHARED_SESSION_FIXTURES if f in text), module)
 
 
-def _group_items(items) -> dict:
-    """item -> group name: the connected sets of tests sharing an expensive fixture."""
-    parent: dict[str, str] = {}
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
 
-    def find(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
+    class WorkUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(Path(nodeid.split("::", 1)[0]).stem)
 
-    shared = {item: _shared_fixtures(item) for item in items}
-    for keys in shared.values():
-        for other in keys[1:]:
-            parent[find(other)] = find(keys[0])
-    return {item: find(keys[0]) for item, keys in shared.items() if keys}
+    return WorkUnits(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    # runs in every worker (xdist's controller does not collect); harmless without xdist
-    groups = _group_items(items)
-    for item, group in groups.items():
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(group))
+    """Longest work units first (the scheduler hands them out in collection order)."""
 
     def rank(item) -> int:
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        for i, name in enumerate(LONGEST_FIRST):
-            if name in (module, groups.get(item)):
-                return i
-        return len(LONGEST_FIRST)
+        unit = _work_unit(item.module.__name__.rsplit(".", 1)[-1])
+        return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the rest keep their order

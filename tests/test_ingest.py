@@ -281,3 +281,45 @@ def test_a_writer_waits_for_the_lock_instead_of_failing(cfg, deliver, read_wareh
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "crm.campaigns 2026-11-21: loaded" in out
+
+
+def test_the_lake_holds_exactly_the_sealed_rows(kairos_home, deliver, monkeypatch):
+    """With KAIROS_LAKE set, sealing writes each raw partition to Parquet for another
+    engine (--target spark): every table's file holds the table's rows for the date, the
+    same columns and types; quarantined rows never reach it; a changed redelivery
+    replaces the file; no partial file is left behind."""
+    from kairos.config import Settings
+    from kairos.ingest.lake import partition_path
+
+    monkeypatch.setenv("KAIROS_LAKE", str(kairos_home / "lake"))
+    cfg = Settings.from_env()
+    deliver(subscribers=1500, faults=["malformed"])
+    _, failures = _ingest_all(cfg)
+    assert failures == []
+
+    def differences(extract) -> tuple[int, int, int]:
+        path = partition_path(cfg.lake, extract.raw_table.split(".")[1], DAY)
+        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        try:
+            lake = f"read_parquet('{path}')"
+            raw = f"(select * from {extract.raw_table} where business_date = date '{DAY}')"
+            same_types = con.execute(
+                f"select (select list(column_type) from (describe {raw}))"
+                f" = (select list(column_type) from (describe select * from {lake}))"
+            ).fetchone()[0]
+            missing = con.execute(f"select count(*) from ({raw} except all from {lake})")
+            missing = missing.fetchone()[0]
+            extra = con.execute(f"select count(*) from (from {lake} except all {raw})")
+            return int(not same_types), missing, extra.fetchone()[0]
+        finally:
+            con.close()
+
+    for extract in contract.extracts():
+        assert differences(extract) == (0, 0, 0), extract.key
+    assert not list(cfg.lake.rglob("*.partial")), "no partial file left"
+    # a changed redelivery of one extract is sealed again: its file follows the table
+    subscribers = contract.get("boss.subscribers")
+    deliver(subscribers=1200, seed=5)
+    _, failures = ingest_dates(cfg, DAY, DAY, extracts=["boss.subscribers"])
+    assert failures == []
+    assert differences(subscribers) == (0, 0, 0)

@@ -12,6 +12,8 @@ environment variable itself. Every variable (README "Configuration" lists them):
 ``KAIROS_HOME``                the data root (default ``<project>/var``)
 ``KAIROS_WAREHOUSE``           the DuckDB file (default ``$KAIROS_HOME/warehouse/...``)
 ``KAIROS_LANDING``             the landing area (default ``$KAIROS_HOME/landing``)
+``KAIROS_LAKE``                where sealed raw partitions are also written as Parquet, for
+                               another engine (``--target spark``); unset: not written
 ``AIRFLOW_HOME``               Airflow's home (default ``$KAIROS_HOME/airflow``)
 ``KAIROS_ALERT_HOOK``          ``module:function`` called with every alert
 ``KAIROS_RETRY_DELAY_S``       delay before a load task's retry (60)
@@ -77,6 +79,7 @@ class Settings:
     publish_retention: int = 30
     portal_insecure_http: bool = False
     portal_trusted_proxy: str | None = None
+    lake: Path | None = None
     # secrets given in the environment, by variable name; never shown
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -104,6 +107,7 @@ class Settings:
             publish_retention=int(_number(env, "KAIROS_PUBLISH_RETENTION", 30)),
             portal_insecure_http=env.get("KAIROS_PORTAL_INSECURE_HTTP") == "1",
             portal_trusted_proxy=env.get("KAIROS_PORTAL_TRUSTED_PROXY") or None,
+            lake=Path(env["KAIROS_LAKE"]).resolve() if env.get("KAIROS_LAKE") else None,
             secrets={k: env[k] for k in SECRET_VARIABLES if env.get(k)},
         )
 

@@ -12,6 +12,7 @@ import logging
 
 from kairos import contract
 from kairos.config import Settings
+from kairos.ingest.lake import export_partitions
 from kairos.ingest.load import (
     DeliveryHeld,
     DeliveryRefused,
@@ -80,7 +81,15 @@ def seal(cfg: Settings, system: str, business_date: dt.date) -> list[str]:
     """Seal the system's delivery for the date (see ``seal_delivery``); return the
     extracts without a good latest load (nothing sealed then)."""
     with connect_writer(cfg) as con:
-        return seal_delivery(con, system, business_date)
+        return _seal(con, cfg, system, business_date)
+
+
+def _seal(con, cfg: Settings, system: str, business_date: dt.date) -> list[str]:
+    """Seal, and write the sealed partitions to the lake when there is one."""
+    missing = seal_delivery(con, system, business_date)
+    if not missing and cfg.lake is not None:
+        export_partitions(con, cfg.lake, system, business_date)
+    return missing
 
 
 def choose(systems: list[str] | None, extracts: list[str] | None) -> list[contract.Extract]:
@@ -134,6 +143,6 @@ def ingest_dates(
                 except (NotDelivered, DeliveryRefused, LoadFailed) as exc:
                     failures.append(Failure(e.key, day, str(exc)))
             for system in sorted({e.system for e in chosen}):
-                seal_delivery(con, system, day)
+                _seal(con, cfg, system, day)
         day += dt.timedelta(days=1)
     return results, failures

@@ -22,6 +22,13 @@ from kairos.ingest.warehouse import connect_writer, ensure_schema, open_warehous
 log = logging.getLogger(__name__)
 
 LAYERS = ("staging", "intermediate", "marts")
+# Which tests a layer's build runs beside its models (dbt's indirect selection). Staging:
+# every test of a staging model (eager), those that also read a seed included (loaded
+# first). Later layers: a test once all its parents are built (buildable) -- a test
+# reading the intermediate layer and the marts runs with the marts, not before them.
+# Excluding the seeds instead would drop every test that reads one (the contact-policy
+# assertion among them) from every build.
+INDIRECT_SELECTION = {"staging": "eager", "intermediate": "buildable", "marts": "buildable"}
 
 
 class DbtBuildError(RuntimeError):
@@ -244,7 +251,7 @@ def build_layer(
         raise ValueError(f"unknown layer {layer!r}")
     return dbt(
         cfg,
-        ["build", "--select", layer, "--exclude", "resource_type:seed"],
+        ["build", "--select", layer, "--indirect-selection", INDIRECT_SELECTION[layer]],
         business_date,
         full_refresh,
     )

@@ -42,3 +42,18 @@
             then 'frequency_cap'
     end
 {%- endmacro %}
+
+{#- Whether the engine runs fct_phone_manager_call_allocations' full-build walk: a
+    recursive CTE that ranks (row_number) over its own recursive reference. DuckDB does;
+    Spark refuses a window over a recursive reference (INVALID_RECURSIVE_REFERENCE). -#}
+{% macro recursive_walk_supported() -%}
+    {{ return(adapter.dispatch('recursive_walk_supported', 'kairos')()) }}
+{%- endmacro %}
+
+{% macro default__recursive_walk_supported() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__recursive_walk_supported() -%}
+    {{ return(false) }}
+{%- endmacro %}

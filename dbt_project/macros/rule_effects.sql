@@ -32,10 +32,11 @@
 {#- The treated-minus-holdout difference of a proportion -- `x_t` of `targets` against
     `x_h` of `holdouts` -- as `<name>_uplift`, with its 95% interval by Agresti and Caffo
     (one success and one failure added to each group: honest coverage even when a group
-    is small or a rate is 0), clipped to [-1, 1], as `<name>_uplift_ci_low` / `_ci_high`. -#}
+    is small or a rate is 0), clipped to [-1, 1], as `<name>_uplift_ci_low` / `_ci_high`.
+    In doubles throughout: Spark divides decimals (a literal like 1.0) to six places. -#}
 {% macro uplift_columns(name, x_t, x_h) -%}
-    {%- set pt = '((' ~ x_t ~ ' + 1.0) / (targets + 2.0))' -%}
-    {%- set ph = '((' ~ x_h ~ ' + 1.0) / (holdouts + 2.0))' -%}
+    {%- set pt = '((cast(' ~ x_t ~ ' as double) + 1) / (targets + 2))' -%}
+    {%- set ph = '((cast(' ~ x_h ~ ' as double) + 1) / (holdouts + 2))' -%}
     {%- set se = 'sqrt(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
         ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
     {{ safe_ratio(x_t, 'targets') }} - {{ safe_ratio(x_h, 'holdouts') }} as {{ name }}_uplift,

@@ -1,13 +1,14 @@
 {#- The Wilson score interval's bound (95%) of a share p observed over n checks: sign -1
     the lower bound, +1 the upper. Sound for small n and for p near 0 or 1, where the
-    normal approximation is not; clamped to [0, 1] against rounding at p = 0 or 1. -#}
+    normal approximation is not; clamped to [0, 1] against rounding at p = 0 or 1. The
+    constants are double literals (e0): Spark divides decimals to six places. -#}
 {% macro wilson_bound(p, n, sign) -%}
     least(1.0, greatest(0.0, (
-        ({{ p }}) + 1.9208 / ({{ n }})
+        ({{ p }}) + 1.9208e0 / ({{ n }})
         + ({{ sign }}) * 1.96 * sqrt(
-            ({{ p }}) * (1 - ({{ p }})) / ({{ n }}) + 0.9604 / (({{ n }}) * ({{ n }}))
+            ({{ p }}) * (1 - ({{ p }})) / ({{ n }}) + 0.9604e0 / (({{ n }}) * ({{ n }}))
         )
-    ) / (1 + 3.8416 / ({{ n }}))))
+    ) / (1 + 3.8416e0 / ({{ n }}))))
 {%- endmacro %}
 
 {#- The short boards' window: the 90 business dates up to the surveys' as-of date. -#}

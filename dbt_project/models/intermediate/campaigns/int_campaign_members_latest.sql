@@ -1,10 +1,9 @@
 -- The latest known state of every service-activity membership: each day's member
--- snapshot replaces the rows of the memberships it contains.
+-- snapshot replaces the rows of the memberships it contains (see upsert_config).
 {{ config(
-    materialized='incremental',
-    incremental_strategy=upsert_strategy(),
     unique_key=['campaign_id', 'customer_id'],
-    on_schema_change='fail'
+    on_schema_change='fail',
+    **upsert_config()
 ) }}
 
 with
@@ -12,7 +11,7 @@ with
 members as (
 
     select * from {{ ref('stg_crm__campaign_members') }}
-    where {{ for_business_date() }}
+    where {{ for_upsert_date() }}
 
 ),
 

@@ -10,7 +10,10 @@
 --
 -- Deferral makes a day depend on the day before. A daily build reads the day before's
 -- deferrals from this table; a full build walks the dates in order in a recursive CTE
--- (deferrals) with the same queue rule, so both give the same rows. Rebuilding a date
+-- (deferrals) with the same queue rule, so both give the same rows; the first daily
+-- build of a date has no table yet and no day before (nothing carried). Spark cannot rank
+-- inside a recursion, so there it is built date by date only (macro
+-- recursive_walk_supported). Rebuilding a date
 -- changes what the next date inherits: rebuild the dates after it too (kairos build
 -- does).
 --
@@ -25,7 +28,14 @@
     on_schema_change='fail'
 ) }}
 
-with recursive
+{%- set walk = not is_incremental() and not var('business_date') -%}
+{%- if execute and walk and not recursive_walk_supported() -%}
+    {{ exceptions.raise_compiler_error(
+        "fct_phone_manager_call_allocations walks the dates in a recursion this engine"
+        ~ " cannot run: build it date by date (var business_date)") }}
+{%- endif %}
+
+with {% if walk %}recursive{% endif %}
 
 managers as (
 
@@ -120,6 +130,9 @@ days as (
 
 ),
 
+{% if walk -%}
+-- (only a full build has the walk; sqlfluff would indent it under the if)
+-- noqa: disable=LT02
 -- per date, the tasks deferred that day, walking the dates in order from a marker row
 -- the day before the first; every step ranks the next day's queue
 deferrals as (
@@ -233,6 +246,8 @@ deferrals as (
         ) }} = 'deferred'
 
 ),
+-- noqa: enable=LT02
+{%- endif %}
 
 -- the tasks deferred the day before: a daily build reads them from this table, a full
 -- build from the walk
@@ -254,6 +269,10 @@ carried as (
         where
             business_date = {{ dbt.dateadd('day', -1, business_date_literal()) }}
             and allocation = 'deferred'
+    {% elif not walk %}
+        -- the first build of a single date: nothing carried (calls' columns, no rows)
+        select * from calls
+        where 1 = 0
     {% else %}
         select
             days.business_date,

@@ -94,7 +94,7 @@ addressed as (
 base as (
 
     select
-        1.0 * (select count(distinct pool.customer_id) from pool)
+        cast((select count(distinct pool.customer_id) from pool) as double)
         / nullif(count(*), 0) as dissatisfied_share
     from {{ ref('stg_crm__customers') }} as customers
     inner join as_of
@@ -144,7 +144,7 @@ values_long as (
         ideas.idea_code,
         'target_scale' as indicator_code,
         cast(measured.customers as double) as measured_value,
-        1 + 4.0 * measured.customers / nullif(measured.largest, 0) as measured_score,
+        1 + 4 * cast(measured.customers as double) / nullif(measured.largest, 0) as measured_score,
         ideas.judged_target_scale as judged_score,
         cast(measured.customers as {{ dbt.type_string() }}) || ' customers' as evidence
     from ideas
@@ -164,7 +164,7 @@ values_long as (
         ideas.judged_degree_of_need as judged_score,
         cast(measured.dissatisfied as {{ dbt.type_string() }}) || ' of '
         || cast(measured.customers as {{ dbt.type_string() }}) || ' dissatisfied, '
-        || cast(round(measured.need_ratio, 2) as {{ dbt.type_string() }})
+        || {{ decimal_text('measured.need_ratio', 2) }}
         || ' x the share of all customers' as evidence
     from ideas
     inner join measured
@@ -181,7 +181,7 @@ values_long as (
                 then least(5.0, greatest(1.0, 1 + 4.0 * measured.lift / 10))
         end as measured_score,
         ideas.judged_satisfaction_lift as judged_score,
-        cast(round(measured.lift, 2) as {{ dbt.type_string() }}) || ' points over '
+        {{ decimal_text('measured.lift', 2) }} || ' points over '
         || cast(measured.activities as {{ dbt.type_string() }}) || ' activities of '
         || ideas.comparable_segment as evidence
     from ideas

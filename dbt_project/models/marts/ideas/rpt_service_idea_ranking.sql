@@ -46,12 +46,12 @@ final as (
         ideas.idea_name,
         ideas.idea_name_en,
         ideas.need_class,
-        round(totals.total_score, 2) as total_score,
-        round(totals.economy_score, 2) as economy_score,
-        round(totals.competition_score, 2) as competition_score,
-        round(totals.service_score, 2) as service_score,
-        round(totals.support_score, 2) as support_score,
-        round(totals.measured_weight_share, 3) as measured_weight_share,
+        {{ round_half_up('totals.total_score', 2) }} as total_score,
+        {{ round_half_up('totals.economy_score', 2) }} as economy_score,
+        {{ round_half_up('totals.competition_score', 2) }} as competition_score,
+        {{ round_half_up('totals.service_score', 2) }} as service_score,
+        {{ round_half_up('totals.support_score', 2) }} as support_score,
+        {{ round_half_up('totals.measured_weight_share', 3) }} as measured_weight_share,
         totals.measured_indicators
     from totals
     inner join ideas

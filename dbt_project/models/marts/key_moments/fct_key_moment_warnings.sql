@@ -117,12 +117,12 @@ subscriber_evidence as (
             '; ',
             'status=' || s.status,
             'plan_quota_mb=' || cast(s.data_quota_mb as {{ dbt.type_string() }}),
-            'mtd_data_mb=' || cast(round(s.mtd_data_mb, 1) as {{ dbt.type_string() }}),
-            'projected_data_mb=' || cast(round(s.projected_data_mb, 1) as {{ dbt.type_string() }}),
+            'mtd_data_mb=' || {{ decimal_text('s.mtd_data_mb', 1) }},
+            'projected_data_mb=' || {{ decimal_text('s.projected_data_mb', 1) }},
             'mtd_overage_yuan='
-            || cast(round(s.mtd_overage_fee_yuan, 2) as {{ dbt.type_string() }}),
-            'balance_yuan=' || cast(round(s.balance_yuan, 2) as {{ dbt.type_string() }}),
-            'evening_share_7d=' || cast(round(s.evening_share_7d, 2) as {{ dbt.type_string() }}),
+            || {{ decimal_text('s.mtd_overage_fee_yuan', 2) }},
+            'balance_yuan=' || {{ decimal_text('s.balance_yuan', 2) }},
+            'evening_share_7d=' || {{ decimal_text('s.evening_share_7d', 2) }},
             'device_age_months=' || cast(s.device_age_months as {{ dbt.type_string() }})
         ) as evidence_detail
     from subscriber_signals as s
@@ -205,8 +205,8 @@ final as (
             '{value}',
             case
                 when rules.evidence_unit in ('share', 'share_of_quota', 'yuan')
-                    then cast(round(fired.evidence_value, 2) as {{ dbt.type_string() }})
-                else cast(cast(round(fired.evidence_value, 0) as bigint) as {{ dbt.type_string() }})
+                    then {{ decimal_text('fired.evidence_value', 2) }}
+                else {{ decimal_text('fired.evidence_value', 0) }}
             end
         ) as script
     from fired

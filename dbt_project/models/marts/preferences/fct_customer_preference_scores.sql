@@ -63,8 +63,9 @@ campaigns as (
 
 ),
 
-{%- set weight = "power(0.5, " ~ dbt.datediff('{date}', as_of, 'day')
-    ~ " / " ~ var('preference_half_life_days') ~ ".0)" %}
+{#- in doubles: Spark divides by a decimal literal (90.0) to six places -#}
+{%- set weight = "power(0.5, cast(" ~ dbt.datediff('{date}', as_of, 'day')
+    ~ " as double) / " ~ var('preference_half_life_days') ~ ")" %}
 
 channel_evidence as (
 

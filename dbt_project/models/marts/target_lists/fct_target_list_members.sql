@@ -173,7 +173,7 @@ members as (
         rules.rule_name,
         tasks.warning_type,
         tasks.priority,
-        round(tasks.evidence_value, 2) as evidence_value,
+        {{ round_half_up('tasks.evidence_value', 2) }} as evidence_value,
         tasks.evidence_unit,
         tasks.evidence_detail,
         rules.offer,

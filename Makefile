@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal airflow soak fuzz chaos
+.PHONY: spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate docs contract-doc lock clean portal airflow soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -27,7 +27,7 @@ demo: setup
 # Two pytest-xdist workers (one per core here); a module's tests, and the modules sharing
 # the closed loop, stay in one worker (tests/conftest.py). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
-test: setup browser
+test: setup spark-setup browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The portal's browser test drives Debian's chromium with Playwright (Playwright's own
@@ -78,6 +78,22 @@ contract-doc: setup
 docs: setup
 	$(BIN)/kairos docs
 
+# The same dbt project on Spark (dbt-spark's session method on a local pyspark, Java 17),
+# in an environment of its own: dbt-spark pins other versions than dbt-duckdb's world.
+SPARK_VENV := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.kairos-installed
+spark-setup: $(SPARK_STAMP)
+$(SPARK_STAMP): requirements-spark.lock
+	@command -v java >/dev/null || { echo "installing Java 17 for Spark"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-spark.lock
+	touch $(SPARK_STAMP)
+
+# Build the dates already ingested (with KAIROS_LAKE set) on Spark: SPARK_ARGS="--date D ...".
+spark-build: spark-setup
+	$(SPARK_VENV)/bin/python tools/spark_build.py $(SPARK_ARGS)
+
 bench-build: setup
 	$(BIN)/python bench/bench_build.py $(BENCH_ARGS)
 
@@ -102,6 +118,16 @@ lock:
 	  echo "# build backend for the editable install of kairos itself"; \
 	  echo "setuptools==80.9.0"; echo "wheel==0.45.1" ) > .lock-venv/pinned.txt
 	.lock-venv/bin/python tools/lock_hashes.py .lock-venv/pinned.txt > requirements.lock
+	rm -rf .lock-venv
+
+lock-spark:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check \
+	  "dbt-core==1.11.16" "dbt-spark[session]==1.11.0" "pyspark==4.3.0"
+	( echo "# Exact versions and file hashes of the Spark build environment (python 3.11,"; \
+	  echo "# .venv-spark). Regenerate with \`make lock-spark\`; installed with --require-hashes."; \
+	  .lock-venv/bin/pip freeze | sed -e 's/^mashumaro==/mashumaro[msgpack]==/' ) > .lock-venv/pinned.txt
+	.lock-venv/bin/python tools/lock_hashes.py .lock-venv/pinned.txt > requirements-spark.lock
 	rm -rf .lock-venv
 
 clean:

@@ -155,6 +155,7 @@ def closed_loop(tmp_path_factory):
 # first (measured on a fresh clone), so no long one is left alone at the end.
 SHARED_SESSION_FIXTURES = ("closed_loop",)
 LONGEST_FIRST = (
+    "test_spark",
     "test_publish",
     "closed_loop",
     "test_warehouse",

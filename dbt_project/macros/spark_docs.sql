@@ -12,5 +12,5 @@
 
 {% macro spark_comment_literal(text, limit=256) -%}
     {%- set cut = text if text | length <= limit else text[:limit - 1] ~ '…' -%}
-    '{{ cut | replace("\\", "\\\\") | replace("'", "\\'") }}'
+    {{- spark_string_literal(cut) -}}
 {%- endmacro %}

@@ -32,6 +32,12 @@
     {%- elif value is number -%}
         {{ value }}
     {%- else -%}
-        '{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'
+        {{ kairos.spark_string_literal(value | string) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Text as a Spark string literal: quoted, backslash and quote escaped (Spark reads
+    backslash escapes in literals). Also used for column comments (spark_docs.sql). -#}
+{% macro spark_string_literal(text) -%}
+    '{{ text | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}

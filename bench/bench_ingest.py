@@ -84,14 +84,15 @@ print(json.dumps(total))
 """
 
 
-def to_utf8(landing: Path, target: Path) -> int:
-    """Copy every data file as UTF-8 (GBK decoded) for the baseline; returns bytes."""
+def to_utf8(landing: Path, target: Path, day: dt.date = DAY) -> int:
+    """Copy every data file of ``day`` as UTF-8 (GBK decoded) for the baseline; returns
+    bytes."""
     from kairos import contract
 
     target.mkdir(parents=True, exist_ok=True)
     size = 0
     for e in contract.extracts():
-        src = e.data_path(landing, DAY)
+        src = e.data_path(landing, day)
         dst = target / f"{e.key}.csv"
         with src.open("rb") as fin, dst.open("wb") as fout:
             carry = b""

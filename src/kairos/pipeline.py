@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -260,13 +261,23 @@ def full_refresh(cfg: Settings, run_id: str) -> list[dt.date]:
 
 
 def run_steps(
-    steps: tuple[tuple[str, Step], ...], cfg: Settings, day: dt.date, run_id: str
+    steps: tuple[tuple[str, Step], ...],
+    cfg: Settings,
+    day: dt.date,
+    run_id: str,
+    timings: dict[str, float] | None = None,
 ) -> dict:
-    """Run ``steps`` in order for one date, in this process (the CLI's way)."""
+    """Run ``steps`` in order for one date, in this process (the CLI's way); each step's
+    seconds are logged and, given ``timings``, recorded there by step name."""
     state: dict = {"business_date": day.isoformat()}
     for name, step in steps:
         log.info("%s %s", name, day)
+        started = time.perf_counter()
         state.update(step(cfg, day, run_id, state))
+        seconds = time.perf_counter() - started
+        log.info("%s %s: %.1f s", name, day, seconds)
+        if timings is not None:
+            timings[name] = seconds
     return state
 
 

@@ -1,0 +1,238 @@
+"""The whole daily run against the floor: ``make bench-daily`` (python -m bench.bench_daily).
+
+Generates N business dates (default 30) at M subscribers (default 1 million) and replays
+them as production would, each phase of each date in its own process: ingest every
+extract, build the warehouse (seeds, staging, intermediate, marts, ledger, docs site,
+analysts' snapshot), publish the lists (warehouse gate, lists, list gate, publish).
+
+The last date, with every earlier one as history, is the measured day. Its floor,
+measured in the same run on the same bytes: DuckDB's bare ``read_csv`` of that day's
+extracts already in UTF-8, with the contract's types, into a fresh database -- the least
+any pipeline must do to hold the day's data. Printed: each step's seconds and its share
+of the day, each phase's peak memory, the ratio of the whole run to the floor (aim
+<= 5), and, for every date, the build's time and peak memory, so growth with history
+shows (the build's memory should not grow with it).
+
+Generated extracts are kept in --workdir and reused while the parameters and the
+generator are unchanged (bench_build's fingerprint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.bench_build import generator_fingerprint
+from bench.bench_ingest import BASELINE_CODE, to_utf8
+
+START = dt.date(2026, 11, 1)
+
+# One phase of one date, in a child process: the pipeline's own step functions, timed
+# one by one (pipeline.run_steps), printed as JSON on the last line.
+PHASE_CODE = """
+import datetime as dt, json, sys, time
+from kairos import pipeline
+from kairos.config import Settings
+from kairos.ingest import ingest_dates
+cfg = Settings.from_env()
+phase, day = sys.argv[1], dt.date.fromisoformat(sys.argv[2])
+timings = {}
+if phase == "ingest":
+    t0 = time.perf_counter()
+    results, failures = ingest_dates(cfg, day, day)
+    assert not failures, failures
+    timings["ingest"] = time.perf_counter() - t0
+    rows = sum(r.rows_loaded + r.rows_quarantined for r in results)
+elif phase == "build":
+    pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, "bench", timings)
+    rows = 0
+else:
+    # a list withheld by its gate (partial) is published work all the same
+    state = pipeline.run_steps(pipeline.PUBLISH_STEPS, cfg, day, "bench", timings)
+    rows = state["status"]
+print(json.dumps({"timings": timings, "rows": rows}))
+"""
+
+
+def measured(argv: list[str], env: dict) -> tuple[float, float, str]:
+    """Run a command; return (seconds, peak RSS of it and its children in MiB, last
+    line of its output)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv[:4])} failed:\n{out[-5000:]}")
+    return seconds, usage.ru_maxrss / 1024, out.strip().splitlines()[-1]
+
+
+def run_day(day: dt.date, env: dict) -> dict:
+    """Ingest, build and publish one date; per phase its seconds, peak and step times."""
+    figures = {"date": str(day)}
+    for phase in ("ingest", "build", "publish"):
+        seconds, peak, line = measured([sys.executable, "-c", PHASE_CODE, phase, str(day)], env)
+        result = json.loads(line)
+        figures[phase] = {
+            "seconds": seconds,
+            "peak_mib": peak,
+            "steps": result["timings"],
+            "rows": result["rows"],
+        }
+    return figures
+
+
+def generate(args, landing: Path, env: dict) -> None:
+    params = {
+        "subscribers": args.subscribers,
+        "days": args.days,
+        "seed": args.seed,
+        "start": str(START),
+        "generator": generator_fingerprint(),
+    }
+    stamp = landing.parent / "generated.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == params:
+        print("reusing the generated extracts")
+        return
+    shutil.rmtree(landing, ignore_errors=True)
+    kairos = str(Path(sys.executable).with_name("kairos"))
+    seconds, peak, _ = measured(
+        [
+            kairos,
+            "generate",
+            "--date",
+            str(START),
+            "--days",
+            str(args.days),
+            "--subscribers",
+            str(args.subscribers),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(landing),
+            "--quiet",
+        ],
+        env,
+    )
+    stamp.write_text(json.dumps(params))
+    print(f"generated in {seconds:.0f} s (peak {peak:.0f} MiB)")
+
+
+def floor(day: dt.date, landing: Path, work: Path, env: dict) -> tuple[float, float, int]:
+    """DuckDB's bare read_csv of ``day``'s bytes in UTF-8: (seconds, peak MiB, rows)."""
+    utf8 = work / "utf8"
+    shutil.rmtree(utf8, ignore_errors=True)
+    to_utf8(landing, utf8, day)
+    db = work / "floor.duckdb"
+    db.unlink(missing_ok=True)
+    seconds, peak, line = measured(
+        [sys.executable, "-c", BASELINE_CODE.format(db=str(db), utf8=str(utf8))], env
+    )
+    db.unlink(missing_ok=True)
+    shutil.rmtree(utf8, ignore_errors=True)
+    return seconds, peak, json.loads(line)
+
+
+def report(days: list[dict], floor_s: float, floor_peak: float, floor_rows: int) -> dict:
+    last = days[-1]
+    total = sum(last[p]["seconds"] for p in ("ingest", "build", "publish"))
+    print(f"\nday {len(days)} ({last['date']}), with {len(days) - 1} days of history:")
+    print(f"  {'step':<24}{'seconds':>9}{'share':>8}")
+    for phase in ("ingest", "build", "publish"):
+        figures = last[phase]
+        overhead = figures["seconds"] - sum(figures["steps"].values())
+        for step, seconds in figures["steps"].items():
+            print(f"  {step:<24}{seconds:9.1f}{seconds / total:8.1%}")
+        print(f"  {'(' + phase + ' process start)':<24}{overhead:9.1f}{overhead / total:8.1%}")
+    print(f"  {'whole run':<24}{total:9.1f}{1:8.0%}")
+    for phase in ("ingest", "build", "publish"):
+        print(f"  peak {phase:<19}{last[phase]['peak_mib']:9.0f} MiB")
+    print(
+        f"  floor: DuckDB read_csv of the day's {floor_rows:,} rows in UTF-8:"
+        f" {floor_s:.1f} s, peak {floor_peak:.0f} MiB"
+    )
+    ratio = total / floor_s
+    print(f"  ratio whole run / floor = {ratio:.1f}  (aim <= 5)")
+    builds = [d["build"] for d in days]
+    print(
+        f"  build day 1 {builds[0]['seconds']:.1f} s, peak {builds[0]['peak_mib']:.0f} MiB;"
+        f" day {len(days)} {builds[-1]['seconds']:.1f} s, peak {builds[-1]['peak_mib']:.0f} MiB;"
+        f" time ratio {builds[-1]['seconds'] / builds[0]['seconds']:.2f},"
+        f" memory ratio {builds[-1]['peak_mib'] / builds[0]['peak_mib']:.2f}"
+    )
+    return {
+        "whole_run_s": total,
+        "floor_s": floor_s,
+        "floor_peak_mib": floor_peak,
+        "floor_rows": floor_rows,
+        "ratio": ratio,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--subscribers", type=int, default=1_000_000)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--workdir", type=Path, default=Path("var/bench-daily"))
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    if args.days < 2:
+        p.error("--days must be at least 2: the measured day needs history")
+
+    work = args.workdir.resolve()
+    landing = work / "landing"
+    home = work / "home"
+    env = dict(os.environ, KAIROS_LANDING=str(landing), KAIROS_HOME=str(home))
+    env.pop("KAIROS_WAREHOUSE", None)
+    print(
+        f"bench-daily: {args.subscribers:,} subscribers, {args.days} days from {START},"
+        f" work dir {work}"
+    )
+    landing.parent.mkdir(parents=True, exist_ok=True)
+    generate(args, landing, env)
+    shutil.rmtree(home, ignore_errors=True)
+    days = []
+    for k in range(args.days):
+        day = START + dt.timedelta(days=k)
+        figures = run_day(day, env)
+        days.append(figures)
+        print(
+            f"day {k + 1:2d} {day}: ingest {figures['ingest']['seconds']:6.1f} s,"
+            f" build {figures['build']['seconds']:6.1f} s"
+            f" (peak {figures['build']['peak_mib']:5.0f} MiB),"
+            f" publish {figures['publish']['seconds']:6.1f} s"
+            f" (peak {figures['publish']['peak_mib']:5.0f} MiB, {figures['publish']['rows']})",
+            flush=True,
+        )
+    floor_s, floor_peak, floor_rows = floor(
+        START + dt.timedelta(days=args.days - 1), landing, work, env
+    )
+    if floor_rows != days[-1]["ingest"]["rows"]:
+        raise SystemExit(
+            f"the floor read {floor_rows:,} rows, ingest accounted for"
+            f" {days[-1]['ingest']['rows']:,}: not the same bytes"
+        )
+    summary = report(days, floor_s, floor_peak, floor_rows)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"params": vars(args) | {"workdir": str(work)}, "days": days, **summary},
+                indent=2,
+                default=str,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

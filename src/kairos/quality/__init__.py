@@ -31,6 +31,7 @@ import duckdb
 
 from kairos.config import Settings
 from kairos.files import relative, safe_name, write_json
+from kairos.quality import compiled
 from kairos.quality.suites import Suite, load_suites
 
 __all__ = ["GateFailed", "GateResult", "Suite", "SuiteResult", "load_suites", "run_gate"]
@@ -70,6 +71,9 @@ class SuiteResult:
     expectations: list[ExpectationOutcome] = field(default_factory=list)
     error: str | None = None
     list_column: str | None = None
+    # who evaluated the expectations: gx (pandas engine, batch by batch) or duckdb (row
+    # expectations compiled to SQL, kairos.quality.compiled)
+    engine: str = "gx"
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -165,7 +169,13 @@ class GateFailed(RuntimeError):
 
 class _Validator:
     """One ephemeral GX context per gate run, with a pandas datasource and Data Docs
-    written to ``$KAIROS_HOME/quality/data_docs``."""
+    written to ``$KAIROS_HOME/quality/data_docs``.
+
+    Data Docs are built once per gate (:meth:`build_docs`), for the validations it ran,
+    not by a checkpoint action after every batch: GX renders each page from freshly
+    compiled templates, and rebuilding the site per batch was most of a gate's time.
+    The site shows validation results (each lists its expectations); the separate
+    expectation-suite pages are not rendered."""
 
     def __init__(self, docs_dir: Path):
         import great_expectations as gx
@@ -194,10 +204,12 @@ class _Validator:
                     "base_directory": str(docs_dir),
                 },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "site_section_builders": {"expectations": "0", "profiling": "0"},
             },
         )
         self.source = self.context.data_sources.add_pandas("kairos_duckdb_frames")
         self.checkpoints: dict[str, object] = {}
+        self.validation_ids: list = []
 
     def checkpoint(self, suite: Suite):
         if suite.name in self.checkpoints:
@@ -215,15 +227,23 @@ class _Validator:
             gx.Checkpoint(
                 name=f"{suite.name}_checkpoint",
                 validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["kairos"])],
+                actions=[],
                 result_format=_result_format(suite),
             )
         )
         self.checkpoints[suite.name] = checkpoint
         return checkpoint
 
+    def build_docs(self) -> None:
+        """Render the Data Docs pages of this gate's validations and the site's index."""
+        if self.validation_ids:
+            self.context.build_data_docs(
+                site_names=["kairos"], resource_identifiers=self.validation_ids
+            )
+
     def validate(self, suite: Suite, frame) -> list[ExpectationOutcome]:
         result = self.checkpoint(suite).run(batch_parameters={"dataframe": frame})
+        self.validation_ids.extend(result.run_results)
         outcomes = []
         for run in result.run_results.values():
             for r in run.results:
@@ -340,15 +360,53 @@ def _batches(reader, batch_rows: int):
         yield pa.Table.from_batches(pending)
 
 
-def run_suite(
-    con: duckdb.DuckDBPyConnection, suite: Suite, params: dict, validator: _Validator
+def sql_compiled(suite: Suite) -> bool:
+    """Whether the suite's row expectations are counted by DuckDB (kairos.quality.compiled)
+    rather than evaluated by GX's pandas engine batch by batch."""
+    return suite.shape == "rows" and not suite.list_column and compiled.compilable(suite.entries)
+
+
+def _run_compiled(
+    con: duckdb.DuckDBPyConnection, suite: Suite, used: dict, started: float
 ) -> SuiteResult:
-    """Evaluate one suite: stream its query in batches (rows) or validate the aggregate."""
+    rows, outcomes, error = 0, [], None
+    try:
+        rows, outcomes = compiled.evaluate(
+            con, suite.query, used, suite.entries, suite.sensitive, ExpectationOutcome
+        )
+    except duckdb.Error as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return SuiteResult(
+        suite=suite.name,
+        description=suite.description,
+        shape=suite.shape,
+        success=error is None and all(o.success for o in outcomes),
+        rows=rows,
+        batches=1,
+        seconds=round(time.perf_counter() - started, 3),
+        expectations=outcomes,
+        error=error,
+        engine="duckdb",
+    )
+
+
+def run_suite(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    params: dict,
+    validator: _Validator,
+    engine: str = "auto",
+) -> SuiteResult:
+    """Evaluate one suite: count its row expectations in DuckDB where they compile to SQL
+    (``engine="auto"``), else stream its query in batches to GX (rows, or
+    ``engine="gx"``) or validate the aggregate."""
     started = time.perf_counter()
     rows = batches = 0
     outcomes: list[ExpectationOutcome] | None = None
+    used = {k: v for k, v in params.items() if f"${k}" in suite.query}
+    if engine == "auto" and sql_compiled(suite):
+        return _run_compiled(con, suite, used, started)
     try:
-        used = {k: v for k, v in params.items() if f"${k}" in suite.query}
         reader = con.sql(suite.query, params=used).to_arrow_reader(suite.batch_rows)
         for table in _batches(reader, suite.batch_rows):
             frame = table.to_pandas()
@@ -403,6 +461,7 @@ def run_gate(
         results = [run_suite(con, s, values, validator) for s in suites]
     finally:
         con.close()
+    validator.build_docs()
     result = GateResult(
         gate=gate,
         business_date=business_date.isoformat(),

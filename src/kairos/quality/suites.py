@@ -61,6 +61,9 @@ class Suite:
     # Set on suites whose every row belongs to one list (``list_id``): a failure there
     # withholds the failing lists only, and GX reports which rows (lists) failed.
     list_column: str | None = None
+    # the expectations as written, (type, kwargs) each: what kairos.quality.compiled
+    # compiles to SQL when it can
+    entries: tuple[tuple[str, dict], ...] = ()
 
     def __post_init__(self):
         if self.shape not in ("rows", "aggregate"):
@@ -90,11 +93,13 @@ def _suite(spec: dict, path: Path) -> Suite:
         query = spec["query"]
         for constant, value in (spec.get("constants") or {}).items():
             query = query.replace(f"${constant}", repr(value))
+        entries = tuple(_parse(e) for e in spec.get("expectations") or [])
         return Suite(
             name=spec["name"],
             description=spec.get("description", ""),
             query=query,
-            expectations=_builder(tuple(_parse(e) for e in spec.get("expectations") or [])),
+            expectations=_builder(entries),
+            entries=entries,
             shape=spec.get("shape", "rows"),
             batch_rows=int(spec.get("batch_rows", DEFAULT_BATCH_ROWS)),
             sensitive=bool(spec.get("sensitive", False)),

@@ -119,8 +119,8 @@ def test_calls_go_to_the_customers_own_manager_and_the_lists_follow_the_queue(lo
         con,
         """
         select a.business_date, a.task_key, a.allocation, a.rule_code, a.customer_id,
-               a.phone_manager_id, m.list_id, m.phone_manager_id as list_manager,
-               m.task_date
+               a.phone_manager_id, a.withdrawn_reason, m.list_id,
+               m.phone_manager_id as list_manager, m.task_date
         from marts.fct_phone_manager_call_allocations a
         left join marts.fct_target_list_members m
           on m.business_date = a.business_date and m.customer_id = a.customer_id
@@ -133,6 +133,9 @@ def test_calls_go_to_the_customers_own_manager_and_the_lists_follow_the_queue(lo
             assert p["list_manager"] == p["phone_manager_id"], p
         elif p["allocation"] == "downgraded":
             assert p["list_id"] == f"{p['rule_code']}__sms" and p["list_manager"] is None, p
+        elif p["allocation"] == "withdrawn" and p["withdrawn_reason"] == "superseded":
+            # on no list but, where the customer's new task is of the same rule, as that
+            assert p["list_id"] is None or p["task_date"] == p["business_date"], p
         elif p["allocation"] in ("deferred", "withdrawn"):
             assert p["list_id"] is None, p
         seen.add(p["allocation"])
@@ -149,6 +152,37 @@ def test_calls_go_to_the_customers_own_manager_and_the_lists_follow_the_queue(lo
         [LOOP_DATES[-1]],
     ).fetchone()
     assert lost == 0
+
+
+def test_a_carried_call_gives_way_to_the_customers_new_task(loop):
+    """One task per customer per day holds for carried calls: a call deferred yesterday
+    whose customer the contact policy gave a new task today (another line's key moment,
+    say) is withdrawn as superseded, so the customer is called once and named once on a
+    list. At a million subscribers the list named such a customer twice and its unique
+    test stopped the build."""
+    _, con = loop
+    new_tasks = """
+        select 1 from marts.fct_key_moment_tasks t
+        where t.business_date = a.business_date and t.customer_id = a.customer_id
+          and t.decision in ('dispatched', 'holdout')"""
+    (kept,) = con.execute(
+        "select count(*) from marts.fct_phone_manager_call_allocations a"
+        f" where a.is_carried and a.allocation != 'withdrawn' and exists ({new_tasks})"
+    ).fetchone()
+    assert kept == 0
+    superseded = rows(
+        con,
+        "select a.*, exists (" + new_tasks + ") as has_new_task"
+        " from marts.fct_phone_manager_call_allocations a"
+        " where a.withdrawn_reason = 'superseded'",
+    )
+    assert superseded, "the loop's burst leaves carried calls whose customers have new tasks"
+    assert all(r["is_carried"] and r["has_new_task"] for r in superseded)
+    (twice,) = con.execute(
+        "select count(*) from (select business_date, list_id, customer_id"
+        " from marts.fct_target_list_members group by all having count(*) > 1)"
+    ).fetchone()
+    assert twice == 0
 
 
 def test_planned_calls_fill_what_is_left_with_the_managers_own_eligible_customers(loop):

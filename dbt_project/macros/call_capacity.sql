@@ -28,10 +28,14 @@
 {#- Why a deferred task is not called on its new day, if it is not: the contact policy's
     do-not-disturb rules (fct_key_moment_tasks) on that day's signals -- the customer
     has since opted out, complained or been contacted. A customer gone from the day's
-    signals is withdrawn too (left). -#}
-{% macro withdrawn_reason(signals, rules) -%}
+    signals is withdrawn too (left). So is one the contact policy gave a new task that
+    day (superseded; `superseding` is that day's tasks, dispatched or held out, joined
+    on the customer): the policy's one task per customer per day holds for carried
+    calls too, and a list names a customer once. -#}
+{% macro withdrawn_reason(signals, rules, superseding) -%}
     case
         when {{ signals }}.customer_id is null then 'left'
+        when {{ superseding }}.customer_id is not null then 'superseded'
         when {{ rules }}.is_marketing and {{ signals }}.is_marketing_opt_out then 'opt_out'
         when {{ rules }}.suppress_on_open_complaint and {{ signals }}.open_complaints > 0
             then 'open_complaint'

@@ -17,6 +17,10 @@
 -- changes what the next date inherits: rebuild the dates after it too (kairos build
 -- does).
 --
+-- A deferred task is also withdrawn (superseded) when the contact policy gave its
+-- customer a new task that day: one task per customer per day holds for carried calls
+-- too, so a customer is never called twice in a day nor named twice on a list.
+--
 -- A call task whose customer has no manager that day (no phone_manager_id, or a manager
 -- not active in that day's phone_managers -- dates delivered before contract version 3)
 -- is not here: it stays a call of the general outbound team, as before.
@@ -77,6 +81,20 @@ rules as (
         is_marketing,
         suppress_on_open_complaint
     from {{ ref('warning_rules') }}
+
+),
+
+-- the customers the contact policy gave a task that day: a deferred call of theirs is
+-- superseded (macro withdrawn_reason)
+todays_tasks as (
+
+    select distinct
+        business_date,
+        customer_id
+    from {{ ref('fct_key_moment_tasks') }}
+    where
+        {{ for_business_date() }}
+        and decision in ('dispatched', 'holdout')
 
 ),
 
@@ -211,9 +229,13 @@ deferrals as (
                 on
                     days.business_date = signals.business_date
                     and deferrals.customer_id = signals.customer_id
+            left join todays_tasks
+                on
+                    days.business_date = todays_tasks.business_date
+                    and deferrals.customer_id = todays_tasks.customer_id
             where
                 not deferrals.is_marker
-                and {{ withdrawn_reason('signals', 'rules') }} is null
+                and {{ withdrawn_reason('signals', 'rules', 'todays_tasks') }} is null
             union all
             -- the walk goes on to the last date
             select
@@ -297,7 +319,7 @@ carried_checked as (
 
     select
         carried.*,
-        {{ withdrawn_reason('signals', 'rules') }} as withdrawn_reason
+        {{ withdrawn_reason('signals', 'rules', 'todays_tasks') }} as withdrawn_reason
     from carried
     inner join rules
         on carried.rule_code = rules.rule_code
@@ -305,6 +327,10 @@ carried_checked as (
         on
             carried.business_date = signals.business_date
             and carried.customer_id = signals.customer_id
+    left join todays_tasks
+        on
+            carried.business_date = todays_tasks.business_date
+            and carried.customer_id = todays_tasks.customer_id
 
 ),
 

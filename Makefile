@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily docs contract-doc lock clean portal airflow soak fuzz chaos
+.PHONY: spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -104,6 +104,10 @@ bench-gate: setup
 # DuckDB's bare read_csv of the same day's bytes: BENCH_ARGS="--subscribers 200000 --days 10"
 bench-daily: setup
 	$(BIN)/python -m bench.bench_daily $(BENCH_ARGS)
+
+# bench-daily at 1 million and at 10 million subscribers (8 days each), step by step growth
+bench-scale: setup
+	$(BIN)/python -m bench.bench_scale $(BENCH_ARGS)
 
 bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)

@@ -57,13 +57,14 @@ else:
     # a list withheld by its gate (partial) is published work all the same
     state = pipeline.run_steps(pipeline.PUBLISH_STEPS, cfg, day, "bench", timings)
     rows = state["status"]
-print(json.dumps({"timings": timings, "rows": rows}))
+print("BENCH_RESULT", json.dumps({"timings": timings, "rows": rows}), flush=True)
 """
+MARK = "BENCH_RESULT "
 
 
-def measured(argv: list[str], env: dict) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS of it and its children in MiB, last
-    line of its output)."""
+def measured(argv: list[str], env: dict, mark: str = "") -> tuple[float, float, str]:
+    """Run a command; return (seconds, peak RSS of it and its children in MiB, the last
+    line of its output that starts with ``mark``, without it)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -73,14 +74,17 @@ def measured(argv: list[str], env: dict) -> tuple[float, float, str]:
     seconds = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(argv[:4])} failed:\n{out[-5000:]}")
-    return seconds, usage.ru_maxrss / 1024, out.strip().splitlines()[-1]
+    lines = [line for line in out.splitlines() if line.startswith(mark)]
+    return seconds, usage.ru_maxrss / 1024, lines[-1][len(mark) :] if lines else ""
 
 
 def run_day(day: dt.date, env: dict) -> dict:
     """Ingest, build and publish one date; per phase its seconds, peak and step times."""
     figures = {"date": str(day)}
     for phase in ("ingest", "build", "publish"):
-        seconds, peak, line = measured([sys.executable, "-c", PHASE_CODE, phase, str(day)], env)
+        seconds, peak, line = measured(
+            [sys.executable, "-c", PHASE_CODE, phase, str(day)], env, MARK
+        )
         result = json.loads(line)
         figures[phase] = {
             "seconds": seconds,

@@ -294,6 +294,45 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg)
     assert {t: _digest(cfg, t) for t in FACTS} == daily
 
 
+def test_subscriber_profiles_built_over_the_old_view_keep_every_date(cfg):
+    """int_subscriber_profiles was a view over every date; it is now a table built a day
+    at a time. A warehouse built before takes every date on its next build, not only
+    that date's: the surveys, audits and care activities of earlier dates keep their
+    profiles."""
+    from kairos.ingest.warehouse import connect_writer
+
+    days = [dt.date(2026, 11, 19) + dt.timedelta(days=k) for k in range(2)]
+    generate(cfg.landing, days[0], 2, 1500, 5, progress=False)
+    warehouse.seed(cfg)
+    for day in days:
+        ingest_dates(cfg, day, day)
+        for layer in warehouse.LAYERS:
+            warehouse.build_layer(cfg, layer, day)
+    counts = "select business_date, count(*) as n from intermediate.int_subscriber_profiles"
+    before = _query(cfg, counts + " group by all order by all")
+    assert [r["business_date"] for r in before] == days and all(r["n"] > 0 for r in before)
+    # the warehouse as the view left it
+    with connect_writer(cfg) as con:
+        con.execute(
+            "create table intermediate.profiles_as_before as"
+            " select * from intermediate.int_subscriber_profiles"
+        )
+        con.execute("drop table intermediate.int_subscriber_profiles")
+        con.execute(
+            "create view intermediate.int_subscriber_profiles as"
+            " select * from intermediate.profiles_as_before"
+        )
+    for layer in warehouse.LAYERS:
+        warehouse.build_layer(cfg, layer, days[1])
+    assert _query(cfg, counts + " group by all order by all") == before
+    kind = _query(
+        cfg,
+        "select table_type from information_schema.tables"
+        " where table_schema = 'intermediate' and table_name = 'int_subscriber_profiles'",
+    )
+    assert kind == [{"table_type": "BASE TABLE"}]
+
+
 def test_short_boards_split_the_balance_reminder_by_group(november):
     """domain §5: reminders are the short board of high-ARPU GoTone VIPs and of low-ARPU
     Easyown customers, and the two groups want the remedy by different channels."""

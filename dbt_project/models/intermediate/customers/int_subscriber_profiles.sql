@@ -1,18 +1,33 @@
 -- One row per subscriber per business date with the attributes marts slice by:
 -- brand, tier, city, ARPU band, group membership.
-{{ config(materialized='view') }}
+--
+-- A table built a day at a time, not a view: the models that read it (surveys, audits,
+-- care activities, usage) join a few thousand rows to it, and over a view each of them
+-- joined every day's subscribers, customers and tags again -- a cost that grew with
+-- every day of history. Its first build (also over the view of earlier versions) takes
+-- every date, as the view did; later builds one date each.
+{%- set dates = for_business_date() if is_incremental() else '1 = 1' %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy=partition_strategy(),
+    unique_key='business_date',
+    partition_by=['business_date'],
+    on_schema_change='fail'
+) }}
 
 with
 
 subscribers as (
 
     select * from {{ ref('stg_boss__subscribers') }}
+    where {{ dates }}
 
 ),
 
 customers as (
 
     select * from {{ ref('stg_crm__customers') }}
+    where {{ dates }}
 
 ),
 
@@ -23,7 +38,7 @@ arpu_bands as (
         business_date,
         tag_value as arpu_band
     from {{ ref('stg_bi__customer_tags') }}
-    where tag_code = 'arpu_band'
+    where tag_code = 'arpu_band' and {{ dates }}
 
 ),
 

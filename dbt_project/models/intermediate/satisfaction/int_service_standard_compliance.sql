@@ -37,22 +37,36 @@ profiles as (
 
 ),
 
+audited_customers as (
+
+    select distinct
+        customer_id,
+        business_date
+    from audits
+
+),
+
 customer_profiles as (
 
     -- the customer's attributes on a day, from its first line (brand, tier and ARPU band
-    -- are the customer's in BOSS)
+    -- are the customer's in BOSS); ranked for the audited customers only, not for every
+    -- line of every day
     select
-        customer_id,
-        business_date,
-        brand_code,
-        customer_tier,
-        arpu_band,
-        is_family_member,
-        is_enterprise_member,
+        profiles.customer_id,
+        profiles.business_date,
+        profiles.brand_code,
+        profiles.customer_tier,
+        profiles.arpu_band,
+        profiles.is_family_member,
+        profiles.is_enterprise_member,
         row_number() over (
-            partition by customer_id, business_date order by subscriber_id
+            partition by profiles.customer_id, profiles.business_date
+            order by profiles.subscriber_id
         ) as line_rank
     from profiles
+    inner join audited_customers
+        on profiles.customer_id = audited_customers.customer_id
+            and profiles.business_date = audited_customers.business_date
 
 ),
 

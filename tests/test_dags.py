@@ -190,6 +190,20 @@ def test_build_warehouse_is_scheduled_on_the_three_raw_assets(dagbag):
     assert dag.task_dict["dbt_build_marts"].outlets == []
 
 
+def test_every_task_goes_to_the_configured_queue(airflow_db, dagbag, monkeypatch):
+    """KAIROS_TASK_QUEUE sends every task of every DAG to one queue (a distributed
+    executor's workers on the data root's host); unset, Airflow's default queue."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    assert {t.queue for d in dagbag.dags.values() for t in d.tasks} == {"default"}
+    monkeypatch.setenv("KAIROS_TASK_QUEUE", "kairos_data_host")
+    queued = DagBag(dag_folder=str(PROJECT / "dags"))
+    assert queued.import_errors == {}
+    tasks = [t for d in queued.dags.values() for t in d.tasks]
+    assert len(tasks) == sum(len(d.tasks) for d in dagbag.dags.values())
+    assert {t.queue for t in tasks} == {"kairos_data_host"}
+
+
 def test_publish_target_lists_is_scheduled_on_the_warehouse_asset(dagbag):
     dag = dagbag.get_dag("publish_target_lists")
     assert _acyclic(dag)

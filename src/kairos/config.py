@@ -80,6 +80,9 @@ class Settings:
     portal_insecure_http: bool = False
     portal_trusted_proxy: str | None = None
     lake: Path | None = None
+    # the Airflow queue every Kairos task is sent to (CeleryExecutor: the queue the
+    # workers on the data root's host serve); None: Airflow's default queue
+    task_queue: str | None = None
     # secrets given in the environment, by variable name; never shown
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -108,6 +111,7 @@ class Settings:
             portal_insecure_http=env.get("KAIROS_PORTAL_INSECURE_HTTP") == "1",
             portal_trusted_proxy=env.get("KAIROS_PORTAL_TRUSTED_PROXY") or None,
             lake=Path(env["KAIROS_LAKE"]).resolve() if env.get("KAIROS_LAKE") else None,
+            task_queue=env.get("KAIROS_TASK_QUEUE") or None,
             secrets={k: env[k] for k in SECRET_VARIABLES if env.get(k)},
         )
 

@@ -77,12 +77,19 @@ class KairosNotifier(BaseNotifier):
 
 
 def _default_args(cfg: Settings, retries: int = 0) -> dict:
-    return {
+    """Every task's defaults. With ``KAIROS_TASK_QUEUE`` every task goes to that queue:
+    on a distributed executor the tasks must run where the data root is (the landing
+    area, the DuckDB file, the published lists), so only the workers on that host serve
+    it (docs/orchestration.md, "Past one machine")."""
+    args = {
         "owner": OWNER,
         "retries": retries,
         "retry_delay": dt.timedelta(seconds=cfg.retry_delay_s),
         "on_failure_callback": KairosNotifier(),
     }
+    if cfg.task_queue:
+        args["queue"] = cfg.task_queue
+    return args
 
 
 def raw_asset(system: str) -> Asset:

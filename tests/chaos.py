@@ -40,6 +40,7 @@ import duckdb
 from kairos import contract, pipeline
 from kairos.config import Settings
 from kairos.sample import generate
+from tests.support import snapshot_differences
 
 FIRST = dt.date(2026, 11, 21)
 DAYS = 1
@@ -210,7 +211,11 @@ def chaos_case(home: Path, cfg: Settings, step: str, rng: random.Random, k: int,
     if step == "ingest":
         assert not list(cfg.work_dir.glob("*.utf8.dat")), "a work copy outlived its load"
     if step == "snapshot":
-        assert not list(cfg.snapshot.parent.glob(".*.part")), "a killed snapshot's copy stayed"
+        # the re-run sweeps a killed copy, link or generation away
+        assert not list(cfg.snapshot.parent.rglob(".*.part")), "a killed snapshot's copy stayed"
+        # and whether the killed run had half brought a generation up to date or not,
+        # the snapshot is the warehouse again
+        assert snapshot_differences(cfg) == []
     return killed
 
 

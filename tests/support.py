@@ -29,3 +29,48 @@ def redeliver(cfg, key: str, data: bytes, day=None, rows: int | None = None) -> 
         hashlib.md5(data).hexdigest(),
     )
     write_control(e.control_path(cfg.landing, day), control)
+
+
+def snapshot_differences(cfg) -> list[str]:
+    """How the analysts' snapshot differs from the live warehouse: tables, views, rows
+    (both ways, duplicates counted) and comments; empty when it is an exact copy."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach '{cfg.warehouse}' as live (read_only)")
+        con.execute(f"attach '{cfg.snapshot}' as snap (read_only)")
+
+        def catalog(db):
+            return {
+                "tables": con.execute(
+                    "select schema_name, table_name, sql, comment from duckdb_tables()"
+                    " where database_name = ? order by all",
+                    [db],
+                ).fetchall(),
+                "views": con.execute(
+                    "select schema_name, view_name, sql, comment from duckdb_views()"
+                    " where database_name = ? and not internal order by all",
+                    [db],
+                ).fetchall(),
+                "columns": con.execute(
+                    "select schema_name, table_name, column_name, data_type, comment"
+                    " from duckdb_columns() where database_name = ? order by all",
+                    [db],
+                ).fetchall(),
+            }
+
+        live, snap = catalog("live"), catalog("snap")
+        out = [f"{k} differ" for k in live if live[k] != snap[k]]
+        for schema, table, *_ in live["tables"]:
+            name = f'"{schema}"."{table}"'
+            for a, b in (("live", "snap"), ("snap", "live")):
+                extra = con.execute(
+                    f"select count(*) from (select * from {a}.{name}"
+                    f" except all select * from {b}.{name})"
+                ).fetchone()[0]
+                if extra:
+                    out.append(f"{schema}.{table}: {extra} row(s) in {a} only")
+        return out
+    finally:
+        con.close()

@@ -18,12 +18,12 @@ import math
 import duckdb
 import pytest
 
-from kairos import contract
+from kairos import contract, snapshot
 from kairos.ingest import ingest_dates
 from kairos.ingest import warehouse as raw_warehouse
 from kairos.sample import execution, generate
 from tests.conftest import LOOP_DATES
-from tests.support import PROJECT, redeliver
+from tests.support import PROJECT, redeliver, snapshot_differences
 
 pytestmark = pytest.mark.slow
 
@@ -172,6 +172,21 @@ def test_outcome_rates_follow_the_planted_ones_by_channel_and_tier(loop):
     calls = {r[1]: r[3] / r[2] for r in rows if r[0] == "outbound_call" and r[2] >= 30}
     if "vip" in calls and "below_four_star" in calls:
         assert calls["vip"] > calls["below_four_star"]
+
+
+def test_the_snapshot_brought_up_to_date_day_by_day_equals_the_warehouse(loop):
+    """The loop's last build brought the first generation up to date with two dates of
+    builds, the outcome marts rewriting the window before each: not a row differs."""
+    cfg, _, _ = loop
+    made = snapshot.describe(cfg)
+    assert made["made"] == "brought up to date", made
+    assert made["dates"] == [d.isoformat() for d in DATES[1:]]
+    # the raw extracts and the dbt models incremental by date, the outcomes among them
+    assert made["tables_by_partition"] >= 35 and made["repaired"] == []
+    assert snapshot.partitioned_tables(cfg)[("marts", "fct_key_moment_task_outcomes")] == (
+        snapshot.Partitioned("dbt", days_back=2)
+    )
+    assert snapshot_differences(cfg) == []
 
 
 def test_the_generators_service_rules_are_the_seeds():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 
@@ -11,7 +12,7 @@ def sweep_dead(folder: Path, pattern: str) -> list[str]:
     """Delete the files matching ``pattern`` in ``folder`` whose writer died: each carries
     its writer's process id as its last numeric dotted part (``.x.1234.part``,
     ``y.1234.utf8.dat``), and one whose process is gone can only be a leftover of a kill.
-    A live process's file, or one whose owner cannot be told, stays."""
+    A live process's file, or one whose owner cannot be told, stays; a folder goes whole."""
     removed = []
     for path in folder.glob(pattern) if folder.is_dir() else []:
         pids = [p for p in path.name.split(".") if p.isdigit()]
@@ -24,7 +25,10 @@ def sweep_dead(folder: Path, pattern: str) -> list[str]:
             pass
         except PermissionError:
             continue  # someone else's live process
-        path.unlink(missing_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
         removed.append(path.name)
     return removed
 

@@ -96,8 +96,10 @@ def dbt(
     args: list[str],
     business_date: dt.date | None = None,
     full_refresh: bool = False,
+    writes_models: bool = False,
 ) -> StepResult:
-    """Run one dbt command against the warehouse, holding the writer lock."""
+    """Run one dbt command against the warehouse, holding the writer lock. A command that
+    ``writes_models`` is recorded in ``audit.dbt_invocations`` before it starts."""
     from dbt.cli.main import dbtRunner
 
     argv = [
@@ -127,6 +129,12 @@ def dbt(
         con = open_warehouse(cfg)
         try:
             ensure_schema(con)
+            if writes_models:
+                con.execute(
+                    "insert into audit.dbt_invocations"
+                    " values (uuid()::varchar, ?, ?, ?, current_timestamp::timestamp)",
+                    [" ".join(args)[:500], business_date, full_refresh],
+                )
         finally:
             con.close()
         started = dt.datetime.now()
@@ -254,6 +262,7 @@ def build_layer(
         ["build", "--select", layer, "--indirect-selection", INDIRECT_SELECTION[layer]],
         business_date,
         full_refresh,
+        writes_models=True,
     )
 
 
@@ -320,30 +329,8 @@ def docs(cfg: Settings, business_date: dt.date | None = None, force: bool = Fals
 
 
 def snapshot(cfg: Settings) -> Path:
-    """Publish a read-only snapshot of the warehouse: checkpoint, copy, atomic swap.
+    """Publish the analysts' read-only snapshot of the warehouse (:mod:`kairos.snapshot`):
+    the previous generation brought up to date, then swapped in."""
+    from kairos import snapshot as snapshots
 
-    Taken under the writer lock after a whole day is built, so it never holds a half-built
-    day. Readers open the snapshot, never the live file: an analyst's open session holds
-    the previous snapshot's inode (the swap is a rename) and never blocks the pipeline.
-    """
-    import shutil
-
-    from kairos.files import sweep_dead
-
-    target = cfg.snapshot
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_dead(target.parent, f".{target.name}.*.part")  # copies of killed snapshots
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
-    with writer_lock(cfg.writer_lock, cfg.writer_lock_timeout_s):
-        con = open_warehouse(cfg)
-        try:
-            con.execute("checkpoint")  # fold the WAL into the file before copying it
-        finally:
-            con.close()
-        shutil.copyfile(cfg.warehouse, part)
-    with part.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.chmod(part, 0o444)
-    os.replace(part, target)
-    log.info("snapshot %s (%d MiB)", target, target.stat().st_size >> 20)
-    return target
+    return snapshots.publish(cfg)

@@ -74,6 +74,20 @@ create table if not exists audit.build_ledger (
 """
 
 
+# Every dbt command that writes models, recorded before dbt starts (so a killed build is
+# recorded too): the dates whose partitions it may change (NULL: every date). The analysts'
+# snapshot copies those dates' partitions (kairos.snapshot).
+DBT_INVOCATIONS_DDL = """
+create table if not exists audit.dbt_invocations (
+    invocation_id varchar primary key,
+    command varchar not null,
+    business_date date,
+    full_refresh boolean not null,
+    started_at timestamp not null
+)
+"""
+
+
 # What the build's seed load and docs site were last made from (kairos.warehouse): a
 # step is skipped while its inputs' digest is the one recorded here.
 FINGERPRINT_DDL = """
@@ -251,6 +265,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(QUARANTINE_DDL)
     con.execute(BUILD_LEDGER_DDL)
     con.execute(FINGERPRINT_DDL)
+    con.execute(DBT_INVOCATIONS_DDL)
     if not con.execute(
         "select count(*) from information_schema.tables"
         " where table_schema = 'audit' and table_name = 'delivery_seal'"

@@ -8,10 +8,13 @@
 --
 -- A daily build of D recomputes the list dates of the window before D (their contacts
 -- may still arrive), so it is incremental over a trailing window.
+-- rewrites_days_back: a build of D rewrites the partitions of the window before D too
+-- (the analysts' snapshot copies them; kairos.snapshot).
 {{ config(
     materialized='incremental',
     incremental_strategy=partition_strategy(),
     unique_key='business_date',
+    meta={'rewrites_days_back': var('task_execution_window_days')},
     partition_by=['business_date'],
     on_schema_change='fail'
 ) }}

@@ -3,10 +3,13 @@
 -- executed, and how the executed ones ended -- reached, accepted, declined, not reached,
 -- complained, opted out -- with the rates campaign managers read. Holdouts are counted,
 -- and any holdout contacted (which spoils the rule's measurement) is shown.
+-- rewrites_days_back: a build of D rewrites the partitions of the window before D too
+-- (the analysts' snapshot copies them; kairos.snapshot).
 {{ config(
     materialized='incremental',
     incremental_strategy=partition_strategy(),
     unique_key='business_date',
+    meta={'rewrites_days_back': var('task_execution_window_days')},
     partition_by=['business_date'],
     on_schema_change='fail'
 ) }}

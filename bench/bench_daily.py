@@ -51,8 +51,9 @@ if phase == "ingest":
     timings["ingest"] = time.perf_counter() - t0
     rows = sum(r.rows_loaded + r.rows_quarantined for r in results)
 elif phase == "build":
+    from kairos import snapshot
     pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, "bench", timings)
-    rows = 0
+    rows = (snapshot.describe(cfg) or {}).get("made", "")  # how the snapshot was made
 else:
     # a list withheld by its gate (partial) is published work all the same
     state = pipeline.run_steps(pipeline.PUBLISH_STEPS, cfg, day, "bench", timings)
@@ -214,7 +215,8 @@ def main() -> int:
         print(
             f"day {k + 1:2d} {day}: ingest {figures['ingest']['seconds']:6.1f} s,"
             f" build {figures['build']['seconds']:6.1f} s"
-            f" (peak {figures['build']['peak_mib']:5.0f} MiB),"
+            f" (peak {figures['build']['peak_mib']:5.0f} MiB; snapshot"
+            f" {figures['build']['steps']['publish_snapshot']:5.1f} s, {figures['build']['rows']}),"
             f" publish {figures['publish']['seconds']:6.1f} s"
             f" (peak {figures['publish']['peak_mib']:5.0f} MiB, {figures['publish']['rows']})"
             f" [{time.perf_counter() - t0:5.0f} s]",

@@ -9,6 +9,7 @@ These tests use real extracts ingested into a real warehouse; the dbt models' wa
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -19,7 +20,7 @@ import duckdb
 import pytest
 
 from kairos import snapshot
-from kairos.config import Settings
+from kairos.config import ConfigError, Settings
 from kairos.ingest import ingest_dates
 from kairos.ingest.warehouse import connect_writer
 from kairos.sample import generate
@@ -50,6 +51,8 @@ def home(loaded, tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("KAIROS_HOME", str(copy))
     monkeypatch.delenv("KAIROS_WAREHOUSE", raising=False)
     monkeypatch.delenv("KAIROS_LANDING", raising=False)
+    # the way under test, whichever is cheaper on so small a warehouse (auto: below)
+    monkeypatch.setenv("KAIROS_SNAPSHOT_MODE", "update")
     return Settings.from_env()
 
 
@@ -219,3 +222,24 @@ def test_a_generation_grown_too_large_is_copied_whole(home, monkeypatch):
     monkeypatch.setattr(snapshot, "MAX_GROWTH", 0.5)  # every generation is "too large"
     made = publish(home)
     assert made["made"] == "copied whole" and "grew past" in made["why"]
+
+
+def test_auto_copies_while_a_copy_is_cheaper_and_updates_once_it_is_not(home, monkeypatch):
+    monkeypatch.setenv("KAIROS_SNAPSHOT_MODE", "auto")
+    cfg = Settings.from_env()
+    assert publish(cfg)["made"] == publish(cfg)["made"] == "copied whole"
+    assert publish(cfg)["made"] == "brought up to date"  # measured once both ways
+    costs = json.loads((cfg.snapshot.parent / "costs.json").read_text(encoding="utf-8"))
+    assert costs["copy_seconds_per_gib"] > 0 and costs["update_seconds"] > 0
+    # a file of a few MiB copies in milliseconds: cheaper than re-encoding a day's rows
+    made = publish(cfg)
+    assert made["made"] == "copied whole" and "a copy is cheaper now" in made["why"], made
+    # a warehouse that copies slowly (a long history, out of the page cache)
+    costs["copy_seconds_per_gib"] = 1e6
+    (cfg.snapshot.parent / "costs.json").write_text(json.dumps(costs), encoding="utf-8")
+    assert publish(cfg)["made"] == "brought up to date"
+    monkeypatch.setenv("KAIROS_SNAPSHOT_MODE", "copy")
+    assert "KAIROS_SNAPSHOT_MODE=copy" in publish(Settings.from_env())["why"]
+    monkeypatch.setenv("KAIROS_SNAPSHOT_MODE", "sometimes")
+    with pytest.raises(ConfigError, match="KAIROS_SNAPSHOT_MODE must be one of auto"):
+        Settings.from_env()

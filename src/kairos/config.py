@@ -21,6 +21,8 @@ environment variable itself. Every variable (README "Configuration" lists them):
 ``KAIROS_SENSOR_TIMEOUT_S``    how long it waits before skipping softly (21600)
 ``KAIROS_WRITER_LOCK_TIMEOUT`` seconds a writer waits for the warehouse (3600)
 ``KAIROS_DUCKDB_MEMORY_LIMIT`` DuckDB's ``memory_limit`` for writers (DuckDB's default)
+``KAIROS_SNAPSHOT_MODE``       how the analysts' snapshot is made: ``auto`` (the cheaper of
+                               the two as last measured), ``update`` or ``copy``
 ``KAIROS_MAX_FILE_BYTES``      largest data file accepted (64 GiB)
 ``KAIROS_MAX_LINE_BYTES``      longest line accepted (1 MiB)
 ``KAIROS_HOLD_BELOW``          hold a delivery with fewer rows than this share of the
@@ -83,6 +85,8 @@ class Settings:
     # the Airflow queue every Kairos task is sent to (CeleryExecutor: the queue the
     # workers on the data root's host serve); None: Airflow's default queue
     task_queue: str | None = None
+    # the analysts' snapshot: "update" the other generation, "copy" the file, or "auto"
+    snapshot_mode: str = "auto"
     # secrets given in the environment, by variable name; never shown
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -112,6 +116,7 @@ class Settings:
             portal_trusted_proxy=env.get("KAIROS_PORTAL_TRUSTED_PROXY") or None,
             lake=Path(env["KAIROS_LAKE"]).resolve() if env.get("KAIROS_LAKE") else None,
             task_queue=env.get("KAIROS_TASK_QUEUE") or None,
+            snapshot_mode=_choice(env, "KAIROS_SNAPSHOT_MODE", ("auto", "update", "copy")),
             secrets={k: env[k] for k in SECRET_VARIABLES if env.get(k)},
         )
 
@@ -219,3 +224,13 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """``env[name]`` if it is one of ``choices`` (unset: the first)."""
+    raw = env.get(name)
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw

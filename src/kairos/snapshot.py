@@ -107,9 +107,19 @@ def publish(cfg: Settings) -> Path:
         finally:
             con.close()
         current = _current(link)
-        target, synced, why = _update_other(cfg, gens, current)
-        if target is None:
+        costs = _costs(root)
+        why = _copy_instead(cfg, costs)
+        target, synced = None, None
+        begun = time.perf_counter()
+        if not why:
+            target, synced, why = _update_other(cfg, gens, current)
+        if synced:
+            _remember(root, costs, "update_seconds", time.perf_counter() - begun)
+        else:
+            begun = time.perf_counter()
             target = _copy_file(cfg, gens)
+            gib = max(cfg.warehouse.stat().st_size / 2**30, 1e-3)
+            _remember(root, costs, "copy_seconds_per_gib", (time.perf_counter() - begun) / gib)
     os.chmod(target / link.name, 0o444)
     seconds = time.perf_counter() - started
     record = {
@@ -135,6 +145,46 @@ def publish(cfg: Settings) -> Path:
         record["bytes"] >> 20,
     )
     return link
+
+
+COSTS = "costs.json"
+
+
+def _costs(root: Path) -> dict:
+    """The last measured costs of both ways (``costs.json``): seconds to copy a GiB of
+    the warehouse, seconds to bring a generation up to date."""
+    try:
+        costs = json.loads((root / COSTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return costs if isinstance(costs, dict) else {}
+
+
+def _remember(root: Path, costs: dict, name: str, seconds: float) -> None:
+    """Fold a new measurement into ``costs`` (the mean with the last one: a day's cost
+    moves with the page cache and the machine's load) and write them."""
+    last = costs.get(name)
+    costs[name] = round(seconds if not isinstance(last, int | float) else (last + seconds) / 2, 4)
+    write_json(root / COSTS, costs)
+
+
+def _copy_instead(cfg: Settings, costs: dict) -> str:
+    """Why the file is copied whole rather than a generation brought up to date ("":
+    it is not). ``auto`` copies while a copy of the warehouse as large as it is now is
+    predicted cheaper than the last update took: on a short history (or a small one, in
+    the page cache) a copy of bytes beats re-encoding a day's rows, and the update wins
+    as the history grows, its cost a day's, not the history's."""
+    if cfg.snapshot_mode == "copy":
+        return "KAIROS_SNAPSHOT_MODE=copy"
+    if cfg.snapshot_mode == "update":
+        return ""
+    per_gib, update = costs.get("copy_seconds_per_gib"), costs.get("update_seconds")
+    if not isinstance(per_gib, int | float) or not isinstance(update, int | float):
+        return ""  # not measured both ways yet: update (the first snapshot is a copy)
+    predicted = per_gib * cfg.warehouse.stat().st_size / 2**30
+    if predicted < update:
+        return f"a copy is cheaper now (predicted {predicted:.1f} s, last update {update:.1f} s)"
+    return ""
 
 
 def describe(cfg: Settings) -> dict | None:
@@ -390,7 +440,7 @@ def sync(cfg: Settings, file: Path) -> Sync:
     return result
 
 
-def _apply(con: duckdb.DuckDBPyConnection, here: str, partitioned: set) -> Sync:
+def _apply(con: duckdb.DuckDBPyConnection, here: str, partitioned: dict) -> Sync:
     live, mine = _catalog(con, "live"), _catalog(con, here)
     changes = _changes(con, here)
     result = Sync(dates=sorted(changes.loads | changes.builds), every_date=changes.every_date)
@@ -400,6 +450,9 @@ def _apply(con: duckdb.DuckDBPyConnection, here: str, partitioned: set) -> Sync:
         for key in sorted(set(mine[kind + "s"]) - set(live[kind + "s"])):
             con.execute(f"drop {kind} {_ident(here, *key)}")
             result.dropped.append(".".join(key))
+    for schema in sorted(mine["schemas"] - live["schemas"] - {"main"}):
+        con.execute(f"drop schema {_ident(here, schema)} cascade")
+        result.dropped.append(schema)
     _copy_tables(con, here, live, mine, partitioned, changes, result)
     _repair(con, here, live, result)
     for key in _in_dependency_order(con, live["views"], mine["views"], here):

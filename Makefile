@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow soak fuzz chaos
+.PHONY: celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -45,6 +45,18 @@ airflow: setup
 # 30 business dates under the real scheduler with faults planted (SOAK_ARGS to change)
 soak: setup
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# The same DAGs on Airflow's CeleryExecutor: scheduler, DAG processor, triggerer, API
+# server and a Celery worker serving the queue KAIROS_TASK_QUEUE, broker and results on
+# SQLite files (no server to install); two dates, the second refused (CI runs it)
+CELERY_STAMP := $(VENV)/.kairos-celery-installed
+celery-setup: $(CELERY_STAMP)
+$(CELERY_STAMP): requirements-celery.lock $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-celery.lock
+	touch $(CELERY_STAMP)
+SOAK_CELERY_ARGS ?= --days 2 --plan short --subscribers 600 --home var/soak-celery
+soak-celery: celery-setup
+	$(BIN)/python bench/soak.py --executor celery $(SOAK_CELERY_ARGS)
 
 # local use on http://127.0.0.1:8080/ -- plain HTTP, so said explicitly (behind TLS, run
 # `kairos portal` without KAIROS_PORTAL_INSECURE_HTTP: Secure cookie and HSTS)

@@ -78,33 +78,91 @@ def expected_for(faults: list[str]) -> Expected:
     return exp
 
 
-class Airflow:
-    """``airflow standalone`` in its own process group, and its REST API."""
+# Airflow's parts, each its own process: ``airflow standalone`` runs them together but
+# forces the LocalExecutor, so a distributed executor gets them one by one, and workers
+CELERY_PARTS = (
+    ("scheduler",),
+    ("dag-processor",),
+    ("triggerer",),
+    ("api-server",),
+    ("celery", "worker", "--queues", "kairos", "--concurrency", "4"),
+)
 
-    def __init__(self, home: Path, port: int, env: dict[str, str]):
-        self.home, self.port, self.env = home, port, env
+
+def celery_environment(home: Path) -> dict[str, str]:
+    """The CeleryExecutor with a broker and a result store that need no server (kombu's
+    SQLAlchemy transport and Celery's database backend, on SQLite files under the data
+    root); every Kairos task on the queue ``kairos`` (KAIROS_TASK_QUEUE), which the
+    worker started beside the scheduler serves. Redis or RabbitMQ replace the broker in
+    production (docs/orchestration.md)."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": f"sqla+sqlite:///{home / 'celery-broker.db'}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+sqlite:///{home / 'celery-results.db'}",
+        "KAIROS_TASK_QUEUE": "kairos",
+    }
+
+
+def celery_tasks(home: Path) -> int:
+    """Task instances the Celery worker ran to success (its result store)."""
+    import sqlite3
+
+    con = sqlite3.connect(home / "celery-results.db")
+    try:
+        return con.execute(
+            "select count(*) from celery_taskmeta where status = 'SUCCESS'"
+        ).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        con.close()
+
+
+class Airflow:
+    """Airflow (``airflow standalone``, or its parts and a Celery worker) in its own
+    process groups, and its REST API."""
+
+    def __init__(self, home: Path, port: int, env: dict[str, str], executor: str = "local"):
+        self.home, self.port, self.env, self.executor = home, port, env, executor
         self.base = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
+        self.procs: list[subprocess.Popen] = []
         self.token: str | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.procs[0] if self.procs else None
 
     def start(self, log_path: Path) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "standalone"],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        parts = [("standalone",)] if self.executor == "local" else CELERY_PARTS
+        for part in parts:
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "airflow", *part],
+                    env=self.env,
+                    stdout=self.log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def exited(self) -> str | None:
+        """The part that exited, if one did."""
+        for proc in self.procs:
+            if proc.poll() is not None:
+                return " ".join(proc.args[3:])
+        return None
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
             try:
-                self.proc.wait(60)
+                proc.wait(60)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
         if getattr(self, "log", None):
             self.log.close()
 
@@ -127,8 +185,8 @@ class Airflow:
         deadline = time.monotonic() + timeout
         passwords = Path(self.env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"airflow standalone exited ({self.proc.returncode})")
+            if part := self.exited():
+                raise RuntimeError(f"airflow {part} exited (log: {self.log.name})")
             try:
                 if self.token is None and passwords.exists():
                     password = json.loads(passwords.read_text())["admin"]
@@ -274,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plan", choices=sorted(PLANS), default="month")
     p.add_argument("--home", type=Path, default=REPO / "var" / "soak")
     p.add_argument("--day-timeout", type=float, default=1200, help="seconds a day may take")
+    p.add_argument(
+        "--executor",
+        choices=("local", "celery"),
+        default="local",
+        help="local: airflow standalone; celery: its parts and a Celery worker",
+    )
     args = p.parse_args(argv)
 
     if args.home.exists():
@@ -301,17 +365,19 @@ def main(argv: list[str] | None = None) -> int:
         "KAIROS_ALERT_HOOK": "bench.soak_alerts:record",
         "KAIROS_SOAK_ALERTS": str(args.home / "alerts.jsonl"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        **(celery_environment(args.home.resolve()) if args.executor == "celery" else {}),
     }
     os.environ.update(env)
     airflow_local.ensure_metadata_db(cfg)
     dags = ["ingest_boss", "ingest_crm", "ingest_bi", "build_warehouse", "publish_target_lists"]
-    airflow = Airflow(cfg.airflow_home, port, env)
+    airflow = Airflow(cfg.airflow_home, port, env, args.executor)
     started = time.monotonic()
     rows: list[str] = []
     all_ok = True
     print(f"soak: {args.days} days from {args.start}, {args.subscribers:,} subscribers,")
-    print(f"      plan {args.plan}, data root {cfg.home}, Airflow on {airflow.base}")
-    airflow.start(cfg.home / "logs" / "airflow-standalone.log")
+    print(f"      plan {args.plan}, data root {cfg.home}, Airflow on {airflow.base},")
+    print(f"      {args.executor} executor")
+    airflow.start(cfg.home / "logs" / f"airflow-{args.executor}.log")
     try:
         airflow.wait_ready(dags)
         for dag_id in dags:
@@ -358,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         else []
     )
     print(f"\n{args.days} days in {minutes:.1f} min; {len(alerts)} alert(s) sent")
+    if args.executor == "celery":
+        ran = celery_tasks(args.home.resolve())
+        print(f"task instances run by the Celery worker: {ran}")
+        all_ok &= ran > 0
     print(f"every row as expected: {'yes' if all_ok else 'NO'}")
     report = args.home / "soak-report.md"
     report.write_text("\n".join([HEADER, "|" + "---|" * 13, *rows]) + "\n", encoding="utf-8")

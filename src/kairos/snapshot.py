@@ -116,6 +116,9 @@ def publish(cfg: Settings) -> Path:
         if synced:
             _remember(root, costs, "update_seconds", time.perf_counter() - begun)
         else:
+            for old in _generations(gens):  # room first: the copy needs a whole file's
+                if old != current:
+                    shutil.rmtree(old, ignore_errors=True)  # a reader keeps its inode
             begun = time.perf_counter()
             target = _copy_file(cfg, gens)
             gib = max(cfg.warehouse.stat().st_size / 2**30, 1e-3)

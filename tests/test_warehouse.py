@@ -499,3 +499,30 @@ def test_the_build_runs_under_the_configured_memory_limit(cfg, monkeypatch):
     monkeypatch.delenv("KAIROS_DUCKDB_MEMORY_LIMIT")
     with pytest.raises(warehouse.DbtBuildError, match="expect_setting: error"):
         warehouse.dbt(Settings.from_env(), ["run-operation", "expect_setting", "--args", args])
+
+
+def test_no_duckdb_progress_bar_reaches_a_task_log(cfg):
+    """DuckDB draws a progress bar (carriage returns, no newline) on stdout for a query
+    over two seconds, into a pipe as into a terminal: Kairos's connections and dbt's turn
+    it off, or every long step's Airflow log fills with it."""
+    import subprocess
+    import sys
+
+    from kairos.ingest.warehouse import open_warehouse
+
+    cfg.warehouse.parent.mkdir(parents=True)
+    code = (
+        "from kairos.config import Settings; from kairos.ingest.warehouse import open_warehouse;"
+        " con = open_warehouse(Settings.from_env());"
+        " con.execute('select count(*) from range(600000000) t(x) where x % 7 = 3').fetchall()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "\r" not in out.stdout + out.stderr and "%" not in out.stdout
+    con = open_warehouse(cfg)
+    try:
+        assert con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
+    finally:
+        con.close()
+    profile = (warehouse._profiles_dir(cfg) / "profiles.yml").read_text(encoding="utf-8")
+    assert "enable_progress_bar: false" in profile

@@ -47,7 +47,7 @@ import duckdb
 from kairos import contract
 from kairos.config import Settings
 from kairos.files import sweep_dead, write_json
-from kairos.ingest.warehouse import open_warehouse, writer_lock
+from kairos.ingest.warehouse import open_warehouse, quiet, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -426,6 +426,7 @@ def sync(cfg: Settings, file: Path) -> Sync:
     config = {"memory_limit": cfg.duckdb_memory_limit} if cfg.duckdb_memory_limit else {}
     try:
         con = duckdb.connect(str(file), config=config)
+        quiet(con)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise Busy("held by another process") from None

@@ -51,10 +51,12 @@ kairos:
       type: duckdb
       path: {path}
       threads: 2
+      settings:
+        enable_progress_bar: false
 """
-# KAIROS_DUCKDB_MEMORY_LIMIT caps the build as it caps ingestion (DuckDB spills beyond it)
-PROFILE_SETTINGS = """      settings:
-        memory_limit: {memory_limit}
+# KAIROS_DUCKDB_MEMORY_LIMIT caps the build as it caps ingestion (DuckDB spills beyond it);
+# no progress bar: DuckDB would draw it into the task's log (ingest.warehouse.quiet)
+PROFILE_SETTINGS = """        memory_limit: {memory_limit}
 """
 
 

@@ -201,6 +201,14 @@ def writer_lock(lock_path: Path, timeout_s: float) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar on this connection: DuckDB draws one (carriage returns, no newline)
+    on stdout for every query over two seconds, even into an Airflow task's log or a
+    pipe, where it is noise and can leave a line unfinished."""
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
 def open_warehouse(cfg: Settings, deadline: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-write, waiting while another process -- not a Kairos
     writer, which takes the writer lock, but e.g. an analyst's DuckDB session on the live
@@ -214,7 +222,9 @@ def open_warehouse(cfg: Settings, deadline: float | None = None) -> duckdb.DuckD
     waited = False
     while True:
         try:
-            return duckdb.connect(str(cfg.warehouse), config=config)
+            con = duckdb.connect(str(cfg.warehouse), config=config)
+            quiet(con)
+            return con
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

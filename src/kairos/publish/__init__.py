@@ -258,6 +258,7 @@ def build_lists(
     private_path.touch(mode=0o600)
     private = pq.ParquetWriter(private_path, PRIVATE_SCHEMA)
     con = duckdb.connect(str(database or cfg.warehouse), read_only=True)
+    con.execute("set enable_progress_bar = false")  # no bar in task logs (warehouse.quiet)
     lists: dict[str, _ListWriter] = {}
     try:
         reader = con.sql(LIST_QUERY, params={"business_date": business_date}).to_arrow_reader(

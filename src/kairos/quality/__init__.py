@@ -457,6 +457,7 @@ def run_gate(
     validator = _Validator(out / "data_docs")
     values = {"business_date": business_date, **(params or {})}
     con = duckdb.connect(str(database or cfg.warehouse), read_only=True)
+    con.execute("set enable_progress_bar = false")  # no bar in task logs (warehouse.quiet)
     try:
         results = [run_suite(con, s, values, validator) for s in suites]
     finally:

@@ -75,10 +75,12 @@ def measured(argv: list[str], env: dict, mark: str = "") -> tuple[float, float, 
     seconds = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(argv[:4])} failed:\n{out[-5000:]}")
-    # the mark may follow a line the child's stderr left unfinished (the two are merged)
-    lines = [line.split(mark, 1)[1] for line in out.splitlines() if mark in line]
-    if mark and not lines:
-        raise SystemExit(f"{' '.join(argv[:4])} printed no {mark.strip()}:\n{out[-5000:]}")
+    if not mark:
+        lines = out.splitlines()
+    else:  # the mark may follow a line the child's stderr left unfinished (both merged)
+        lines = [line.split(mark, 1)[1] for line in out.splitlines() if mark in line]
+        if not lines:
+            raise SystemExit(f"{' '.join(argv[:4])} printed no {mark.strip()}:\n{out[-5000:]}")
     return seconds, usage.ru_maxrss / 1024, lines[-1] if lines else ""
 
 

@@ -204,6 +204,62 @@ def test_every_task_goes_to_the_configured_queue(airflow_db, dagbag, monkeypatch
     assert {t.queue for t in tasks} == {"kairos_data_host"}
 
 
+def test_the_engines_and_the_spark_pool_are_read_from_the_environment():
+    """DuckDB is always an engine (publishing reads its snapshot); Spark when named; a
+    name Kairos does not know, or a pool of no slots, is refused with the variable."""
+    from kairos.config import ConfigError, Settings
+    from kairos.orchestration import pools
+
+    assert Settings.from_env({}).engines == ("duckdb",)
+    both = Settings.from_env({"KAIROS_ENGINES": " Spark , duckdb", "KAIROS_SPARK_POOL_SLOTS": "3"})
+    assert both.engines == ("duckdb", "spark")
+    assert [(name, slots) for name, slots, _ in pools(both)] == [
+        (WRITER_POOL, 1),
+        ("kairos_spark_build", 3),
+    ]
+    assert Settings.from_env({"KAIROS_ENGINES": "spark"}).engines == ("duckdb", "spark")
+    with pytest.raises(ConfigError, match="KAIROS_ENGINES names unknown engines flink"):
+        Settings.from_env({"KAIROS_ENGINES": "duckdb,flink"})
+    for slots in ("0", "1.5", "-2"):
+        with pytest.raises(ConfigError, match="KAIROS_SPARK_POOL_SLOTS must be a whole number"):
+            Settings.from_env({"KAIROS_SPARK_POOL_SLOTS": slots})
+
+
+def test_the_spark_build_dag_takes_each_engines_pool(airflow_db, dagbag, monkeypatch, tmp_path):
+    """With KAIROS_ENGINES=duckdb,spark a second build DAG builds on Spark: scheduled as
+    build_warehouse is, its Spark task in the Spark pool (so ingestion and the DuckDB
+    build keep DuckDB's one writer slot), its DuckDB tasks in DuckDB's. Without spark it
+    is not defined; spark without a lake is an import error that says so."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from kairos.orchestration import engine_pool
+
+    assert "build_warehouse_spark" not in dagbag.dag_ids
+    monkeypatch.setenv("KAIROS_ENGINES", "duckdb,spark")
+    monkeypatch.delenv("KAIROS_LAKE", raising=False)
+    refused = DagBag(dag_folder=str(PROJECT / "dags"))
+    [(file, error)] = refused.import_errors.items()
+    assert file.endswith("build_warehouse_spark.py") and "KAIROS_LAKE is not set" in error
+    monkeypatch.setenv("KAIROS_LAKE", str(tmp_path / "lake"))
+    both = DagBag(dag_folder=str(PROJECT / "dags"))
+    assert both.import_errors == {}
+    dag = both.get_dag("build_warehouse_spark")
+    assert _acyclic(dag)
+    duckdb_build = dagbag.get_dag("build_warehouse")
+    assert dag.timetable.asset_condition == duckdb_build.timetable.asset_condition
+    pools = {t.task_id: t.pool for t in dag.tasks}
+    assert pools["spark_build"] == engine_pool("spark") != WRITER_POOL
+    for task_id in ("plan", "lake_partitions", "record_spark_build", "has_more"):
+        assert pools[task_id] == WRITER_POOL
+    order = ["plan", "lake_partitions", "spark_build", "record_spark_build", "has_more"]
+    for before, after in itertools.pairwise(order):
+        assert after in dag.task_dict[before].downstream_task_ids
+    # the DuckDB build is the same DAG with or without Spark beside it
+    assert {t.task_id: t.pool for t in both.get_dag("build_warehouse").tasks} == {
+        t.task_id: t.pool for t in dagbag.get_dag("build_warehouse").tasks
+    }
+
+
 def test_publish_target_lists_is_scheduled_on_the_warehouse_asset(dagbag):
     dag = dagbag.get_dag("publish_target_lists")
     assert _acyclic(dag)

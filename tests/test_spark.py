@@ -53,24 +53,48 @@ def spark_build(cfg, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
+# the runs of build_warehouse_spark that built DATES, by date (the engines fixture)
+SPARK_RUNS: dict = {}
+# a lake partition the fixture deletes before the Spark DAG runs: its lake task restores it
+LOST_PARTITION = ("crm_customers", FIRST)
+
+
+def _spark_env(cfg, **more: str) -> dict[str, str]:
+    return {
+        "KAIROS_HOME": str(cfg.home),
+        "KAIROS_LAKE": str(cfg.lake),
+        "KAIROS_ENGINES": "duckdb,spark",
+        **more,
+    }
+
+
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory):
-    """Settings of the data root both engines built (DuckDB first, then Spark)."""
-    from kairos import warehouse
+def engines(tmp_path_factory, airflow_db):
+    """Settings of the data root both engines built: DuckDB through Kairos's build, then
+    Spark through the ``build_warehouse_spark`` DAG, date by date."""
+    from kairos import airflow_local, warehouse
     from kairos.ingest import ingest_dates
+    from kairos.ingest.lake import partition_path
     from kairos.sample import generate
 
     if not SPARK_PYTHON.exists():
         pytest.fail("no Spark environment: run `make spark-setup` (make test does)")
     lake = tmp_path_factory.mktemp("lake")
-    mp, cfg = module_home(tmp_path_factory, "spark", KAIROS_LAKE=str(lake))
+    mp, cfg = module_home(
+        tmp_path_factory, "spark", KAIROS_LAKE=str(lake), KAIROS_ENGINES="duckdb,spark"
+    )
     try:
         generate(cfg.landing, FIRST, DAYS, SUBSCRIBERS, SEED, progress=False)
         _, failures = ingest_dates(cfg, DATES[0], DATES[-1])
         assert failures == []
         for day in DATES:
             warehouse.build(cfg, day)  # raises on any failed model or test
-        spark_build(cfg, *[f"--date={day}" for day in DATES])
+        partition_path(cfg.lake, *LOST_PARTITION).unlink()
+        airflow_local.ensure_metadata_db(cfg)  # and the Spark pool beside DuckDB's
+        for day in DATES:
+            run = airflow_local.run_dag(cfg, "build_warehouse_spark", day)
+            SPARK_RUNS[day] = run
+            assert run.ok, (run.task_states, (cfg.home / "spark" / "logs").exists())
     finally:
         mp.undo()
     return cfg
@@ -162,6 +186,64 @@ def test_mart_is_equal_on_both_engines(engines, mart):
             if not _equal(d, s)
         }
         assert not differ, f"{mart}: first differing row, (duckdb, spark) by column: {differ}"
+
+
+def test_the_spark_dag_built_each_date_in_the_spark_pool(engines):
+    """build_warehouse_spark built both dates, each recorded in the engine build ledger;
+    its Spark task held the Spark pool, never DuckDB's writer; the lake partition lost
+    before it ran was written again (and the marts above are equal with it)."""
+    from airflow.models.pool import Pool
+
+    from kairos.ingest.lake import partition_path
+    from kairos.orchestration import engine_pool
+
+    for day, run in SPARK_RUNS.items():
+        assert run.task_states["spark_build"] == "success", (day, run.task_states)
+    con = duckdb.connect(str(engines.warehouse), read_only=True)
+    try:
+        ledger = con.execute(
+            "select business_date, status, dag_run_id from audit.engine_build_ledger"
+            " where engine = 'spark' order by finished_at"
+        ).fetchall()
+    finally:
+        con.close()
+    assert ledger == [(day, "built", SPARK_RUNS[day].run_id) for day in DATES]
+    assert partition_path(engines.lake, *LOST_PARTITION).exists()
+    assert engine_pool("spark") != engine_pool("duckdb")
+    assert Pool.get_pool(engine_pool("spark")).slots == 1
+    assert Pool.get_pool(engine_pool("duckdb")).slots == 1
+
+
+def test_a_failed_spark_build_fails_its_run_and_is_recorded(engines, monkeypatch):
+    """The Spark driver failing (here: run with Kairos's own Python, which has no
+    dbt-spark) fails the task and the run, says what failed in the ledger, and leaves the
+    Spark plan with nothing pending: the date is not retried until its data changes."""
+    import sys
+
+    from kairos import airflow_local, pipeline
+    from kairos.config import Settings
+
+    for key, value in _spark_env(engines, KAIROS_SPARK_PYTHON=sys.executable).items():
+        monkeypatch.setenv(key, value)
+    cfg = Settings.from_env()
+    run = airflow_local.run_dag(cfg, "build_warehouse_spark", DATES[-1])
+    assert not run.ok
+    assert run.task_states["spark_build"] == "failed"
+    assert run.task_states["record_spark_build"] != "success"
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        status, message = con.execute(
+            "select status, message from audit.engine_build_ledger"
+            " where engine = 'spark' order by finished_at desc limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    assert status == "failed"
+    assert message.startswith(f"spark_build: Spark build of {DATES[-1]} failed")
+    assert "spark-build: failed" not in message and "dbt:" in message
+    assert str(cfg.home) not in message
+    plan = pipeline.plan_build(cfg, engine="spark")
+    assert plan.dates == () and plan.last_built == DATES[-1]
 
 
 def test_the_comparison_fails_on_a_changed_value(engines):

@@ -12,7 +12,8 @@ Spark warehouse and its metastore lie under ``$KAIROS_HOME/spark`` (profiles.yml
 
     python tools/spark_build.py --date 2026-11-01 --date 2026-11-02
 
-Exits non-zero at the first step that fails. Runs only dbt: it does not import Kairos,
+Exits non-zero at the first step that fails, after a ``spark-build: failed <node>: <status>``
+line per failed node (``kairos.spark`` reads them). Runs only dbt: it does not import Kairos,
 whose environment (dbt-duckdb, Airflow) is not this one.
 """
 
@@ -51,7 +52,24 @@ def _dbt(runner: dbtRunner, home: Path, *args: str) -> None:
         flush=True,
     )
     if not result.success:
+        for line in _failures(result):
+            print(f"spark-build: failed {line}", flush=True)
         raise SystemExit(1)
+
+
+def _failures(result) -> list[str]:
+    """What failed, a line each: the node and its status (and dbt's message: a test's
+    count of failing rows, never the rows), or the exception that stopped dbt."""
+    if result.exception is not None:
+        return [f"dbt: {type(result.exception).__name__}: {result.exception}"]
+    lines = []
+    for r in getattr(result.result, "results", None) or []:
+        status = str(getattr(r, "status", "")).lower()
+        if status in ("error", "fail", "runtimeerr"):
+            node = getattr(getattr(r, "node", None), "unique_id", None) or "operation"
+            message = " ".join(str(r.message or "").split())[:300]
+            lines.append(f"{node}: {status} {message}".strip())
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,18 +72,13 @@ def _airflow(cfg: Settings, *args: str) -> None:
 
 
 def ensure_metadata_db(cfg: Settings) -> None:
-    """Create or migrate Airflow's metadata DB and the single-slot writer pool (idempotent)."""
-    from kairos.ingest.warehouse import WRITER_POOL
+    """Create or migrate Airflow's metadata DB and each engine's pool: DuckDB's writer
+    pool of one slot, and Spark's when the warehouse is built there too (idempotent)."""
+    from kairos.orchestration import pools
 
     _airflow(cfg, "db", "migrate")
-    _airflow(
-        cfg,
-        "pools",
-        "set",
-        WRITER_POOL,
-        "1",
-        "One writer to the DuckDB warehouse at a time (Kairos)",
-    )
+    for name, slots, description in pools(cfg):
+        _airflow(cfg, "pools", "set", name, str(slots), description)
 
 
 @dataclass(frozen=True)

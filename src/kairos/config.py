@@ -14,6 +14,13 @@ environment variable itself. Every variable (README "Configuration" lists them):
 ``KAIROS_LANDING``             the landing area (default ``$KAIROS_HOME/landing``)
 ``KAIROS_LAKE``                where sealed raw partitions are also written as Parquet, for
                                another engine (``--target spark``); unset: not written
+``KAIROS_ENGINES``             the engines the warehouse is built on: ``duckdb`` (default),
+                               or ``duckdb,spark`` -- the ``build_warehouse_spark`` DAG
+                               also builds every date on Spark (needs ``KAIROS_LAKE``)
+``KAIROS_SPARK_PYTHON``        the Python of the Spark environment
+                               (default ``<project>/.venv-spark/bin/python``)
+``KAIROS_SPARK_POOL_SLOTS``    Spark builds at once: the slots of the ``kairos_spark_build``
+                               pool (1: a local session's metastore takes one process)
 ``AIRFLOW_HOME``               Airflow's home (default ``$KAIROS_HOME/airflow``)
 ``KAIROS_ALERT_HOOK``          ``module:function`` called with every alert
 ``KAIROS_RETRY_DELAY_S``       delay before a load task's retry (60)
@@ -87,6 +94,10 @@ class Settings:
     task_queue: str | None = None
     # the analysts' snapshot: "update" the other generation, "copy" the file, or "auto"
     snapshot_mode: str = "auto"
+    # the engines the warehouse is built on; DuckDB always (publishing reads its snapshot)
+    engines: tuple[str, ...] = ("duckdb",)
+    spark_python: Path | None = None
+    spark_pool_slots: int = 1
     # secrets given in the environment, by variable name; never shown
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -117,6 +128,9 @@ class Settings:
             lake=Path(env["KAIROS_LAKE"]).resolve() if env.get("KAIROS_LAKE") else None,
             task_queue=env.get("KAIROS_TASK_QUEUE") or None,
             snapshot_mode=_choice(env, "KAIROS_SNAPSHOT_MODE", ("auto", "update", "copy")),
+            engines=_engines(env.get("KAIROS_ENGINES")),
+            spark_python=_path(env.get("KAIROS_SPARK_PYTHON")),
+            spark_pool_slots=_slots(env, "KAIROS_SPARK_POOL_SLOTS"),
             secrets={k: env[k] for k in SECRET_VARIABLES if env.get(k)},
         )
 
@@ -146,6 +160,11 @@ class Settings:
     @property
     def airflow_config(self) -> Path:
         return self.project_dir / "config" / "airflow.cfg"
+
+    @property
+    def spark_interpreter(self) -> Path:
+        """The Python of the Spark environment (``make spark-setup`` makes the default)."""
+        return self.spark_python or self.project_dir / ".venv-spark" / "bin" / "python"
 
     # -- places under the data root -----------------------------------------------------
     @property
@@ -203,6 +222,13 @@ class Settings:
         return path.read_text().strip()
 
 
+def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a program Kairos starts (the Spark driver): this process's
+    (``PATH``, ``JAVA_HOME``, the locale), with ``overrides`` -- the settings the child
+    must share -- over it."""
+    return {**os.environ, **overrides}
+
+
 def _find_project(explicit: str | None) -> Path | None:
     if explicit:
         path = Path(explicit).resolve()
@@ -224,6 +250,31 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def _path(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None
+
+
+def _slots(env: Mapping[str, str], name: str) -> int:
+    value = _number(env, name, 1)
+    if value < 1 or value != int(value):
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {env.get(name)!r}")
+    return int(value)
+
+
+def _engines(raw: str | None) -> tuple[str, ...]:
+    """``KAIROS_ENGINES``: DuckDB first, then any other engine named, each once."""
+    named = [e.strip().lower() for e in (raw or "").split(",") if e.strip()]
+    if unknown := sorted(set(named) - set(ENGINES)):
+        raise ConfigError(
+            f"KAIROS_ENGINES names unknown engines {', '.join(unknown)};"
+            f" known: {', '.join(ENGINES)}"
+        )
+    return tuple(e for e in ENGINES if e == "duckdb" or e in named)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -25,7 +25,7 @@ from airflow.sdk import DAG, Asset, BaseNotifier, BaseSensorOperator, Param, dag
 from airflow.triggers.base import BaseTrigger
 
 from kairos import contract, dates
-from kairos.config import Settings
+from kairos.config import ConfigError, Settings
 from kairos.ingest.warehouse import WRITER_POOL
 
 log = logging.getLogger(__name__)
@@ -349,35 +349,55 @@ def _run_fails_with(steps: list) -> None:
         step >> watcher
 
 
-def _chain(dag_id: str, plan, steps, has_more, pool=None, outlets=None) -> None:
+def _chain(dag_id: str, plan, steps, has_more, pools=None, outlets=None) -> None:
     """plan -> the steps in order -> has_more -> continue_backlog, and the watcher leaf.
-    ``has_more`` runs also after a failed step: a failed date does not hold up the next."""
+    ``has_more`` runs also after a failed step: a failed date does not hold up the next.
+    ``pools`` names each step's pool (by step name)."""
     first = state = plan()
     done = [first]
     for name, step in steps:
-        state = _step_task(name, step, pool=pool, outlets=(outlets or {}).get(name))(state)
+        pool, outlet = (pools or {}).get(name), (outlets or {}).get(name)
+        state = _step_task(name, step, pool=pool, outlets=outlet)(state)
         done.append(state)
     state >> has_more(first) >> _continuation(dag_id)
     _run_fails_with(done)
 
 
-def build_warehouse_dag(doc_md: str | None = None) -> DAG:
-    """``build_warehouse``: the pipeline's build steps for the oldest pending date,
-    scheduled on the three raw Assets; more pending dates trigger the next run."""
+def engine_pool(engine: str) -> str:
+    """The pool of the tasks that write on the engine: DuckDB takes one writer at a time
+    (its single-writer rule, on any executor); Spark takes as many builds as its pool's
+    slots (``KAIROS_SPARK_POOL_SLOTS``), and none of them holds DuckDB's."""
+    from kairos.spark import POOL as SPARK_POOL
+
+    return {"duckdb": WRITER_POOL, "spark": SPARK_POOL}[engine]
+
+
+def pools(cfg: Settings) -> list[tuple[str, int, str]]:
+    """(name, slots, description) of the pool of each engine the warehouse is built on."""
+    described = {
+        "duckdb": (1, "One writer to the DuckDB warehouse at a time (Kairos)"),
+        "spark": (cfg.spark_pool_slots, "Kairos builds running on Spark at once"),
+    }
+    return [(engine_pool(e), *described[e]) for e in cfg.engines]
+
+
+def _build_dag(dag_id: str, engine: str, steps, schedule_doc: str, doc_md, tags, outlets=None):
+    """A build DAG for the engine: plan (the engine's pending dates, from its ledger) ->
+    the steps, each in its engine's pool -> has_more -> continue_backlog. Scheduled on
+    the three raw Assets; more pending dates trigger the next run."""
     from kairos import pipeline
 
     @dag(
         **_dag_args(
-            "build_warehouse",
+            dag_id,
             # any system's completed day wakes it; the plan builds a date once it is
             # complete. (An all-of condition would consume the events of a day one
             # system missed and then fire on the next day's first event, before that
             # day is complete, leaving every later day a run behind.)
             functools.reduce(operator.or_, [raw_asset(s) for s in contract.systems()]),
             doc_md,
-            ["dbt", "warehouse"],
-            "Business date to build; empty = every completely loaded date after the"
-            " last built one, oldest first.",
+            tags,
+            schedule_doc,
             max_active_runs=1,
             render_template_as_native_obj=True,
             params={
@@ -391,6 +411,7 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
         )
     )
     def _build():
+        # the plan reads the ledgers in the DuckDB file: a DuckDB task whatever the engine
         @task.short_circuit(task_id="plan", pool=WRITER_POOL)
         def plan(**context):
             from airflow.sdk.exceptions import AirflowFailException
@@ -402,6 +423,7 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
                     Settings.from_env(),
                     dt.date.fromisoformat(requested) if requested else None,
                     bool(params.get("rebuild_later_dates", True)),
+                    engine=engine,
                 )
             except pipeline.PlanRefused as exc:
                 raise AirflowFailException(str(exc)) from None
@@ -415,22 +437,64 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
 
         @task.short_circuit(task_id="has_more", pool=WRITER_POOL, trigger_rule="all_done")
         def has_more(state: dict):
-            now = pipeline.plan_build(Settings.from_env())
+            now = pipeline.plan_build(Settings.from_env(), engine=engine)
             remaining = [dt.date.fromisoformat(d) for d in state.get("remaining", [])]
             if remaining and now.last_built and remaining[0] <= now.last_built:
                 return {"business_date": remaining[0].isoformat(), "rebuild_later_dates": True}
             return {"backlog": True} if (remaining or now.dates) else False
 
         _chain(
-            "build_warehouse",
+            dag_id,
             plan,
-            pipeline.BUILD_STEPS,
+            [(name, step) for name, step, _ in steps],
             has_more,
-            pool=WRITER_POOL,
-            outlets={"publish_snapshot": [WAREHOUSE_ASSET]},
+            pools={name: engine_pool(on) for name, _, on in steps},
+            outlets=outlets,
         )
 
     return _build()
+
+
+def build_warehouse_dag(doc_md: str | None = None) -> DAG:
+    """``build_warehouse``: the pipeline's build steps on DuckDB for the oldest pending
+    date, scheduled on the three raw Assets; more pending dates trigger the next run."""
+    from kairos import pipeline
+
+    return _build_dag(
+        "build_warehouse",
+        "duckdb",
+        [(name, step, "duckdb") for name, step in pipeline.BUILD_STEPS],
+        "Business date to build; empty = every completely loaded date after the"
+        " last built one, oldest first.",
+        doc_md,
+        ["dbt", "warehouse"],
+        outlets={"publish_snapshot": [WAREHOUSE_ASSET]},
+    )
+
+
+def build_warehouse_spark_dag(doc_md: str | None = None) -> DAG | None:
+    """``build_warehouse_spark``: the same models built on Spark from the lake, date by
+    date, beside the DuckDB build (``KAIROS_ENGINES=duckdb,spark``; None otherwise). Its
+    Spark task holds the Spark pool only; the lake and ledger tasks, DuckDB's writer."""
+    from kairos import pipeline
+
+    cfg = Settings.from_env()
+    if "spark" not in cfg.engines:
+        return None
+    if cfg.lake is None:
+        raise ConfigError(
+            "KAIROS_ENGINES names spark but KAIROS_LAKE is not set: the Spark build reads"
+            " its raw layer from the lake that ingestion writes"
+        )
+    return _build_dag(
+        "build_warehouse_spark",
+        "spark",
+        pipeline.SPARK_BUILD_STEPS,
+        "Business date to build on Spark; empty = every completely loaded date after"
+        " the last one built on Spark, oldest first.",
+        doc_md,
+        ["dbt", "warehouse", "spark"],
+    )
 
 
 def publish_target_lists_dag(doc_md: str | None = None) -> DAG:

@@ -16,6 +16,8 @@ runs all come out the same way:
   data has not changed since (it would only fail again; an operator rebuilds it). A date
   older than the last built one is rebuilt on request together with every later built
   date, in order, because later days depend on it (cooldowns, trailing windows).
+* **build on another engine** (``KAIROS_ENGINES=duckdb,spark``): the same rule, over that
+  engine's attempts in ``audit.engine_build_ledger`` (:data:`SPARK_BUILD_STEPS`).
 * **publish**: pending dates are the dates built in the analysts' snapshot after the last
   date with a publishing outcome (``publish/_outcomes/<date>.json``), oldest first.
 """
@@ -80,8 +82,8 @@ class BuildPlan:
 SEALED = " delivery sealed"
 
 
-def _warehouse_state(cfg: Settings, con=None):
-    """(good loads per date, build attempts per date) from the audit tables."""
+def _warehouse_state(cfg: Settings, con=None, engine: str = "duckdb"):
+    """(good loads per date, build attempts per date on the engine) from the audit tables."""
     from kairos.ingest.warehouse import connect_writer
 
     def read(c):
@@ -91,9 +93,17 @@ def _warehouse_state(cfg: Settings, con=None):
             " union all select business_date, system || ?, sealed_at from audit.delivery_seal",
             [list(GOOD_LOADS), SEALED],
         ).fetchall()
-        builds = c.execute(
-            "select business_date, status, finished_at from audit.build_ledger order by finished_at"
-        ).fetchall()
+        if engine == "duckdb":
+            builds = c.execute(
+                "select business_date, status, finished_at from audit.build_ledger"
+                " order by finished_at"
+            ).fetchall()
+        else:
+            builds = c.execute(
+                "select business_date, status, finished_at from audit.engine_build_ledger"
+                " where engine = ? order by finished_at",
+                [engine],
+            ).fetchall()
         return loads, builds
 
     if con is not None:
@@ -143,10 +153,13 @@ def _attempts(builds) -> tuple[dict, dict]:
 
 
 def plan_build(
-    cfg: Settings, requested: dt.date | None = None, rebuild_later: bool = True
+    cfg: Settings,
+    requested: dt.date | None = None,
+    rebuild_later: bool = True,
+    engine: str = "duckdb",
 ) -> BuildPlan:
-    """Which dates to build, in order (see the module docstring)."""
-    loads, builds = _warehouse_state(cfg)
+    """Which dates to build on the engine, in order (see the module docstring)."""
+    loads, builds = _warehouse_state(cfg, engine=engine)
     complete, incomplete = _completeness(loads)
     latest, built = _attempts(builds)
     last_built = max(built) if built else None
@@ -185,14 +198,28 @@ def plan_build(
     return BuildPlan(tuple(sorted({*before, requested, *later})), last_built, stale, waiting)
 
 
-def record_build(cfg: Settings, day: dt.date, run_id: str, status: str, message: str = "") -> None:
+def record_build(
+    cfg: Settings,
+    day: dt.date,
+    run_id: str,
+    status: str,
+    message: str = "",
+    engine: str = "duckdb",
+) -> None:
     from kairos.ingest.warehouse import connect_writer
 
     with connect_writer(cfg) as con:
-        con.execute(
-            "insert into audit.build_ledger values (?, ?, ?, ?, current_timestamp::timestamp)",
-            [day, status, run_id, message[:2000]],
-        )
+        if engine == "duckdb":
+            con.execute(
+                "insert into audit.build_ledger values (?, ?, ?, ?, current_timestamp::timestamp)",
+                [day, status, run_id, message[:2000]],
+            )
+        else:
+            con.execute(
+                "insert into audit.engine_build_ledger"
+                " values (?, ?, ?, ?, ?, current_timestamp::timestamp)",
+                [engine, day, status, run_id, message[:2000]],
+            )
 
 
 def _dbt_seed(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
@@ -243,6 +270,48 @@ BUILD_STEPS: tuple[tuple[str, Step], ...] = (
     ("record_build", _record_built),
     ("dbt_docs", _dbt_docs),
     ("publish_snapshot", _publish_snapshot),
+)
+
+
+# ------------------------------------------------------------- build on Spark
+
+
+def _lake_partitions(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    """Every raw partition of the date in the lake: a date sealed before ``KAIROS_LAKE``
+    was set (or whose file was lost) is written from the warehouse's sealed rows."""
+    from kairos.ingest.lake import export_missing
+    from kairos.ingest.warehouse import connect_writer
+
+    if cfg.lake is None:
+        raise PlanRefused("KAIROS_LAKE is not set: the Spark build reads its raw layer there")
+    with connect_writer(cfg) as con:
+        written = export_missing(con, cfg.lake, day)
+    return {"lake_written": [relative(p, cfg.lake) for p in written]}
+
+
+def _spark_build(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    """``dbt build`` of the date on Spark (``tools/spark_build.py`` in its environment);
+    a failure is recorded in ``audit.engine_build_ledger``."""
+    from kairos import spark
+
+    try:
+        result = spark.build(cfg, day)
+    except spark.SparkBuildFailed as exc:
+        record_build(cfg, day, run_id, "failed", f"spark_build: {exc}", engine="spark")
+        raise
+    return {"spark": result}
+
+
+def _record_spark_built(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    record_build(cfg, day, run_id, "built", engine="spark")
+    return {"built_on_spark": day.isoformat()}
+
+
+# (name, step, engine whose writers it takes): the DAG puts each task in its engine's pool
+SPARK_BUILD_STEPS: tuple[tuple[str, Step, str], ...] = (
+    ("lake_partitions", _lake_partitions, "duckdb"),
+    ("spark_build", _spark_build, "spark"),
+    ("record_spark_build", _record_spark_built, "duckdb"),
 )
 
 

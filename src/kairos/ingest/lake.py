@@ -37,21 +37,43 @@ def export_partitions(
     con: duckdb.DuckDBPyConnection, lake: Path, system: str, business_date: dt.date
 ) -> list[Path]:
     """Write the system's raw partitions for the date to the lake; return the files."""
-    written = []
-    for extract in contract.for_system(system):
-        table = extract.raw_table.split(".")[1]
-        final = partition_path(lake, table, business_date)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        partial = final.with_name(f".{final.name}.partial")
-        con.execute(
-            f"copy (select * from {extract.raw_table} where business_date = ?)"
-            f" to '{_sql_path(partial)}' (format parquet, compression zstd)",
-            [business_date],
-        )
-        os.replace(partial, final)
-        written.append(final)
+    written = [_export(con, lake, e, business_date) for e in contract.for_system(system)]
     log.info("%s %s: %d raw partitions written to the lake", system, business_date, len(written))
     return written
+
+
+def export_missing(
+    con: duckdb.DuckDBPyConnection, lake: Path, business_date: dt.date
+) -> list[Path]:
+    """Write the date's raw partitions the lake lacks (a date sealed before the lake was
+    set, or a file lost); return the files written. Call it for sealed dates only."""
+    written = [
+        _export(con, lake, e, business_date)
+        for e in contract.extracts()
+        if not partition_path(lake, _table(e), business_date).exists()
+    ]
+    if written:
+        log.info("%s: %d raw partitions the lake lacked written", business_date, len(written))
+    return written
+
+
+def _table(extract: contract.Extract) -> str:
+    return extract.raw_table.split(".")[1]
+
+
+def _export(
+    con: duckdb.DuckDBPyConnection, lake: Path, extract: contract.Extract, business_date: dt.date
+) -> Path:
+    final = partition_path(lake, _table(extract), business_date)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(f".{final.name}.partial")
+    con.execute(
+        f"copy (select * from {extract.raw_table} where business_date = ?)"
+        f" to '{_sql_path(partial)}' (format parquet, compression zstd)",
+        [business_date],
+    )
+    os.replace(partial, final)
+    return final
 
 
 def _sql_path(path: Path) -> str:

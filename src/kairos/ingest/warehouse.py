@@ -74,6 +74,20 @@ create table if not exists audit.build_ledger (
 """
 
 
+# The builds of the warehouse on an engine other than DuckDB (``KAIROS_ENGINES``), kept
+# as audit.build_ledger keeps DuckDB's: the engine's build plan reads it.
+ENGINE_BUILD_LEDGER_DDL = """
+create table if not exists audit.engine_build_ledger (
+    engine varchar not null,
+    business_date date not null,
+    status varchar not null,
+    dag_run_id varchar,
+    message varchar,
+    finished_at timestamp not null
+)
+"""
+
+
 # Every dbt command that writes models, recorded before dbt starts (so a killed build is
 # recorded too): the dates whose partitions it may change (NULL: every date). The analysts'
 # snapshot copies those dates' partitions (kairos.snapshot).
@@ -274,6 +288,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
     con.execute(QUARANTINE_DDL)
     con.execute(BUILD_LEDGER_DDL)
+    con.execute(ENGINE_BUILD_LEDGER_DDL)
     con.execute(FINGERPRINT_DDL)
     con.execute(DBT_INVOCATIONS_DDL)
     if not con.execute(

@@ -48,14 +48,15 @@ soak: setup
 
 # The same DAGs on Airflow's CeleryExecutor: scheduler, DAG processor, triggerer, API
 # server and a Celery worker serving the queue KAIROS_TASK_QUEUE, broker and results on
-# SQLite files (no server to install); two dates, the second refused (CI runs it)
+# SQLite files (no server to install); two dates, the second refused; each date built on
+# Spark too (build_warehouse_spark), the pools checked from the task instances (CI runs it)
 CELERY_STAMP := $(VENV)/.kairos-celery-installed
 celery-setup: $(CELERY_STAMP)
 $(CELERY_STAMP): requirements-celery.lock $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-celery.lock
 	touch $(CELERY_STAMP)
-SOAK_CELERY_ARGS ?= --days 2 --plan short --subscribers 600 --home var/soak-celery
-soak-celery: celery-setup
+SOAK_CELERY_ARGS ?= --days 2 --plan short --subscribers 600 --home var/soak-celery --engines duckdb,spark
+soak-celery: celery-setup spark-setup
 	$(BIN)/python bench/soak.py --executor celery $(SOAK_CELERY_ARGS)
 
 # local use on http://127.0.0.1:8080/ -- plain HTTP, so said explicitly (behind TLS, run

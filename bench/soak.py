@@ -13,6 +13,11 @@ per day. Exit status 1 if any row is not as expected.
 
     python bench/soak.py --days 30 --subscribers 1500       # make soak
     python bench/soak.py --days 3 --plan short               # what CI runs
+    python bench/soak.py --days 2 --plan short --engines duckdb,spark   # Spark beside
+
+With ``--engines duckdb,spark`` each date is built on Spark too (``build_warehouse_spark``)
+and the row says so; at the end the task instances show the pools at work: no two tasks
+of DuckDB's writer pool ran at once, and DuckDB's tasks ran while a Spark build did.
 """
 
 from __future__ import annotations
@@ -116,6 +121,64 @@ def celery_tasks(home: Path) -> int:
         return 0
     finally:
         con.close()
+
+
+def spark_environment(home: Path) -> dict[str, str]:
+    """The warehouse built on Spark too: the lake under the data root, the Spark
+    environment's Python (make spark-setup), one Spark build at a time."""
+    return {
+        "KAIROS_ENGINES": "duckdb,spark",
+        "KAIROS_LAKE": str(home / "lake"),
+        "KAIROS_SPARK_PYTHON": str(REPO / ".venv-spark" / "bin" / "python"),
+        "KAIROS_SPARK_POOL_SLOTS": "1",
+    }
+
+
+def pools_held(airflow: Airflow) -> bool:
+    """What the scheduler did with the pools, from its task instances: no two tasks of
+    DuckDB's writer pool ever ran at once, and DuckDB's tasks did run while a Spark build
+    ran (the Spark build held the Spark pool, not DuckDB's)."""
+    from kairos.ingest.warehouse import WRITER_POOL
+    from kairos.spark import POOL as SPARK_POOL
+
+    def spans(pool: str) -> list[tuple[dt.datetime, dt.datetime, str]]:
+        found, offset = [], 0
+        while True:
+            page = airflow.request(
+                "GET",
+                f"/api/v2/dags/~/dagRuns/~/taskInstances?pool={pool}&state=success"
+                f"&state=failed&limit=100&offset={offset}",
+            )
+            for ti in page["task_instances"]:
+                if ti["start_date"] and ti["end_date"]:
+                    found.append(
+                        (
+                            dt.datetime.fromisoformat(ti["start_date"]),
+                            dt.datetime.fromisoformat(ti["end_date"]),
+                            f"{ti['dag_id']}.{ti['task_id']}",
+                        )
+                    )
+            offset += len(page["task_instances"])
+            if not page["task_instances"] or offset >= page["total_entries"]:
+                return sorted(found)
+
+    duck, spark = spans(WRITER_POOL), spans(SPARK_POOL)
+    overlapping, longest = [], None  # longest: the span ending last so far
+    for span in duck:
+        if longest and span[0] < longest[1]:
+            overlapping.append((longest[2], span[2]))
+        if longest is None or span[1] > longest[1]:
+            longest = span
+    beside = [d for d in duck if any(d[0] < s[1] and s[0] < d[1] for s in spark)]
+    seconds = sum((s[1] - s[0]).total_seconds() for s in spark)
+    print(
+        f"pools: {len(duck)} task instances in {WRITER_POOL}, {len(overlapping)} of them"
+        f" overlapping another; {len(spark)} Spark builds ({seconds:.0f} s in all) in"
+        f" {SPARK_POOL}, {len(beside)} DuckDB tasks ran beside them"
+    )
+    for first, second in overlapping[:5]:
+        print(f"  DuckDB's writer pool held twice: {first} and {second}")
+    return bool(duck) and bool(spark) and not overlapping and bool(beside)
 
 
 class Airflow:
@@ -277,6 +340,11 @@ def observe(cfg, day: dt.date) -> dict:
             "select arg_max(status, finished_at) from audit.build_ledger where business_date = ?",
             [day],
         ).fetchone()[0]
+        spark = con.execute(
+            "select arg_max(status, finished_at) from audit.engine_build_ledger"
+            " where engine = 'spark' and business_date = ?",
+            [day],
+        ).fetchone()[0]
     finally:
         con.close()
     outcome = pipeline.read_outcome(cfg, day) or {}
@@ -288,6 +356,7 @@ def observe(cfg, day: dt.date) -> dict:
         "rows": int(loaded_rows),
         "quarantined": int(quarantined),
         "built": build or "no",
+        "spark": spark,
         "publication": outcome.get("status", "none"),
         "published_lists": sum(1 for v in lists.values() if v["status"] == "published"),
         "withheld_lists": sum(1 for v in lists.values() if v["status"] == "withheld"),
@@ -338,7 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         default="local",
         help="local: airflow standalone; celery: its parts and a Celery worker",
     )
+    p.add_argument(
+        "--engines",
+        default="duckdb",
+        help="KAIROS_ENGINES: duckdb,spark also builds each date on Spark (build_warehouse_spark,"
+        " from .venv-spark: make spark-setup) and checks the pools kept DuckDB to one writer",
+    )
     args = p.parse_args(argv)
+    spark = "spark" in args.engines.split(",")
 
     if args.home.exists():
         shutil.rmtree(args.home)
@@ -366,17 +442,20 @@ def main(argv: list[str] | None = None) -> int:
         "KAIROS_SOAK_ALERTS": str(args.home / "alerts.jsonl"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **(celery_environment(args.home.resolve()) if args.executor == "celery" else {}),
+        **(spark_environment(args.home.resolve()) if spark else {}),
     }
     os.environ.update(env)
+    cfg = Settings.from_env()  # with the engines
     airflow_local.ensure_metadata_db(cfg)
     dags = ["ingest_boss", "ingest_crm", "ingest_bi", "build_warehouse", "publish_target_lists"]
+    dags += ["build_warehouse_spark"] if spark else []
     airflow = Airflow(cfg.airflow_home, port, env, args.executor)
     started = time.monotonic()
     rows: list[str] = []
     all_ok = True
     print(f"soak: {args.days} days from {args.start}, {args.subscribers:,} subscribers,")
     print(f"      plan {args.plan}, data root {cfg.home}, Airflow on {airflow.base},")
-    print(f"      {args.executor} executor")
+    print(f"      {args.executor} executor, engines {','.join(cfg.engines)}")
     airflow.start(cfg.home / "logs" / f"airflow-{args.executor}.log")
     try:
         airflow.wait_ready(dags)
@@ -406,15 +485,20 @@ def main(argv: list[str] | None = None) -> int:
             if any(f.startswith("late:") for f in faults):
                 time.sleep(25)
                 release_late(cfg.landing)
-            _settle(airflow, runs, cfg, day, day_started, t0 + args.day_timeout)
+            _settle(airflow, runs, cfg, day, day_started, t0 + args.day_timeout, dags[3:])
             # the teams approve their marketing lists before CRM works them the next day
             approval.approve_pending(cfg, day, "soak-approver", "soak: approved as delivered")
             got = observe(cfg, day)
             exp = expected_for(faults)
             ok = verdict(exp, got)
+            if spark:
+                got["built"] += f" / spark {got['spark'] or 'no'}"
+                ok &= (got["spark"] == "built") == exp.built
             all_ok &= ok
             rows.append(row(n, day, faults, got, exp, ok))
             print(rows[-1] + f"  ({time.monotonic() - t0:.0f}s)", flush=True)
+        if spark:
+            all_ok &= pools_held(airflow)
     finally:
         airflow.stop()
     minutes = (time.monotonic() - started) / 60
@@ -436,7 +520,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settle(
-    airflow: Airflow, runs: dict[str, str], cfg, day: dt.date, since: dt.datetime, deadline: float
+    airflow: Airflow,
+    runs: dict[str, str],
+    cfg,
+    day: dt.date,
+    since: dt.datetime,
+    deadline: float,
+    downstream: list[str],
 ):
     """Wait until the day is resolved: the ingest runs have ended; if every system
     completed the day, publishing has an outcome for it (or a build failed); then nothing
@@ -457,11 +547,7 @@ def _settle(
         sleep()
     quiet = 0
     while quiet < 3:
-        quiet = (
-            quiet + 1
-            if airflow.active_runs(["build_warehouse", "publish_target_lists"]) == 0
-            else 0
-        )
+        quiet = quiet + 1 if airflow.active_runs(downstream) == 0 else 0
         sleep()
 
 

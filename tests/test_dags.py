@@ -225,6 +225,25 @@ def test_the_engines_and_the_spark_pool_are_read_from_the_environment():
             Settings.from_env({"KAIROS_SPARK_POOL_SLOTS": slots})
 
 
+def test_a_spark_build_without_its_environment_or_lake_says_what_to_set(tmp_path):
+    """No Spark environment where KAIROS_SPARK_PYTHON points, or no lake: the Spark
+    build refuses at once with what to run or set, before starting anything."""
+    import datetime as dt
+
+    from kairos import spark
+    from kairos.config import Settings
+
+    env = {"KAIROS_HOME": str(tmp_path), "KAIROS_PROJECT_DIR": str(PROJECT)}
+    missing = Settings.from_env(
+        {**env, "KAIROS_LAKE": str(tmp_path / "lake"), "KAIROS_SPARK_PYTHON": "/nowhere/python"}
+    )
+    with pytest.raises(spark.SparkBuildFailed, match="no Spark environment at /nowhere/python"):
+        spark.build(missing, dt.date(2026, 11, 1))
+    no_lake = Settings.from_env({**env, "KAIROS_SPARK_PYTHON": "/bin/sh"})
+    with pytest.raises(spark.SparkBuildFailed, match="KAIROS_LAKE is not set"):
+        spark.build(no_lake, dt.date(2026, 11, 1))
+
+
 def test_the_spark_build_dag_takes_each_engines_pool(airflow_db, dagbag, monkeypatch, tmp_path):
     """With KAIROS_ENGINES=duckdb,spark a second build DAG builds on Spark: scheduled as
     build_warehouse is, its Spark task in the Spark pool (so ingestion and the DuckDB

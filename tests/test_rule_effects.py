@@ -11,13 +11,17 @@ and check the review flags the zero and the harmful rule."""
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 
 import duckdb
 import pytest
 
+from kairos import warehouse
 from kairos.sample import evaluation, execution
 from tests.conftest import LOOP_DATES
 from tests.support import PROJECT
@@ -140,6 +144,71 @@ def test_the_weekly_mart_and_the_review_count_the_same(loop):
         assert 0 < spent <= t
         assert per100 == pytest.approx(100 * u * t / spent)
         assert 0 < reached <= 1 and per_reached == pytest.approx(u / reached)
+
+
+def test_a_daily_build_rewrites_only_the_list_dates_whose_windows_may_change(loop, tmp_path):
+    """The goal outcomes are incremental (issue 14, part 4): a build of D rewrites the list
+    dates of the guardrail window and the settle days after it; an older list date keeps
+    its row, and the review counts it while it is within the look-back. Driven on a copy
+    of the loop's warehouse holding two planted list dates: one past the rewrite window
+    (40 days back), one past the look-back (100)."""
+    cfg, _ = loop
+    as_of, first = LOOP_DATES[-1], LOOP_DATES[0]
+    home = tmp_path / "home"
+    copy = home / "warehouse" / "kairos.duckdb"
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(cfg.warehouse, copy)
+    copied = dataclasses.replace(cfg, home=home, warehouse=copy)
+    table = "marts.fct_key_moment_goal_outcomes"
+    closed, past = first - dt.timedelta(days=40), first - dt.timedelta(days=100)
+    with duckdb.connect(str(copy)) as con:
+        for planted in (closed, past):
+            con.execute(
+                f"insert into {table} select * replace (cast(? as date) as business_date)"
+                f" from {table} where business_date = ?",
+                [planted, first],
+            )
+        rows = f"select * from {table} order by all"
+        before = con.execute(rows).fetchall()
+        per_rule = dict(
+            con.execute(
+                f"select rule_code, count(*) from {table} where business_date = ? group by 1",
+                [first],
+            ).fetchall()
+        )
+        review_before = dict(
+            con.execute(
+                "select rule_code, targets + holdouts from marts.rpt_key_moment_rule_review"
+            ).fetchall()
+        )
+    assert per_rule and len(before) > 3 * sum(per_rule.values())
+
+    warehouse.dbt(copied, ["run", "--select", "fct_key_moment_goal_outcomes+"], as_of)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        # the dates in the window rewritten to the same rows, the planted ones untouched
+        assert con.execute(rows).fetchall() == before
+        review = dict(
+            con.execute(
+                "select rule_code, targets + holdouts from marts.rpt_key_moment_rule_review"
+            ).fetchall()
+        )
+        # the date 40 days back is within the 91-day look-back: counted once more
+        assert review == {r: n + per_rule.get(r, 0) for r, n in review_before.items()}
+        weeks = {
+            w
+            for (w,) in con.execute(
+                "select distinct first_list_date from marts.fct_key_moment_rule_effects"
+            ).fetchall()
+        }
+        assert closed in weeks and past not in weeks
+
+    # built from scratch, the look-back of the members' list dates: the planted rows go
+    # (no list had them), and every real one is as the daily builds left it
+    warehouse.dbt(
+        copied, ["run", "--select", "fct_key_moment_goal_outcomes", "--full-refresh"], as_of
+    )
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.execute(rows).fetchall() == [r for r in before if r[0] not in (closed, past)]
 
 
 def _effects(cfg, con) -> dict[str, dict]:

@@ -72,3 +72,14 @@
             )
     end as survey_score_ci_half_width
 {%- endmacro %}
+
+{#- The goal-outcome rows the rule effects are judged on: the list dates of the last
+    rule_effect_lookback_days before the as-of date (the goal outcomes keep every list
+    date). -#}
+{% macro rule_effect_outcomes(outcomes, members) -%}
+    select outcomes.*
+    from {{ outcomes }} as outcomes
+    where
+        outcomes.business_date
+        >= {{ dbt.dateadd('day', -var('rule_effect_lookback_days'), as_of_date(members)) }}
+{%- endmacro %}

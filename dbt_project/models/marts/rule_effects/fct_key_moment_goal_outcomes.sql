@@ -1,19 +1,38 @@
 -- What every list member did after the list date, on the rule's goal metric and the
 -- guardrails (issue 12, part 2): one row per list date, list and customer, for targets
--- and holdouts alike, over the last rule_effect_lookback_days list dates. The goal
--- (seeds/rule_goals.csv) counts over the goal window after the list date, the guardrails
--- -- a complaint opened, an opt-out asked for, a satisfaction survey and its score --
--- over rule_guardrail_window_days. Both are counted up to the as-of date only: a window
--- still open is marked, and treated and held-out members of the same list date are
--- always observed for the same days, so comparing them stays fair.
+-- and holdouts alike. The goal (seeds/rule_goals.csv) counts over the goal window after
+-- the list date, the guardrails -- a complaint opened, an opt-out asked for, a
+-- satisfaction survey and its score -- over rule_guardrail_window_days. Both are counted
+-- up to the as-of date only: a window still open is marked, and treated and held-out
+-- members of the same list date are always observed for the same days, so comparing them
+-- stays fair.
 --
 -- Targets are counted whether or not CRM reached them (intent to treat): the hash holdout
 -- is a random draw from the same members, so the difference of the two groups is the
 -- rule's effect; dividing it by the reached share gives the effect per reached customer.
-{{ config(materialized='table') }}
-
+--
+-- A daily build of D recomputes only the list dates whose windows may still change: the
+-- guardrail window (which holds every goal window: seeds/_seeds.yml tests it) and
+-- rule_outcome_settle_days after it, for events delivered late. A list date older than
+-- that keeps the row its last rebuild wrote, final since its windows closed -- so the
+-- build reads a month of events, not the whole look-back (issue 14, part 4: its memory
+-- grew with the look-back). The first build, and a build without a business date, compute
+-- the last rule_effect_lookback_days list dates. The table keeps every list date; the rule
+-- effect marts read the look-back.
+-- rewrites_days_back: a build of D rewrites the partitions of the window before D too
+-- (the analysts' snapshot copies them; kairos.snapshot).
 {%- set lookback = var('rule_effect_lookback_days') %}
 {%- set guard = var('rule_guardrail_window_days') %}
+{%- set rewritten = guard + var('rule_outcome_settle_days') %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy=partition_strategy(),
+    unique_key='business_date',
+    meta={'rewrites_days_back': var('rule_guardrail_window_days') + var('rule_outcome_settle_days')},
+    partition_by=['business_date'],
+    on_schema_change='fail'
+) }}
+{%- set days_back = rewritten if is_incremental() else lookback %}
 
 with
 
@@ -40,7 +59,7 @@ members as (
     cross join as_of
     where
         members.business_date < as_of.as_of_date
-        and members.business_date >= {{ dbt.dateadd('day', -lookback, 'as_of.as_of_date') }}
+        and members.business_date >= {{ dbt.dateadd('day', -days_back, 'as_of.as_of_date') }}
 
 ),
 
@@ -236,6 +255,7 @@ tasks as (
         execution_status,
         is_reached
     from {{ ref('fct_key_moment_task_outcomes') }}
+    where business_date >= (select first_day.first_list_date from first_day)
 
 ),
 

@@ -14,7 +14,11 @@ outcomes as (
     select
         *,
         {{ dbt.date_trunc('week', 'business_date') }} as week_start
-    from {{ ref('fct_key_moment_goal_outcomes') }}
+    from (
+        {{ rule_effect_outcomes(
+            ref('fct_key_moment_goal_outcomes'), ref('fct_target_list_members')
+        ) }}
+    ) as outcomes
 
 ),
 

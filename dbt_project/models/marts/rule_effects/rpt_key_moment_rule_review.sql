@@ -30,7 +30,11 @@ counts as (
         max(business_date) as last_list_date,
         count(distinct business_date) as list_dates,
         {{ rule_effect_counts() }}
-    from {{ ref('fct_key_moment_goal_outcomes') }}
+    from (
+        {{ rule_effect_outcomes(
+            ref('fct_key_moment_goal_outcomes'), ref('fct_target_list_members')
+        ) }}
+    ) as outcomes
     group by rule_code, goal_metric, goal_window_days
 
 ),

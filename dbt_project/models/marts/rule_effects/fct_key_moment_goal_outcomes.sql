@@ -33,6 +33,14 @@
     on_schema_change='fail'
 ) }}
 {%- set days_back = rewritten if is_incremental() else lookback %}
+{#- The events read start after the first list date: in a daily build the window's first
+    day as a literal, so the scans of the staging views skip earlier dates (their zone
+    maps); without a business date, the first list date found. -#}
+{%- if var('business_date') %}
+    {%- set since = 'cast(' ~ dbt.dateadd('day', -days_back, business_date_literal()) ~ ' as date)' %}
+{%- else %}
+    {%- set since = '(select first_day.first_list_date from first_day)' %}
+{%- endif %}
 
 with
 
@@ -88,7 +96,7 @@ line_events as (
     from {{ ref('stg_boss__service_product_events') }}
     where
         (event_type = 'order' or (service_product_code = 'SP_CREDIT_BOOT' and event_type = 'use'))
-        and business_date > (select first_day.first_list_date from first_day)
+        and business_date > {{ since }}
 
     union all
 
@@ -99,7 +107,7 @@ line_events as (
     from {{ ref('stg_boss__status_changes') }}
     where
         reason_code = 'credit_boot'
-        and business_date > (select first_day.first_list_date from first_day)
+        and business_date > {{ since }}
 
     union all
 
@@ -108,7 +116,7 @@ line_events as (
         cast(paid_at as date) as event_date,
         'payment' as event_kind
     from {{ ref('stg_boss__payments') }}
-    where business_date > (select first_day.first_list_date from first_day)
+    where business_date > {{ since }}
 
 ),
 
@@ -123,7 +131,7 @@ customer_events as (
     from {{ ref('stg_crm__contacts') }}
     where
         ((channel = 'hotline' and direction = 'inbound') or outcome = 'opted_out')
-        and business_date > (select first_day.first_list_date from first_day)
+        and business_date > {{ since }}
 
     union all
 
@@ -133,7 +141,7 @@ customer_events as (
         'complaint' as event_kind,
         cast(null as double) as score
     from {{ ref('stg_crm__complaint_versions') }}
-    where opened_date > (select first_day.first_list_date from first_day)
+    where opened_date > {{ since }}
 
     union all
 
@@ -145,7 +153,7 @@ customer_events as (
     from {{ ref('stg_crm__complaint_versions') }}
     where
         resolved_at is not null
-        and cast(resolved_at as date) > (select first_day.first_list_date from first_day)
+        and cast(resolved_at as date) > {{ since }}
 
     union all
 
@@ -155,7 +163,7 @@ customer_events as (
         'survey' as event_kind,
         cast(overall_score as double) as score
     from {{ ref('stg_bi__satisfaction_surveys') }}
-    where business_date > (select first_day.first_list_date from first_day)
+    where business_date > {{ since }}
 
 ),
 
@@ -246,16 +254,16 @@ customer_hits as (
 
 ),
 
+-- The executed tasks only: every other member is not executed, not reached.
 tasks as (
 
     select
         business_date,
         list_id,
         customer_id,
-        execution_status,
         is_reached
     from {{ ref('fct_key_moment_task_outcomes') }}
-    where business_date >= (select first_day.first_list_date from first_day)
+    where execution_status = 'executed' and business_date >= {{ since }}
 
 ),
 
@@ -282,8 +290,8 @@ final as (
         least(
             {{ dbt.datediff('windows.business_date', 'windows.as_of_date', 'day') }}, {{ guard }}
         ) as guardrail_days_observed,
-        coalesce(tasks.execution_status = 'executed', false) as is_executed,
-        coalesce(tasks.execution_status = 'executed' and tasks.is_reached, false) as is_reached,
+        tasks.customer_id is not null as is_executed,
+        coalesce(tasks.is_reached, false) as is_reached,
         case windows.goal_metric
             when 'offer_ordered' then coalesce(line_hits.has_order, 0) = 1
             when 'paid' then coalesce(line_hits.has_payment, 0) = 1

@@ -21,17 +21,20 @@ from kairos.ingest import ingest_dates
 from kairos.publish import daily
 from kairos.sample import generate
 from tests.conftest import module_home
+from tests.support import PROJECT
 
 pytestmark = pytest.mark.slow
 
-FIRST, DAYS = dt.date(2026, 11, 12), 10
-DAY = FIRST + dt.timedelta(days=DAYS - 1)  # 2026-11-21, day 10, with 9 days of history
+# twelve days: the list gate judges a list's volume once its rule's first cycle has run
+# (cooldown and 7 days: the low-balance lists, KM06, from day 11)
+FIRST, DAYS = dt.date(2026, 11, 10), 12
+DAY = FIRST + dt.timedelta(days=DAYS - 1)  # 2026-11-21, day 12, with 11 days of history
 PREVIOUS = DAY - dt.timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Ten days of 3,000 subscribers, built, with the analysts' snapshot."""
+    """Twelve days of 3,000 subscribers, built, with the analysts' snapshot."""
     mp, cfg = module_home(tmp_path_factory, "publish", KAIROS_PSEUDONYM_KEY="test-key")
     generate(cfg.landing, FIRST, DAYS, 3_000, 11, progress=False)
     _, failures = ingest_dates(cfg, FIRST, DAY)
@@ -260,7 +263,7 @@ def _rewrite(path: Path, change) -> None:
 def _a_list(staging: Path, marketing: bool | None = None) -> Path:
     manifest = json.loads((staging / "manifest.json").read_text())
     rules = {}
-    with (Path(__file__).parents[1] / "seeds" / "warning_rules.csv").open(encoding="utf-8") as fh:
+    with (PROJECT / "seeds" / "warning_rules.csv").open(encoding="utf-8") as fh:
         rules = {r["rule_code"]: r["is_marketing"] == "true" for r in csv.DictReader(fh)}
     for item in sorted(manifest["lists"], key=lambda i: -i["rows"]):
         if item["rows"] >= 2 and (marketing is None or rules[item["rule_code"]] == marketing):
@@ -518,28 +521,76 @@ def test_the_publish_dag_runs_the_steps_and_a_failure_fails_it(home, airflow_db)
 # --- day after day --------------------------------------------------------------------
 
 
-def test_every_clean_day_publishes_in_steady_state(home):
-    """Ten consecutive clean days: the first day's burst of key moments settles into a
-    smaller steady state, and the list gate stays quiet through it; by day 10 the volume
-    check judges the lists big enough to judge (it is live, not switched off)."""
-    for day in (FIRST + dt.timedelta(days=i) for i in range(DAYS)):
-        outcome = daily.run(home, day, f"steady-{day}")
-        assert outcome.ok and outcome.status == "published", outcome.report.read_text()
+def _volume(home, day) -> list[dict]:
+    """The list gate's volume figures for ``day``'s lists as built (the counts suite's
+    query on the snapshot)."""
     suite = next(
         s for s in quality.load_suites(home, "target_lists") if s.name == "target_lists_counts"
     )
     con = duckdb.connect(str(snapshot(home)), read_only=True)
     try:
-        lists_dir = str(publish.published_dir(home, DAY))
-        rows = con.execute(suite.query, {"business_date": DAY, "lists_dir": lists_dir}).fetchall()
+        lists_dir = str(publish.published_dir(home, day))
+        rows = con.execute(suite.query, {"business_date": day, "lists_dir": lists_dir}).fetchall()
         names = [d[0] for d in con.description]
     finally:
         con.close()
-    judged = [dict(zip(names, r, strict=True)) for r in rows]
-    judged = [r for r in judged if r["volume_low"] is not None]
-    assert judged, "no list judged on day 10"
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def test_every_clean_day_publishes_in_steady_state(home):
+    """Twelve consecutive clean days: the first day's burst of key moments settles into a
+    smaller steady state, and the list gate stays quiet through it. A list's volume is
+    judged only once its rule's first cycle has run (cooldown and the 7 days of the
+    median): before, none is; by the last day some are, and within their bounds (the
+    check is live, not switched off)."""
+    rules = {}
+    with (PROJECT / "seeds" / "warning_rules.csv").open(encoding="utf-8") as fh:
+        rules = {r["rule_code"]: int(r["cooldown_days"]) for r in csv.DictReader(fh)}
+    for day in (FIRST + dt.timedelta(days=i) for i in range(DAYS)):
+        outcome = daily.run(home, day, f"steady-{day}")
+        assert outcome.ok and outcome.status == "published", outcome.report.read_text()
+        for r in _volume(home, day):
+            if r["volume_low"] is not None:
+                cycle = rules[r["list_id"].split("__")[0]] + 7
+                assert (day - FIRST).days >= cycle, (day, r)
+    judged = [r for r in _volume(home, DAY) if r["volume_low"] is not None]
+    assert judged, f"no list judged on {DAY}"
     for r in judged:
         assert r["volume_low"] <= r["eligible_rows"] <= r["volume_high"], r
+        assert r["volume_high"] >= 1.5 * r["cycle_max_rows"], r
+
+
+def test_a_list_far_below_its_own_history_is_withheld(home, monkeypatch):
+    """The volume check can fail: a judged list whose files come out empty (targets and
+    holdouts) is withheld, naming the check and its figures."""
+    assert daily.run(home, PREVIOUS, "good").ok
+    judged = {
+        r["list_id"]
+        for r in _volume(home, PREVIOUS)
+        if r["volume_low"] is not None and r["volume_low"] >= 1
+    }
+    assert judged, "no list judged with a lower bound above zero"
+    real = publish.build_lists
+    broken: dict[str, str] = {}
+
+    def emptied(*args, **kwargs):
+        built = real(*args, **kwargs)
+        manifest = json.loads((built.directory / "manifest.json").read_text())
+        item = next(i for i in manifest["lists"] if i["list_id"] in judged)
+        broken["list_id"] = item["list_id"]
+        for f in (item["files"]["parquet"], item["files"]["holdout_parquet"]):
+            _rewrite(built.directory / f["name"], list.clear)
+        return built
+
+    monkeypatch.setattr(publish, "build_lists", emptied)
+    outcome = daily.run(home, DAY, "emptied")
+    assert outcome.ok and outcome.status == "partial", outcome.report.read_text()
+    list_id = broken["list_id"]
+    recorded = pipeline.read_outcome(home, DAY)["lists"][list_id]
+    assert recorded["status"] == "withheld"
+    reasons = " ".join(recorded["reasons"])
+    assert "list size not below its own recent history" in reasons
+    assert "eligible_rows=0" in reasons and "volume_low=" in reasons
 
 
 def _only_some_rows(keep: int):

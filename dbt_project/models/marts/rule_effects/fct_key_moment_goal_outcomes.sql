@@ -28,7 +28,7 @@
     materialized='incremental',
     incremental_strategy=partition_strategy(),
     unique_key='business_date',
-    meta={'rewrites_days_back': var('rule_guardrail_window_days') + var('rule_outcome_settle_days')},
+    meta={'rewrites_days_back': rewritten},
     partition_by=['business_date'],
     on_schema_change='fail'
 ) }}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 
 import duckdb
 import pytest
@@ -269,7 +270,13 @@ FACTS = [
 ]
 
 
-def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg):
+def _full_parses(cfg) -> list[str]:
+    """Why each dbt run so far parsed the whole project, from dbt's log."""
+    log = (cfg.dbt_log_dir / "dbt.log").read_text(encoding="utf-8")
+    return re.findall(r"Unable to do partial parsing because ([^.\n]*)", log)
+
+
+def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg, monkeypatch):
     days = [dt.date(2026, 11, 19) + dt.timedelta(days=k) for k in range(3)]
     generate(cfg.landing, days[0], 3, 2500, 4, progress=False)
     warehouse.seed(cfg)
@@ -277,6 +284,9 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg)
         ingest_dates(cfg, day, day)
         for layer in warehouse.LAYERS:
             warehouse.build_layer(cfg, layer, day)
+    # each date's builds reuse the parse saved by the first run: the date is read when the
+    # nodes run, not parsed (with it passed as a dbt var, every date parsed all again)
+    assert _full_parses(cfg) == ["saved manifest not found"]
     daily = {t: _digest(cfg, t) for t in FACTS}
     # rerunning the middle date replaces exactly that date
     for layer in warehouse.LAYERS:
@@ -288,7 +298,9 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg)
         " marts.fct_campaign_reach_daily group by all order by all",
     )
     assert [r["business_date"] for r in per_day] == days
-    # a full refresh from raw gives the same tables as the day-by-day build
+    # a full refresh from raw gives the same tables as the day-by-day build -- a date left
+    # in the caller's environment does not make it a daily build of that date
+    monkeypatch.setenv(warehouse.BUSINESS_DATE_ENV, days[0].isoformat())
     for layer in warehouse.LAYERS:
         warehouse.build_layer(cfg, layer, None, full_refresh=True)
     assert {t: _digest(cfg, t) for t in FACTS} == daily
@@ -526,3 +538,32 @@ def test_no_duckdb_progress_bar_reaches_a_task_log(cfg):
         con.close()
     profile = (warehouse._profiles_dir(cfg) / "profiles.yml").read_text(encoding="utf-8")
     assert "enable_progress_bar: false" in profile
+
+
+def test_a_null_in_a_checked_column_fails_the_build_naming_the_column(cfg, deliver):
+    """Each model's never-null columns are checked by one test (not_null_columns, one scan
+    instead of one per column). Its failure still names the column -- and how many rows,
+    not which: no value of the data reaches the message."""
+    from tests.conftest import DAY
+
+    deliver(subscribers=300)
+    ingest_dates(cfg, DAY, DAY)
+    warehouse.seed(cfg)
+    warehouse.build_layer(cfg, "staging", DAY)  # the check passes on the delivery as made
+    con = duckdb.connect(str(cfg.warehouse))
+    try:
+        # what ingestion never lets through: a required field empty (written here directly)
+        con.execute(
+            "update raw.bi_customer_tags set tag_value = null"
+            " where tag_code = 'arpu_band' and subscriber_id in"
+            " (select distinct subscriber_id from raw.bi_customer_tags order by 1 limit 2)"
+        )
+        victim = con.execute("select min(subscriber_id) from raw.bi_customer_tags").fetchone()[0]
+    finally:
+        con.close()
+    with pytest.raises(warehouse.DbtBuildError) as failed:
+        warehouse.build_layer(cfg, "staging", DAY)
+    message = str(failed.value)
+    assert "test.kairos.not_null_columns_stg_bi__customer_tags" in message
+    assert "null: tag_value in 2 rows" in message
+    assert str(victim) not in message.split("null:")[1]

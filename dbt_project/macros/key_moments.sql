@@ -1,7 +1,7 @@
 {#- Dates from `days_back` days before the business date to the business date: the
     window a daily model reads; every date in a full build. -#}
 {% macro for_business_date_window(column, days_back) -%}
-    {%- if var('business_date') -%}
+    {%- if business_date() -%}
         {{ column }} between {{ dbt.dateadd('day', -days_back, business_date_literal()) }}
             and {{ business_date_literal() }}
     {%- else -%}
@@ -11,7 +11,7 @@
 
 {#- The date a snapshot model describes: the var's date, else the latest date in `relation`. -#}
 {% macro as_of_date(relation, column='business_date') -%}
-    {%- if var('business_date') -%}
+    {%- if business_date() -%}
         {{ business_date_literal() }}
     {%- else -%}
         (select max({{ column }}) from {{ relation }})

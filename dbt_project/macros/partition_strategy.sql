@@ -39,7 +39,7 @@
 {#- The rows a latest-state-per-key model reads: the business date's when it upserts
     incrementally, every date up to it when it is rebuilt as a table. -#}
 {% macro for_upsert_date(column='business_date') -%}
-    {%- if upsert_config()['materialized'] == 'table' and var('business_date') -%}
+    {%- if upsert_config()['materialized'] == 'table' and business_date() -%}
         {{ column }} <= {{ business_date_literal() }}
     {%- else -%}
         {{ for_business_date(column) }}
@@ -59,10 +59,10 @@
 {%- endmacro %}
 
 {% macro spark__clear_business_date_partition() -%}
-    {%- if execute and var('business_date') and is_incremental()
+    {%- if execute and business_date() and is_incremental()
             and config.get('incremental_strategy') == 'insert_overwrite'
             and config.get('partition_by') == ['business_date'] -%}
         alter table {{ this }} drop if exists
-            partition (business_date = '{{ modules.datetime.date.fromisoformat(var("business_date") | string) }}')
+            partition (business_date = '{{ business_date() }}')
     {%- endif -%}
 {%- endmacro %}

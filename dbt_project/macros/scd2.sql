@@ -22,7 +22,7 @@
 
     ),
 
-    {% if is_incremental() and var('business_date') %}
+    {% if is_incremental() and business_date() %}
 
     previous as (
 

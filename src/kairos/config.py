@@ -50,8 +50,9 @@ once (random, mode 0600). Secrets are never in the repository, a log or a ``repr
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -227,6 +228,23 @@ def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
     (``PATH``, ``JAVA_HOME``, the locale), with ``overrides`` -- the settings the child
     must share -- over it."""
     return {**os.environ, **overrides}
+
+
+@contextlib.contextmanager
+def environment_variable(name: str, value: str | None) -> Iterator[None]:
+    """``name`` set to ``value`` (unset for None) in this process's environment for the
+    block, then as it was: how a value reaches a library that reads the environment in
+    this process (the business date, for dbt's ``env_var``). A value the caller's
+    environment held is set aside for the block, not inherited."""
+    previous = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if previous is not None:
+            os.environ[name] = previous
 
 
 def _find_project(explicit: str | None) -> Path | None:

@@ -16,7 +16,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kairos.config import Settings
+import duckdb
+
+from kairos.config import Settings, environment_variable
 from kairos.ingest.warehouse import connect_writer, ensure_schema, open_warehouse, writer_lock
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,9 @@ def _release_duckdb() -> None:
         env.close()
 
 
+BUSINESS_DATE_ENV = "KAIROS_BUSINESS_DATE"
+
+
 def dbt(
     cfg: Settings,
     args: list[str],
@@ -114,8 +119,6 @@ def dbt(
         str(cfg.dbt_target_dir),
         "--log-path",
         str(cfg.dbt_log_dir),
-        "--vars",
-        json.dumps({"business_date": business_date.isoformat() if business_date else None}),
         # the whole log goes to $KAIROS_HOME/dbt/logs/dbt.log; the console hears warnings
         "--log-level",
         "warn",
@@ -141,23 +144,30 @@ def dbt(
             con.close()
         started = dt.datetime.now()
         try:
-            result = dbtRunner().invoke(argv)
+            # the date, for the project's business_date() macro: read when a node runs,
+            # not a --vars value, with which dbt parses the whole project again whenever
+            # it changes -- every day (5 s); unset, a full build
+            day = business_date.isoformat() if business_date else None
+            with environment_variable(BUSINESS_DATE_ENV, day):
+                result = dbtRunner().invoke(argv)
         finally:
             _release_duckdb()
         seconds = (dt.datetime.now() - started).total_seconds()
-    if result.exception is not None:
-        raise DbtBuildError(f"dbt {' '.join(args)} failed: {result.exception}")
-    failures = []
-    nodes = 0
-    for r in getattr(result.result, "results", None) or []:
-        nodes += 1
-        status = str(getattr(r, "status", "")).lower()
-        if status in ("error", "fail", "runtimeerr"):
-            # a node's result names its node; run-operation's names only itself
-            unique_id = getattr(getattr(r, "node", None), "unique_id", None) or getattr(
-                r, "unique_id", "operation"
-            )
-            failures.append(f"{unique_id}: {status} {r.message or ''}".strip())
+        if result.exception is not None:
+            raise DbtBuildError(f"dbt {' '.join(args)} failed: {result.exception}")
+        failures = []
+        nodes = 0
+        for r in getattr(result.result, "results", None) or []:
+            nodes += 1
+            status = str(getattr(r, "status", "")).lower()
+            if status in ("error", "fail", "runtimeerr"):
+                # a node's result names its node; run-operation's names only itself
+                node = getattr(r, "node", None)
+                unique_id = getattr(node, "unique_id", None) or getattr(r, "unique_id", "operation")
+                failure = f"{unique_id}: {status} {r.message or ''}".strip()
+                if status == "fail":
+                    failure += _null_columns(cfg, node)
+                failures.append(failure)
     step = StepResult(" ".join(args), nodes, failures, seconds)
     if failures or not result.success:
         raise DbtBuildError(
@@ -166,6 +176,36 @@ def dbt(
         )
     log.info("dbt %s: %d nodes in %.1fs", step.command, nodes, seconds)
     return step
+
+
+def _null_columns(cfg: Settings, node) -> str:
+    """For a failed ``not_null_columns`` test (one test for many columns): which of its
+    columns hold nulls, and in how many rows, e.g. ``"; null: tag_value in 3 rows"``.
+    Its failing row holds only those counts -- no value of the data reaches the message.
+    Empty for any other node, or when the counts cannot be read again."""
+    metadata = getattr(node, "test_metadata", None)
+    sql = getattr(node, "compiled_code", None)
+    if getattr(metadata, "name", None) != "not_null_columns" or not sql:
+        return ""
+    try:
+        con = open_warehouse(cfg)
+        try:
+            cursor = con.execute(sql)
+            row = cursor.fetchone()
+            names = [d[0] for d in cursor.description]
+        finally:
+            con.close()
+    except duckdb.Error:  # the test's own failure is reported all the same
+        log.warning("could not read back the null counts of %s", node.unique_id)
+        return ""
+    if row is None:
+        return ""
+    nulls = [
+        f"{name} in {count:,} row{'s' if count != 1 else ''}"
+        for name, count in zip(names, row, strict=True)
+        if count
+    ]
+    return f"; null: {', '.join(nulls)}" if nulls else ""
 
 
 # What a seed load and the docs site are made from. Seeds are re-loaded, and the docs
@@ -228,8 +268,8 @@ def seed(cfg: Settings, business_date: dt.date | None = None, force: bool = Fals
     warehouse without a manual step, and is skipped while the seed files, their YAML, the
     project file and the test macros are byte for byte those of the last load
     (``force`` loads anyway; a full refresh does). Only tests whose every parent is a
-    seed run here (``cautious``), the others with their model's layer. ``business_date``
-    only keeps dbt's vars equal to the layers' that follow, so they parse partially."""
+    seed run here (``cautious``), the others with their model's layer. ``business_date`` is
+    the build's, so the seeds' run sees the same date as the layers' that follow."""
     expected = fingerprint(cfg, SEED_INPUTS)
     if not force and _seeds_loaded(cfg, expected):
         log.info("seeds unchanged since their last load: not reloaded")
@@ -299,7 +339,7 @@ def docs(cfg: Settings, business_date: dt.date | None = None, force: bool = Fals
     relative names: teams read the lineage, not the server's layout. The site describes
     the project and the warehouse's columns, not its rows, so it is regenerated only when
     one of them changed since it was last written (``force`` regenerates anyway);
-    ``business_date`` keeps dbt's vars those of the build, as in ``seed``."""
+    ``business_date`` is the build's, as in ``seed``."""
     from kairos.files import write_atomic
 
     site = cfg.docs_site_dir

@@ -32,7 +32,7 @@
     on_schema_change='fail'
 ) }}
 
-{%- set walk = not is_incremental() and not var('business_date') -%}
+{%- set walk = not is_incremental() and not business_date() -%}
 {%- if execute and walk and not recursive_walk_supported() -%}
     {{ exceptions.raise_compiler_error(
         "fct_phone_manager_call_allocations walks the dates in a recursion this engine"

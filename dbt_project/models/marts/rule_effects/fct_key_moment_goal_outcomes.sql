@@ -36,7 +36,7 @@
 {#- The events read start after the first list date: in a daily build the window's first
     day as a literal, so the scans of the staging views skip earlier dates (their zone
     maps); without a business date, the first list date found. -#}
-{%- if var('business_date') %}
+{%- if business_date() %}
     {%- set since = 'cast(' ~ dbt.dateadd('day', -days_back, business_date_literal()) ~ ' as date)' %}
 {%- else %}
     {%- set since = '(select first_day.first_list_date from first_day)' %}

@@ -48,7 +48,7 @@ daily as (
 
 ),
 
-{% if is_incremental() and var('business_date') %}
+{% if is_incremental() and business_date() %}
 
 opening as (
 

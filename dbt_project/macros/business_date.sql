@@ -50,8 +50,8 @@
     {%- elif name == 'business date' -%}
         {{ return('business_date = ' ~ business_date_literal()) }}
     {%- elif name == 'rewritten outcome dates' -%}
-        {%- set first = modules.datetime.date.fromisoformat(day) - modules.datetime.timedelta(
-                days=var('rule_guardrail_window_days') + var('rule_outcome_settle_days')) -%}
+        {%- set first = modules.datetime.date.fromisoformat(day)
+                - modules.datetime.timedelta(days=goal_outcome_rewritten_days()) -%}
         {{ return("business_date >= cast('" ~ first.isoformat() ~ "' as date)") }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error("unknown test filter " ~ name) }}

@@ -83,3 +83,10 @@
         outcomes.business_date
         >= {{ dbt.dateadd('day', -var('rule_effect_lookback_days'), as_of_date(members)) }}
 {%- endmacro %}
+
+{#- Days before the business date whose list dates a daily build of
+    fct_key_moment_goal_outcomes rewrites: the guardrail window, which holds every goal
+    window, and rule_outcome_settle_days after it for events delivered late. -#}
+{% macro goal_outcome_rewritten_days() -%}
+    {{ return(var('rule_guardrail_window_days') + var('rule_outcome_settle_days')) }}
+{%- endmacro %}

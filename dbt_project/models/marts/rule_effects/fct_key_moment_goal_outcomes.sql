@@ -23,7 +23,7 @@
 -- (the analysts' snapshot copies them; kairos.snapshot).
 {%- set lookback = var('rule_effect_lookback_days') %}
 {%- set guard = var('rule_guardrail_window_days') %}
-{%- set rewritten = guard + var('rule_outcome_settle_days') %}
+{%- set rewritten = goal_outcome_rewritten_days() %}
 {{ config(
     materialized='incremental',
     incremental_strategy=partition_strategy(),

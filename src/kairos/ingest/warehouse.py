@@ -13,7 +13,6 @@ second Airflow).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import time
 from collections.abc import Iterator
@@ -21,9 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from kairos import contract
+from kairos import contract, locks
 from kairos.config import Settings
 from kairos.contract import Extract
+from kairos.locks import Busy
 
 log = logging.getLogger(__name__)
 
@@ -185,34 +185,24 @@ def seal_delivery(con: duckdb.DuckDBPyConnection, system: str, business_date) ->
     return missing
 
 
-class WriterLockTimeout(TimeoutError):
+class WriterLockTimeout(Busy):
     """Another writer held the warehouse for longer than we were willing to wait."""
 
 
 @contextlib.contextmanager
-def writer_lock(lock_path: Path, timeout_s: float) -> Iterator[None]:
-    """Hold the exclusive warehouse writer lock, waiting up to ``timeout_s`` for it."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a+") as fh:
-        deadline = time.monotonic() + timeout_s
-        waited = False
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise WriterLockTimeout(
-                        f"waited {timeout_s:.0f}s for the warehouse writer lock {lock_path}"
-                    ) from None
-                if not waited:
-                    log.info("waiting for the warehouse writer lock %s", lock_path)
-                    waited = True
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+def writer_lock(lock_path: Path, timeout_s: float, purpose: str = "") -> Iterator[None]:
+    """Hold the exclusive warehouse writer lock, waiting up to ``timeout_s`` for it
+    (logging once which process holds it); WriterLockTimeout names that process."""
+    what = purpose or locks.process_name()
+    with locks.hold(
+        lock_path,
+        what,
+        wait_s=timeout_s,
+        advice="KAIROS_WRITER_LOCK_TIMEOUT sets how long a writer waits",
+        error=WriterLockTimeout,
+        name="the warehouse writer lock",
+    ):
+        yield
 
 
 def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

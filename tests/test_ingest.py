@@ -181,7 +181,7 @@ def test_truncated_file_is_refused_whole_and_the_last_good_load_stays(cfg, deliv
         "select status, message from audit.load_ledger where extract = 'daily_usage'"
         " order by finished_at desc limit 1"
     )
-    assert status == "refused" and "MD5" in message
+    assert status == "refused" and "bytes, control says" in message
 
 
 def test_wrong_control_count_is_refused(cfg, deliver, read_warehouse):

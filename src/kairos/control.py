@@ -47,6 +47,13 @@ def read_control(path: Path) -> ControlRecord:
     its content (it could be anything the sender pointed it at)."""
     with path.open("rb") as fh:
         data = fh.read(MAX_CONTROL_BYTES + 1)
+    return parse_control(path.name, data)
+
+
+def parse_control(name: str, data: bytes) -> ControlRecord:
+    """A control file's bytes (at most ``MAX_CONTROL_BYTES + 1`` read) as its record;
+    ControlFileError says what is wrong, quoting nothing. ``name`` is the file's name."""
+    path = Path(name)
     if len(data) > MAX_CONTROL_BYTES:
         raise ControlFileError(
             f"{path.name}: control file is longer than {MAX_CONTROL_BYTES} bytes"

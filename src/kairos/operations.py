@@ -2,7 +2,9 @@
 certification, gathered from the ledgers and the files the pipeline keeps. The Airflow
 plugin (``plugins/kairos_operations.py``) renders it inside Airflow's UI.
 
-Counts, statuses and reasons only: no quarantined line, no list row, no customer.
+Counts, statuses and reasons only: no quarantined line, no list row, no customer. A
+quarantine reason is shown as its kind (the column and the rule it broke), never with the
+value it quotes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from kairos.config import Settings
+from kairos.ingest.load import reason_kind_sql
 
 
 @dataclass
@@ -166,8 +169,8 @@ def detail(cfg: Settings, day: dt.date) -> DateDetail:
             )
             quarantine = _rows(
                 con,
-                "select system, extract, reason, count(*) as rows from audit.quarantine"
-                " where business_date = ? group by all order by all",
+                f"select system, extract, {reason_kind_sql()} as reason, count(*) as rows"
+                " from audit.quarantine where business_date = ? group by all order by all",
                 [day],
             )
             builds = _rows(

@@ -57,6 +57,10 @@ class Extract:
     # the contract version that added the extract: a business date is complete without
     # it until the first date it is delivered for (kairos.pipeline)
     since: int = 1
+    # fewest rows a delivery may have on a date with no accepted history to compare it
+    # with (held below it): 1 for a snapshot whose size is stable -- an empty subscriber
+    # or customer snapshot is never real -- else 0; ``min_rows`` in the YAML overrides
+    min_rows: int = 0
 
     @property
     def key(self) -> str:
@@ -151,6 +155,12 @@ def extracts() -> tuple[Extract, ...]:
                 business_date_column=edef.get("business_date_column"),
                 size_varies=bool(edef.get("size_varies", False)),
                 since=int(edef.get("since", 1)),
+                min_rows=int(
+                    edef.get(
+                        "min_rows",
+                        1 if edef["kind"] == "snapshot" and not edef.get("size_varies") else 0,
+                    )
+                ),
             )
             missing = set(ext.primary_key) - set(ext.column_names)
             if missing:
@@ -266,7 +276,12 @@ def render_markdown() -> str:
                     if e.business_date_column
                     else "."
                 )
-                + (f" *Since {e.since}.*" if e.since > 1 else ""),
+                + (f" *Since {e.since}.*" if e.since > 1 else "")
+                + (
+                    f" A first delivery with fewer than {e.min_rows} row(s) is held."
+                    if e.min_rows
+                    else ""
+                ),
                 "",
                 "| column | type | null | rule | description |",
                 "|---|---|---|---|---|",

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import logging
 import re
 import time
@@ -50,8 +49,9 @@ import duckdb
 import pyarrow as pa
 
 from kairos.contract import Column, Extract
-from kairos.control import ControlFileError, ControlRecord, read_control
+from kairos.control import MAX_CONTROL_BYTES, ControlFileError, ControlRecord, parse_control
 from kairos.dates import today
+from kairos.ingest.landed import LandedFile, LandingProblem, open_landed
 from kairos.ingest.scan import DEFAULT_MAX_LINE_BYTES, ControlCheckError, ScanResult, is_utf8, scan
 from kairos.ingest.warehouse import withdraw_seal
 
@@ -190,15 +190,6 @@ def _reason_sql(checks: list[tuple[str, str]], dup_pred: str) -> str:
     return "concat_ws('; ', " + ", ".join(parts) + ")"
 
 
-def file_md5(path: Path) -> str:
-    """MD5 of a file, streamed."""
-    h = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        while chunk := fh.read(4 * 1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _last_good_load(
     con: duckdb.DuckDBPyConnection, extract: Extract, business_date: dt.date
 ) -> tuple[str, int, int, int, int] | None:
@@ -215,22 +206,40 @@ def _last_good_load(
     return rows[0] if rows else None
 
 
-def _last_good_size(
+# how far back a snapshot's baseline looks, in business dates
+BASELINE_DAYS = 30
+FORCED = "forced"
+
+
+def _hold_baseline(
     con: duckdb.DuckDBPyConnection, extract: Extract, business_date: dt.date
 ) -> tuple[dt.date, int] | None:
-    """The latest good delivery of the extract on or before the date: (date, rows).
-    For an events extract, or a snapshot whose size varies, only the same date counts."""
+    """What a delivery is held against: (date, rows) of the largest accepted delivery of
+    the same date -- for a snapshot of stable size, of the ``BASELINE_DAYS`` dates up to
+    it -- loaded since the last forced load in that scope. A held delivery is never
+    accepted, and an accepted one that shrank cannot lower the largest, so re-deliveries
+    that each shrink a little cannot walk the baseline down; only an operator's
+    ``--force`` says a smaller size is right."""
     same_day_only = extract.kind != "snapshot" or extract.size_varies
+    first = business_date - dt.timedelta(days=0 if same_day_only else BASELINE_DAYS)
     rows = con.execute(
         """
+        with accepted as (
+            select business_date, control_rows, finished_at,
+                starts_with(coalesce(message, ''), ?) as forced
+            from audit.load_ledger
+            where system = ? and extract = ? and status in ('loaded', 'replaced')
+                and business_date between ? and ?
+        )
         select business_date, control_rows
-        from audit.load_ledger
-        where system = ? and extract = ? and status in ('loaded', 'replaced')
-            and business_date <= ? and (not ? or business_date = ?)
-        order by business_date desc, finished_at desc
+        from accepted
+        where finished_at >= coalesce(
+            (select max(finished_at) from accepted where forced), '-infinity'::timestamp
+        )
+        order by control_rows desc, business_date desc
         limit 1
         """,
-        [extract.system, extract.name, business_date, same_day_only, business_date],
+        [FORCED, extract.system, extract.name, first, business_date],
     ).fetchall()
     return rows[0] if rows else None
 
@@ -284,6 +293,7 @@ def load_extract(
     delivery that would be held.
     """
     load = _Load(con, extract, business_date, landing, work_dir, dag_run_id, limits)
+    load.force = force
     try:
         return load.run(force)
     except (NotDelivered, DeliveryRefused):
@@ -318,6 +328,7 @@ class _Load:
         self.ctl_path = extract.control_path(landing, business_date)
         self.started_at = dt.datetime.now()
         self.t0 = time.perf_counter()
+        self.force = False
 
     def record(self, status: str, message: str, md5, rows, size) -> None:
         result = LoadResult(
@@ -336,30 +347,36 @@ class _Load:
         log.error("%s", message)
         raise DeliveryHeld(message)
 
-    def untrusted_path_problem(self, path: Path) -> str | None:
-        """Why ``path`` is not a regular file inside the landing area, or None."""
-        import stat
-
+    def open_untrusted(self, path: Path, control: ControlRecord | None = None) -> LandedFile:
+        """``path`` opened once (see ``kairos.ingest.landed``), or the load refused."""
+        key, name = self.extract.key, self.data_path.name
         try:
-            mode = path.lstat().st_mode
-            inside = path.resolve(strict=True).is_relative_to(self.landing.resolve())
-        except (OSError, RuntimeError):
-            return f"{path.name} cannot be read as a file"
-        if stat.S_ISLNK(mode):
-            return f"{path.name} is a symbolic link; only regular files are accepted"
-        if not stat.S_ISREG(mode):
-            return f"{path.name} is not a regular file"
-        if not inside:
-            return f"{path.name} lies outside the landing area (a symlinked folder)"
-        return None
+            return open_landed(path, self.landing)
+        except FileNotFoundError:
+            self.refuse(
+                f"{key} {self.business_date}: control file present but data file {name} is missing",
+                control and control.md5, control and control.row_count, None,
+            )  # fmt: skip
+        except LandingProblem as exc:
+            self.refuse(f"{key} {name} refused: {exc}", None, None, None)
+        except OSError:
+            why = f"{path.name} cannot be read as a file"
+            self.refuse(f"{key} {name} refused: {why}", None, None, None)
 
     def run(self, force: bool) -> LoadResult:
-        if not self.ctl_path.exists():
+        if not self.ctl_path.exists() and not self.ctl_path.is_symlink():
             raise NotDelivered(
                 f"{self.extract.key} {self.business_date}: control file {self.ctl_path}"
                 " not delivered"
             )
         control = self.control()
+        self.data = self.open_data(control)
+        try:
+            return self.load(control, force)
+        finally:
+            self.data.close()
+
+    def load(self, control: ControlRecord, force: bool) -> LoadResult:
         previous = _last_good_load(self.con, self.extract, self.business_date)
         if (
             previous is not None
@@ -379,7 +396,8 @@ class _Load:
         return self.reconcile(control, scanned, outcome, replaced=previous is not None)
 
     def control(self) -> ControlRecord:
-        """The control record, checked against the data file's presence and the date."""
+        """The control record, read from the control file opened once, checked against
+        the date."""
         key, name = self.extract.key, self.data_path.name
         if self.business_date > today():
             self.refuse(
@@ -387,21 +405,11 @@ class _Load:
                 f" (today is {today()} in the operator's time zone)",
                 None, None, None,
             )  # fmt: skip
-        if problem := self.untrusted_path_problem(self.ctl_path):
-            self.refuse(f"{key} {name} refused: {problem}", None, None, None)
         try:
-            control = read_control(self.ctl_path)
+            with self.open_untrusted(self.ctl_path) as ctl:
+                control = parse_control(ctl.name, ctl.read(MAX_CONTROL_BYTES))
         except ControlFileError as exc:
             self.refuse(f"{key} {name} refused: {exc}", None, None, None)
-        if not self.data_path.exists() and not self.data_path.is_symlink():
-            self.refuse(
-                f"{key} {self.business_date}: control file present but data file {name} is missing",
-                control.md5,
-                control.row_count,
-                None,
-            )
-        if problem := self.untrusted_path_problem(self.data_path):
-            self.refuse(f"{key} {name} refused: {problem}", None, None, None)
         if control.byte_size > self.limits.max_file_bytes:
             self.refuse(
                 f"{key} {name} refused: control says {control.byte_size} bytes, more than the"
@@ -418,25 +426,50 @@ class _Load:
             )
         return control
 
+    def open_data(self, control: ControlRecord) -> LandedFile:
+        """The data file, opened once; its size must be the control file's before a
+        byte of it is read."""
+        key, name = self.extract.key, self.data_path.name
+        data = self.open_untrusted(self.data_path, control)
+        if data.size != control.byte_size:
+            data.close()
+            self.refuse(
+                f"{key} {name} refused: {data.size} bytes, control says {control.byte_size};"
+                " nothing read",
+                control.md5, control.row_count, control.byte_size,
+            )  # fmt: skip
+        return data
+
     def hold_if_shrunk(self, control: ControlRecord) -> None:
-        """Hold a delivery far smaller than the last good one (see ``Limits``)."""
-        last = _last_good_size(self.con, self.extract, self.business_date)
+        """Hold a delivery far smaller than its baseline (see ``_hold_baseline``), or one
+        below the contract's floor on a date with no accepted history."""
+        force_hint = (
+            " Load it anyway with: kairos ingest --force"
+            f" --date {self.business_date} --extract {self.extract.key}"
+        )
+        last = _hold_baseline(self.con, self.extract, self.business_date)
         if last is None:
+            if control.row_count < self.extract.min_rows:
+                self.hold(
+                    f"{self.extract.key} {self.data_path.name} held: {control.row_count} rows,"
+                    f" fewer than the contract's {self.extract.min_rows} for a date with no"
+                    " accepted delivery to compare with." + force_hint,
+                    control,
+                )
             return
         day, rows = last
         if rows >= self.limits.hold_min_rows and control.row_count < rows * self.limits.hold_below:
             self.hold(
                 f"{self.extract.key} {self.data_path.name} held: {control.row_count} rows against"
-                f" {rows} in the last good delivery ({day}); the loaded rows are kept."
-                " Load it anyway with: kairos ingest --force"
-                f" --date {self.business_date} --extract {self.extract.key}",
+                f" {rows} in the largest accepted delivery ({day}); the loaded rows are kept."
+                + force_hint,
                 control,
             )
 
     def unchanged(self, control: ControlRecord, previous) -> LoadResult | None:
         """A re-delivery of the very bytes already loaded: recorded, nothing reloaded."""
-        actual = file_md5(self.data_path)
-        if actual != control.md5:
+        actual = self.data.md5(control.byte_size)
+        if actual != control.md5 or self.data.changed():
             return None
         result = LoadResult(
             self.extract.key,
@@ -458,7 +491,7 @@ class _Load:
         check (MD5, size, count, header) runs beside it in a thread; if the check fails,
         the load is rolled back and the file refused, so nothing of it is kept."""
         scanned = ScanResult(
-            self.data_path, control.md5, control.byte_size, control.row_count, careful=False
+            self.data.path, control.md5, control.byte_size, control.row_count, careful=False
         )
         with ThreadPoolExecutor(max_workers=1) as pool:
             check = pool.submit(self.scan, control, careful=False)
@@ -498,7 +531,7 @@ class _Load:
     def scan(self, control: ControlRecord, careful: bool) -> ScanResult:
         return scan(
             self.extract,
-            self.data_path,
+            self.data,
             control,
             self.work_dir,
             careful=careful,
@@ -525,12 +558,28 @@ class _Load:
                     self.refuse(str(exc), control.md5, control.row_count, control.byte_size)
                 loaded, quarantined, _ = self.partition(scanned)
             total = loaded + quarantined
+            if total == control.row_count and loaded == 0 and quarantined > 0:
+                kinds = _top_reason_kinds(self.con, self.extract, self.business_date)
+                _rollback(self.con)
+                self.refuse(
+                    f"{self.extract.key} {self.data_path.name} refused: all {quarantined} rows"
+                    f" break a rule ({kinds}); nothing kept and the date is not sealed."
+                    " Ask for a corrected delivery",
+                    control.md5, control.row_count, control.byte_size,
+                )  # fmt: skip
             if total != control.row_count:
                 raise ReconciliationError(
                     f"{self.extract.key} {self.data_path.name}: {loaded} loaded +"
                     f" {quarantined} quarantined = {total}, control says {control.row_count};"
                     " nothing kept"
                 )
+            if self.data.changed():
+                _rollback(self.con)
+                self.refuse(
+                    f"{self.extract.key} {self.data_path.name} refused: the file was written to"
+                    " while it was read; nothing kept. Deliver it again once it is complete",
+                    control.md5, control.row_count, control.byte_size,
+                )  # fmt: skip
             result = LoadResult(
                 self.extract.key,
                 self.business_date,
@@ -540,7 +589,7 @@ class _Load:
                 control.row_count,
                 loaded,
                 quarantined,
-                f"{time.perf_counter() - self.t0:.1f}s",
+                (f"{FORCED}; " if self.force else "") + f"{time.perf_counter() - self.t0:.1f}s",
             )
             _ledger(
                 self.con,
@@ -558,6 +607,50 @@ class _Load:
             scanned.discard()
         log.info("%s", result.summary())
         return result
+
+
+def reason_kind_sql(extract: Extract | None = None, reason: str = "reason") -> str:
+    """SQL for what kind of rule a quarantine ``reason`` records, built only from the
+    contract's column names and fixed phrases: never a character of the value that broke
+    it (a reason like ``gender: "<script>" is not a valid code`` quotes the field). The
+    first rule of a row that broke several is the one counted."""
+    from kairos import contract
+
+    extracts = [extract] if extract is not None else contract.extracts()
+    columns = sorted({c.name for e in extracts for c in e.columns})
+    names = ", ".join(_sql_str(c) for c in columns)
+    phrases = [
+        ("is not a valid", "not a valid value"),
+        ("is below the minimum", "below the minimum"),
+        ("is above the maximum", "above the maximum"),
+        ("does not match", "does not match its pattern"),
+        ("is not the business date", "not the business date"),
+        ("required value is empty", "required value is empty"),
+    ]
+    column = f"regexp_extract({reason}, '^([a-z_0-9]+): ', 1)"
+    rule = " ".join(
+        f"when contains({reason}, {_sql_str(p)}) then {_sql_str(label)}" for p, label in phrases
+    )
+    return f"""case
+        when {column} in ({names}) then {column} || ': ' || case {rule} else 'other rule' end
+        when regexp_full_match({reason}, 'expected [0-9]+ fields, found [0-9]+')
+            then 'wrong number of fields'
+        when starts_with({reason}, 'duplicate primary key') then 'duplicate primary key'
+        when starts_with({reason}, 'empty line') then 'empty line'
+        when starts_with({reason}, 'carriage return') then 'carriage return inside a line'
+        when starts_with({reason}, 'bytes not valid') then 'bytes not valid in the encoding'
+        else 'other'
+    end"""
+
+
+def _top_reason_kinds(con: duckdb.DuckDBPyConnection, extract: Extract, day: dt.date) -> str:
+    rows = con.execute(
+        f"select {reason_kind_sql(extract)} as kind, count(*) from audit.quarantine"
+        " where system = ? and extract = ? and business_date = ?"
+        " group by kind order by 2 desc, 1 limit 3",
+        [extract.system, extract.name, day],
+    ).fetchall()
+    return ", ".join(f"{kind}: {n}" for kind, n in rows)
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -14,8 +14,13 @@ nothing is dropped.
 
 Line ends are LF; a CR right before the LF (CRLF line ends) belongs to the line end and
 is dropped, a CR anywhere else puts the line in quarantine (DuckDB would otherwise split
-the line there). A GBK-declared file whose bytes are all valid UTF-8 and hold multi-byte
-text is refused: it was written in UTF-8 and would load as mojibake without an error.
+the line there). A GBK-declared file whose non-ASCII text is mostly valid UTF-8 is refused:
+it was written in UTF-8 and would load as mojibake without an error. The decision is
+taken on the whole file, not at its first bad byte: at least ``UTF8_MIN_CHARS``
+non-ASCII characters decode as UTF-8 and they make at least ``UTF8_SHARE`` of its
+non-ASCII text (valid characters against invalid sequences). Real GBK text measures
+18-33 % (a GBK character is rarely a valid UTF-8 sequence), UTF-8 text 100 % less its
+corrupted bytes.
 
 Memory stays at a few blocks whatever the file's size.
 """
@@ -32,8 +37,13 @@ from kairos import contract
 from kairos.contract import Extract
 from kairos.control import ControlRecord
 from kairos.files import sweep_dead
+from kairos.ingest.landed import LandedFile
 
 BLOCK_BYTES = 4 * 1024 * 1024
+# the whole-file rule for a GBK-declared file written in UTF-8 (see the module doc)
+UTF8_SHARE = 0.75
+UTF8_MIN_CHARS = 3
+_ASCII = bytes(range(128))
 # A line DuckDB rejects as "missing columns" for every extract (all have > 1 column).
 PLACEHOLDER = "\x1f"
 
@@ -137,13 +147,14 @@ class _LineFixer:
 
 def scan(
     extract: Extract,
-    data_path: Path,
+    data_path: LandedFile,
     control: ControlRecord,
     work_dir: Path,
     careful: bool = True,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> ScanResult:
-    """Check ``data_path`` against its control record and prepare it for DuckDB.
+    """Check ``data_path`` (the delivered file, open once) against its control record
+    and prepare it for DuckDB.
 
     Raises ControlCheckError, with a message a data engineer can act on, when the byte
     size, MD5, row count or header does not match, the file is longer than its control
@@ -166,7 +177,7 @@ def scan(
 
 
 def _check_control(
-    extract: Extract, data_path: Path, control: ControlRecord, result: ScanResult
+    extract: Extract, data_path: LandedFile, control: ControlRecord, result: ScanResult
 ) -> None:
     problems = []
     if control.file_name != data_path.name:
@@ -189,7 +200,7 @@ def sweep_work_dir(work_dir: Path) -> list[str]:
 
 def _pass(
     extract: Extract,
-    data_path: Path,
+    data_path: LandedFile,
     work_dir: Path | None,
     careful: bool,
     limits: tuple[int, int],
@@ -201,9 +212,9 @@ def _pass(
         out_path = work_dir / f"{data_path.stem}.{os.getpid()}.utf8.dat"
     scanner = _Scanner(extract, data_path, out_path, careful, limits)
     try:
-        with data_path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(BLOCK_BYTES), b""):
-                scanner.feed(chunk)
+        # never past the control file's size: one byte more is already "too long"
+        for chunk in data_path.blocks(limits[0], BLOCK_BYTES):
+            scanner.feed(chunk)
         scanner.finish()
     except BaseException:
         scanner.close()
@@ -212,7 +223,7 @@ def _pass(
         raise
     scanner.close()
     return ScanResult(
-        load_path=out_path if out_path is not None else data_path,
+        load_path=out_path if out_path is not None else data_path.path,
         md5=scanner.md5.hexdigest(),
         byte_size=scanner.size,
         row_count=max(scanner.newlines - 1, 0),
@@ -230,7 +241,7 @@ class _Scanner:
     def __init__(
         self,
         extract: Extract,
-        data_path: Path,
+        data_path: LandedFile,
         out_path: Path | None,
         careful: bool,
         limits: tuple[int, int],
@@ -243,9 +254,9 @@ class _Scanner:
         self.carry = b""
         self.header_seen = False
         self.saw_cr = False
-        # a GBK file must not be valid UTF-8 with multi-byte text (see the module doc)
-        self.utf8 = None if is_utf8(extract.encoding) else codecs.getincrementaldecoder("utf-8")()
-        self.non_ascii = False
+        # a GBK file must not be UTF-8 text (see the module doc)
+        self.check_utf8 = not is_utf8(extract.encoding)
+        self.utf8_valid = self.utf8_invalid = 0
         self.out = None
         if out_path is not None:  # the copy holds personal data: private from the start
             fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -254,15 +265,27 @@ class _Scanner:
     def _refuse(self, why: str) -> ControlCheckError:
         return ControlCheckError(f"{self.extract.key} {self.data_path.name} refused: {why}")
 
-    def _check_utf8(self, chunk: bytes, final: bool = False) -> None:
-        if self.utf8 is None:
+    def _count_utf8(self, lines: bytes) -> None:
+        """Count the non-ASCII text of whole lines that is (is not) valid UTF-8."""
+        if not self.check_utf8 or lines.isascii():
             return
-        if not self.non_ascii and not chunk.isascii():
-            self.non_ascii = True
-        try:
-            self.utf8.decode(chunk, final)
-        except UnicodeDecodeError:
-            self.utf8 = None  # not UTF-8: as a GBK file should be
+        text = lines.translate(None, _ASCII).decode("utf-8", errors="replace")
+        invalid = text.count("\ufffd")
+        self.utf8_invalid += invalid
+        self.utf8_valid += len(text) - invalid
+
+    def _utf8_delivered_as_declared(self) -> str | None:
+        """Why the file looks written in UTF-8 although declared otherwise, or None."""
+        valid, invalid = self.utf8_valid, self.utf8_invalid
+        if valid < UTF8_MIN_CHARS or valid < UTF8_SHARE * (valid + invalid):
+            return None
+        share = valid / (valid + invalid)
+        return (
+            f"declared {self.extract.encoding.upper()}, but {share:.0%} of its non-ASCII text"
+            f" is valid UTF-8 ({valid} characters, {invalid} invalid sequence(s)): it was"
+            " written in UTF-8 and would load as mojibake; ask for a re-delivery in"
+            f" {self.extract.encoding.upper()}"
+        )
 
     def _write(self, text: str) -> None:
         if self.out is not None:
@@ -282,7 +305,6 @@ class _Scanner:
                 " stopped reading"
             )
         self.saw_cr = self.saw_cr or b"\r" in chunk
-        self._check_utf8(chunk)
         buf = self.carry + chunk
         cut = buf.rfind(b"\n")
         if cut < 0:
@@ -299,6 +321,7 @@ class _Scanner:
             self.newlines += 1
         first_line = self.newlines + 1
         self.newlines += whole.count(b"\n")
+        self._count_utf8(whole)
         if whole:
             self._write(self.fixer.block(whole, first_line))
         self._check_line_length()
@@ -315,16 +338,12 @@ class _Scanner:
                 self._header(self.carry)
             else:
                 self._write(self.fixer.block(self.carry + b"\n", self.newlines + 1))
+                self._count_utf8(self.carry)
             self.newlines += 1
         if not self.header_seen:
             raise self._refuse("file is empty")
-        self._check_utf8(b"", final=True)
-        if self.utf8 is not None and self.non_ascii:
-            raise self._refuse(
-                f"declared {self.extract.encoding.upper()}, but its bytes are valid UTF-8 with"
-                " multi-byte text: it was written in UTF-8 and would load as mojibake;"
-                f" ask for a re-delivery in {self.extract.encoding.upper()}"
-            )
+        if why := self._utf8_delivered_as_declared():
+            raise self._refuse(why)
 
     def close(self) -> None:
         if self.out is not None:
@@ -348,7 +367,7 @@ def _long_line(buf: bytes, limit: int) -> int | None:
     return None
 
 
-def _check_header(extract: Extract, data_path: Path, header: bytes) -> None:
+def _check_header(extract: Extract, data_path: LandedFile, header: bytes) -> None:
     """The header must be the contract's, byte for byte (a trailing CR aside).
 
     The message describes the difference without quoting the file: a "header" may be

@@ -49,7 +49,7 @@ GOOD = ("loaded", "replaced", "unchanged")
 
 
 def _env(home: Path) -> dict:
-    env = dict(os.environ, KAIROS_HOME=str(home), KAIROS_PSEUDONYM_KEY="chaos")
+    env = dict(os.environ, KAIROS_HOME=str(home), KAIROS_PSEUDONYM_KEY="chaos-key-" + "0" * 32)
     env.pop("KAIROS_WAREHOUSE", None)
     env.pop("KAIROS_LANDING", None)
     return env

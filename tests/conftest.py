@@ -118,7 +118,7 @@ def closed_loop(tmp_path_factory):
     from kairos.publish import approval, daily
     from kairos.sample import generate
 
-    mp, cfg = module_home(tmp_path_factory, "loop", KAIROS_PSEUDONYM_KEY="loop-key")
+    mp, cfg = module_home(tmp_path_factory, "loop", KAIROS_PSEUDONYM_KEY="loop-key-" + "0" * 32)
     # every build step but the docs site (tested on its own; a third of a day's build here)
     steps = tuple(s for s in pipeline.BUILD_STEPS if s[0] != "dbt_docs")
     try:

@@ -95,7 +95,7 @@ def test_the_operations_view_refuses_anonymous_and_serves_a_signed_in_viewer(
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="viewer:viewer,admin:admin",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
-        AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
+        AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret-" + "0" * 32,
         KAIROS_HOME=str(loaded_home.home),
     )
     result = _python(
@@ -166,7 +166,7 @@ def test_in_a_real_browser_a_viewer_signs_in_to_airflow_and_reads_the_kairos_vie
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="viewer:viewer",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
-        AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
+        AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret-" + "0" * 32,
         AIRFLOW__API__BASE_URL=base,
         KAIROS_HOME=str(loaded_home.home),
     )

@@ -45,7 +45,9 @@ environment variable itself. Every variable (README "Configuration" lists them):
 =============================  ==========================================================
 
 A secret not set in the environment is a key file under ``$KAIROS_HOME/secrets``, made
-once (random, mode 0600). Secrets are never in the repository, a log or a ``repr``.
+once (random, mode 0600, written whole before it appears); a secret shorter than 32
+bytes stops the run with an error naming its variable or file. Secrets are never in the
+repository, a log or a ``repr``.
 """
 
 from __future__ import annotations
@@ -206,21 +208,66 @@ class Settings:
 
     def secret(self, env: str, name: str) -> str:
         """The secret ``env`` if the environment gave it, else the key file
-        ``$KAIROS_HOME/secrets/<name>``, made once (random, mode 0600) if missing."""
+        ``$KAIROS_HOME/secrets/<name>``, made once (random, mode 0600) if missing.
+
+        A key file appears whole or not at all: it is written to a private temporary
+        file and linked into place, so two processes starting together agree on one key
+        and neither ever reads an empty one. A secret shorter than ``MIN_SECRET_BYTES``
+        (an empty file, a typo'd variable) raises SecretError naming where it came from,
+        never its value: a short key is one anyone can guess."""
         if value := self.secrets.get(env):
+            if len(value.encode()) < MIN_SECRET_BYTES:
+                raise SecretError(
+                    f"{env} is {len(value.encode())} bytes long; a key needs at least"
+                    f" {MIN_SECRET_BYTES} (e.g. python -c 'import secrets;"
+                    " print(secrets.token_hex(32))')"
+                )
             return value
         path = self.home / "secrets" / name
-        if not path.exists():
-            import secrets
+        try:
+            return _read_key(path)
+        except FileNotFoundError:
+            _make_key(path)
+        return _read_key(path)
 
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another process made it first
-                return path.read_text().strip()
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-        return path.read_text().strip()
+
+MIN_SECRET_BYTES = 32
+
+
+class SecretError(RuntimeError):
+    """A secret that must not be used (too short, empty, unreadable)."""
+
+
+def _read_key(path: Path) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(4096)
+    text = data.decode("utf-8", errors="replace").strip()
+    if len(text.encode()) < MIN_SECRET_BYTES:
+        raise SecretError(
+            f"the key file {path} holds {len(text.encode())} bytes; a key needs at least"
+            f" {MIN_SECRET_BYTES}. Put the right key back, or remove the file to have a new"
+            " one made (for the pseudonym key that changes every customer_key)"
+        )
+    return text
+
+
+def _make_key(path: Path) -> None:
+    """A new random key at ``path`` unless another process made one first."""
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process's key won
+            os.link(tmp, path)  # atomic, and never over an existing key
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:

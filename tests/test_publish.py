@@ -35,7 +35,7 @@ PREVIOUS = DAY - dt.timedelta(days=1)
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """Twelve days of 3,000 subscribers, built, with the analysts' snapshot."""
-    mp, cfg = module_home(tmp_path_factory, "publish", KAIROS_PSEUDONYM_KEY="test-key")
+    mp, cfg = module_home(tmp_path_factory, "publish", KAIROS_PSEUDONYM_KEY="test-key-" + "0" * 32)
     generate(cfg.landing, FIRST, DAYS, 3_000, 11, progress=False)
     _, failures = ingest_dates(cfg, FIRST, DAY)
     assert failures == []

@@ -33,6 +33,7 @@ customers are identified by a keyed pseudonym (HMAC-SHA256 with a key from
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -41,6 +42,8 @@ import json
 import logging
 import os
 import shutil
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +51,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kairos import locks
 from kairos.config import Settings
 from kairos.files import safe_name, write_json
 
@@ -251,7 +255,7 @@ def build_lists(
     written there)."""
     key = pseudonym_key(cfg)
     staging.parent.mkdir(parents=True, exist_ok=True)
-    staging.mkdir()
+    staging.mkdir(mode=0o700)  # unchecked lists: nobody else may read them (see publish)
     private_dir = staging / "_private"
     private_dir.mkdir(mode=0o700)
     private_path = private_dir / "list_members.parquet"
@@ -435,9 +439,35 @@ def _next_version(root: Path, business_date: dt.date) -> str:
     return f"{day}.{seq:03d}"
 
 
+# how long a publisher waits for another one's publish step (renames and retention)
+PUBLISH_LOCK_WAIT_S = 600.0
+
+
+@contextlib.contextmanager
+def publish_lock(cfg: Settings, purpose: str) -> Iterator[None]:
+    """The data root's one publishing lock: version numbers, the ``lists`` and
+    ``current`` links, retention and approval decisions all change under it, so two
+    publishers (or a publisher and a team's decision) take turns. The second waits,
+    saying for whom, up to ``PUBLISH_LOCK_WAIT_S``."""
+    cfg.publish_dir.mkdir(parents=True, exist_ok=True)
+    with locks.hold(
+        cfg.publish_dir / ".publish.lock",
+        purpose,
+        wait_s=PUBLISH_LOCK_WAIT_S,
+        advice="publish again once it has finished",
+        name="the publishing lock",
+    ):
+        yield
+
+
 def publish(cfg: Settings, staging: Path, business_date: dt.date) -> Path:
     """Make the staged lists the published lists of ``business_date``, atomically; then
-    apply the retention (:func:`clean`)."""
+    apply the retention (:func:`clean`). Under :func:`publish_lock`."""
+    with publish_lock(cfg, f"{locks.process_name()} publishing {business_date}"):
+        return _publish(cfg, staging, business_date)
+
+
+def _publish(cfg: Settings, staging: Path, business_date: dt.date) -> Path:
     root = cfg.publish_dir
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -450,12 +480,13 @@ def publish(cfg: Settings, staging: Path, business_date: dt.date) -> Path:
     if (staging / "_withheld").exists():
         os.replace(staging / "_withheld", root / "_withheld" / name)
     target = versions / name
+    os.chmod(staging, 0o755)  # private while staged; the certified lists are for readers
     os.replace(staging, target)  # same filesystem: a rename, never a copy
     _swap_symlink(root / "lists" / business_date.isoformat(), Path("..") / "versions" / name)
     latest = published_dates(cfg)[-1]
     _swap_symlink(root / "current", Path("lists") / latest.isoformat())
     log.info("published %s as %s", business_date, target.name)
-    clean(cfg, keep_staging=())
+    _clean(cfg, keep_staging=())
     return target
 
 
@@ -464,7 +495,9 @@ STAGING_GRACE_S = 6 * 3600
 
 
 def clean(cfg: Settings, keep_staging: tuple[Path, ...] = (), now: float | None = None) -> dict:
-    """Apply the retention and remove what no reader can reach; returns what went.
+    """Apply the retention and remove what no reader can reach, under
+    :func:`publish_lock` (so never a version another run is making current); returns
+    what went:
 
     * dates beyond the newest ``cfg.publish_retention`` published dates: their link,
       versions and private folders (outcomes and reports, which hold no personal data,
@@ -474,8 +507,11 @@ def clean(cfg: Settings, keep_staging: tuple[Path, ...] = (), now: float | None 
     * staging folders older than ``STAGING_GRACE_S`` (runs that died), except
       ``keep_staging``.
     """
-    import time
+    with publish_lock(cfg, f"{locks.process_name()} applying the list retention"):
+        return _clean(cfg, keep_staging, now)
 
+
+def _clean(cfg: Settings, keep_staging: tuple[Path, ...] = (), now: float | None = None) -> dict:
     root = cfg.publish_dir
     removed: dict[str, list[str]] = {"dates": [], "versions": [], "orphans": [], "staging": []}
     dates = published_dates(cfg)

@@ -18,12 +18,9 @@ to the one decided in the version before keeps that decision; a changed list wai
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 from kairos.config import Settings
@@ -92,19 +89,6 @@ def _record(item: dict, approval: dict) -> None:
         item["withheld_reasons"] = [f"rejected by {approval['by']}: {approval['comment']}"]
 
 
-@contextlib.contextmanager
-def _locked(cfg: Settings) -> Iterator[None]:
-    """One lock for every decision (they are rare): a manifest is replaced by rename, so
-    it cannot be its own lock. Outside ``versions``, which holds only version folders."""
-    lock = cfg.publish_dir / ".approval.lock"
-    with lock.open("a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 # a mobile number typed into a comment is stored masked, as everywhere else
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
@@ -139,10 +123,10 @@ def decide(
     text = clean_comment(comment)
     if decision == "reject" and not text:
         raise DecisionRefused("a rejection needs a comment saying why", 422)
-    directory = publish.published_dir(cfg, day)
-    if directory is None:
-        raise DecisionRefused("not found", 404)
-    with _locked(cfg):
+    with publish.publish_lock(cfg, f"{user}'s decision on {list_id} of {day}"):
+        directory = publish.published_dir(cfg, day)
+        if directory is None:
+            raise DecisionRefused("not found", 404)
         path = directory / "manifest.json"
         manifest = json.loads(path.read_text(encoding="utf-8"))
         item = next(

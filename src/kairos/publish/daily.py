@@ -103,6 +103,9 @@ def gate_lists(
         raise_on_failure=False,
     )
     if not result.gate_level_success:
+        # a list refused as a whole (an unmasked number, a bare customer id) goes at once:
+        # its staging folder was private (0700) and is not kept for anyone to find
+        publish.discard(Path(staging))
         raise quality.GateFailed(result)
     return _gate_info(result), result.withheld_lists()
 
@@ -121,10 +124,12 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
             "run_id": run_id,
         },
     )
-    approval.apply_policies(
-        staging, approval.rule_policies(_database(cfg)), publish.published_dir(cfg, day)
-    )
-    target = publish.publish(cfg, staging, day)
+    policies = approval.rule_policies(_database(cfg))
+    # the decisions carried over are read from the version this one replaces: under the
+    # publish lock, so no other run or decision changes it in between
+    with publish.publish_lock(cfg, f"publishing {day} (run {run_id})"):
+        approval.apply_policies(staging, policies, publish.published_dir(cfg, day))
+        target = publish.publish(cfg, staging, day)
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     lists = {item["list_id"]: item for item in manifest["lists"]}
     published = [i for i, item in lists.items() if item["status"] != "withheld"]

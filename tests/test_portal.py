@@ -4,6 +4,8 @@ team's lists and downloads one whose bytes match the manifest."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import hashlib
 import json
 import shutil
@@ -11,6 +13,7 @@ import socket
 import threading
 import time
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -45,7 +48,7 @@ def published(tmp_path_factory):
     mp, cfg = module_home(
         tmp_path_factory,
         "portal",
-        KAIROS_PSEUDONYM_KEY="test-key",
+        KAIROS_PSEUDONYM_KEY="test-key-" + "0" * 32,
         KAIROS_PORTAL_INSECURE_HTTP="1",  # TestClient and the browser speak plain HTTP
     )
     generate(cfg.landing, DAY, 1, 3_000, 5, progress=False)
@@ -650,3 +653,48 @@ def test_in_a_real_browser_a_team_picks_a_phone_manager_and_downloads_their_call
     with target.open(encoding="utf-8-sig") as fh:
         got = list(csv.DictReader(fh))
     assert len(got) == n and {g["phone_manager_id"] for g in got} == {manager}
+
+
+def test_a_chunked_body_is_cut_off_at_the_cap_before_sign_in_reads_it(server, throttle_reset):
+    """F6: a body without a length (chunked) is read only up to 16 KiB, then refused with
+    413 and the connection closed -- not the 400 MB the probe sent."""
+    host, port = server.removeprefix("http://").split(":")
+    chunk = b"username=x&password=" + b"p" * (16 * 1024)
+    frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=20) as s:
+        s.sendall(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        )
+        try:
+            while sent < 256 * 1024**2:
+                s.sendall(frame)
+                sent += len(frame)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        with contextlib.suppress(ConnectionResetError):
+            reply = s.recv(4096)
+    assert sent < 64 * 1024**2, f"the portal kept reading: {sent:,} bytes sent"
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
+
+
+def test_parallel_wrong_guesses_are_each_counted_before_their_password_is_checked(
+    published, server, throttle_reset
+):
+    """F7: 25 wrong guesses sent at once. Each attempt is counted (under the throttle's
+    lock) before its password is checked: at most 5 are checked, the rest are refused as
+    throttled, and the right password then does not sign in."""
+    cfg, _ = published
+    portal.add_user(cfg, "eve", "care-team", PASSWORD)
+
+    def attempt(password: str) -> int:
+        with httpx.Client(base_url=server, follow_redirects=False, timeout=60) as c:
+            return c.post("/login", data={"username": "eve", "password": password}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(25) as pool:
+        codes = list(pool.map(attempt, ["wrong password"] * 25))
+    assert codes.count(401) == portal.MAX_USER_FAILURES, codes
+    assert codes.count(429) == 25 - portal.MAX_USER_FAILURES, codes
+    assert attempt(PASSWORD) == 429  # eve stays locked for the window
+    portal.remove_user(cfg, "eve")

@@ -21,9 +21,11 @@ OWASP ASVS level 1 is the bar:
   of that user at once (the cookie is also signed and expires after 8 hours);
 * sign-in is throttled: 5 failures for a user name within 15 minutes lock it, 30 from a
   client lock that client, for the rest of the window, the right password included; an
-  unknown user costs the same PBKDF2 time as a known one;
+  attempt is counted before its password is checked, in one step under the throttle's
+  lock, so guesses sent at once are counted one by one; an unknown user costs the same
+  PBKDF2 time as a known one;
 * a user name over 64 characters or a password over 1,024 is refused before anything is
-  written, and a request body over 16 KiB before it is read;
+  written, and a request body over 16 KiB before more of it is read, chunked or not;
 * every response carries CSP (``frame-ancestors 'none'``), ``nosniff``, a
   ``Referrer-Policy``, ``Cache-Control: no-store``, and HSTS unless the portal serves plain
   HTTP; the cookie is ``Secure`` unless ``KAIROS_PORTAL_INSECURE_HTTP=1`` (local use);
@@ -188,28 +190,37 @@ def _recent_failures(cfg: Settings, now: float) -> dict[str, list[float]]:
     }
 
 
-def locked_out(cfg: Settings, user: str, client: str, now: float | None = None) -> bool:
-    """True while the user name or the client has too many recent failed sign-ins."""
-    now = time.time() if now is None else now
-    failures = _recent_failures(cfg, now)
-    return (
-        len(failures.get(f"user:{user}", ())) >= MAX_USER_FAILURES
-        or len(failures.get(f"client:{client}", ())) >= MAX_CLIENT_FAILURES
-    )
-
-
-def record_sign_in(cfg: Settings, user: str, client: str, ok: bool) -> None:
-    """Count a failed sign-in against the user name and the client; a success clears
-    the user name's count."""
+def begin_sign_in(cfg: Settings, user: str, client: str) -> float | None:
+    """Count a sign-in attempt against the user name and the client *before* its password
+    is checked, in one step under the throttle's lock: None when either is locked out
+    (nothing counted), else the attempt's mark for :func:`record_sign_in`. So N guesses
+    sent at once cost N attempts, and those past the limit are never checked."""
     now = time.time()
     path = throttle_path(cfg)
     with _locked(path):
         failures = _recent_failures(cfg, now)
-        if ok:
-            failures.pop(f"user:{user}", None)
-        else:
-            for key in (f"user:{user}", f"client:{client}"):
-                failures.setdefault(key, []).append(now)
+        if (
+            len(failures.get(f"user:{user}", ())) >= MAX_USER_FAILURES
+            or len(failures.get(f"client:{client}", ())) >= MAX_CLIENT_FAILURES
+        ):
+            return None
+        for key in (f"user:{user}", f"client:{client}"):
+            failures.setdefault(key, []).append(now)
+        write_json(path, failures, mode=0o600)
+    return now
+
+
+def record_sign_in(cfg: Settings, user: str, client: str, ok: bool, mark: float) -> None:
+    """The attempt ``mark`` turned out well: clear the user name's count and take the
+    attempt off the client's. A failed attempt stays counted as it was."""
+    if not ok:
+        return
+    path = throttle_path(cfg)
+    with _locked(path):
+        failures = _recent_failures(cfg, time.time())
+        failures.pop(f"user:{user}", None)
+        with contextlib.suppress(ValueError):
+            failures.get(f"client:{client}", []).remove(mark)
         write_json(path, failures, mode=0o600)
 
 
@@ -497,7 +508,8 @@ class _Portal:
                 },
             )
             return refused
-        if locked_out(self.cfg, username, client):
+        mark = begin_sign_in(self.cfg, username, client)
+        if mark is None:
             audit(
                 self.cfg,
                 {"event": "login_refused", "reason": "locked", "user": username, "client": client},
@@ -508,7 +520,7 @@ class _Portal:
         user = load_users(self.cfg).get(username)
         ok = check_password(password, user["password"] if user else _dummy_hash())
         ok = ok and user is not None and not user.get("disabled")
-        record_sign_in(self.cfg, username, client, ok)
+        record_sign_in(self.cfg, username, client, ok, mark)
         if not ok:
             audit(
                 self.cfg,
@@ -769,6 +781,7 @@ def create_app(cfg: Settings) -> FastAPI:
     portal = _Portal(cfg)
     app = FastAPI(title="Kairos target lists", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, portal.errors)
+    app.add_middleware(BodyCap, limit=MAX_BODY)  # inside: its 413 gets the headers too
     app.middleware("http")(_security(cfg))
     routes = [
         ("/", portal.root, "GET"),
@@ -786,8 +799,46 @@ def create_app(cfg: Settings) -> FastAPI:
     return app
 
 
+class BodyCap:
+    """No request body over ``limit`` bytes is read, however it is framed: a declared
+    ``Content-Length`` over the limit is refused unread, and a chunked body (no length)
+    is read only up to the limit, then refused -- 413 either way, before any route,
+    sign-in included, sees it. A body within the limit is replayed to the app."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await self._too_large(scope, receive, send)
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._too_large(scope, receive, send)
+            if not message.get("more_body", False):
+                break
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _too_large(self, scope, receive, send):
+        response = HTMLResponse("request too large", status_code=413)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
 def _security(cfg: Settings):
-    """Refuse oversized bodies unread; put the security headers on every response."""
+    """Put the security headers on every response."""
     page_csp = (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
         " frame-ancestors 'none'; base-uri 'none'"
@@ -800,11 +851,7 @@ def _security(cfg: Settings):
     )
 
     async def middleware(request: Request, call_next):
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            response = HTMLResponse("request too large", status_code=413)
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         docs = request.url.path.startswith("/docs/")
         response.headers["Content-Security-Policy"] = docs_csp if docs else page_csp
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -1,7 +1,7 @@
 """``make soak``: Kairos under a real Airflow scheduler over consecutive business dates.
 
-Starts Airflow for Kairos (``airflow standalone``: scheduler, DAG processor, triggerer,
-API server; LocalExecutor; ``config/airflow.cfg``) on a fresh data root, unpauses the
+Starts Airflow for Kairos (``kairos scheduler``: API server, then scheduler, DAG
+processor, triggerer; LocalExecutor; ``config/airflow.cfg``) on a fresh data root, unpauses the
 DAGs, and for each business date: delivers the day's extracts (with the faults planted
 for that day; CRM's contacts execute the target lists published the day before, so the
 loop Kairos -> lists -> CRM -> contacts -> Kairos runs for real), triggers the three
@@ -9,7 +9,9 @@ ingest DAGs as the schedule would (logical date 06:00 the next morning), and let
 scheduler do the rest -- Asset-triggered builds and publishing, backlog continuations.
 Once the day has settled it reads what happened from the ledgers and the publishing
 outcome, compares it with what the fault plan says should happen, and prints one row
-per day. Exit status 1 if any row is not as expected.
+per day. Exit status 1 if any row is not as expected. ``--restart-day N`` stops and
+starts Airflow while day N's ingest runs are under way, as an operator restarting
+``make airflow`` would; that day must still publish.
 
     python bench/soak.py --days 30 --subscribers 1500       # make soak
     python bench/soak.py --days 3 --plan short               # what CI runs
@@ -182,7 +184,7 @@ def pools_held(airflow: Airflow) -> bool:
 
 
 class Airflow:
-    """Airflow (``airflow standalone``, or its parts and a Celery worker) in its own
+    """Airflow (``kairos scheduler``, or Airflow's parts and a Celery worker) in its own
     process groups, and its REST API."""
 
     def __init__(self, home: Path, port: int, env: dict[str, str], executor: str = "local"):
@@ -198,11 +200,17 @@ class Airflow:
     def start(self, log_path: Path) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = log_path.open("ab")
-        parts = [("standalone",)] if self.executor == "local" else CELERY_PARTS
-        for part in parts:
+        # local: Kairos's own supervisor (kairos scheduler), as an operator runs it
+        kairos = [str(Path(sys.executable).with_name("kairos")), "scheduler"]
+        commands = (
+            [kairos]
+            if self.executor == "local"
+            else [[sys.executable, "-m", "airflow", *part] for part in CELERY_PARTS]
+        )
+        for command in commands:
             self.procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "airflow", *part],
+                    command,
                     env=self.env,
                     stdout=self.log,
                     stderr=subprocess.STDOUT,
@@ -214,8 +222,17 @@ class Airflow:
         """The part that exited, if one did."""
         for proc in self.procs:
             if proc.poll() is not None:
-                return " ".join(proc.args[3:])
+                return " ".join(proc.args[-1:] if self.executor == "local" else proc.args[3:])
         return None
+
+    def restart(self, dag_ids: list[str]) -> None:
+        """Stop Airflow as an operator would (SIGTERM, as Ctrl-C) in the middle of a day
+        and start it again: the day's runs must go on and finish."""
+        log = Path(self.log.name)
+        self.stop()
+        self.procs, self.token = [], None
+        self.start(log)
+        self.wait_ready(dag_ids)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -405,7 +422,13 @@ def main(argv: list[str] | None = None) -> int:
         "--executor",
         choices=("local", "celery"),
         default="local",
-        help="local: airflow standalone; celery: its parts and a Celery worker",
+        help="local: kairos scheduler; celery: Airflow's parts and a Celery worker",
+    )
+    p.add_argument(
+        "--restart-day",
+        type=int,
+        default=0,
+        help="stop and restart Airflow while that day's ingest runs are under way",
     )
     p.add_argument(
         "--engines",
@@ -432,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     airflow_local.configure(cfg, quiet=True)
     port = _free_port()
     env = {
-        **airflow_local.process_environment(cfg, quiet=True),  # PATH: `airflow` for standalone
+        **airflow_local.process_environment(cfg, quiet=True),  # PATH: `airflow` for its parts
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "KAIROS_SENSOR_POKE_S": "5",
@@ -482,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             day_started = dt.datetime.now(dt.UTC)
             runs = {d: airflow.trigger(d, logical) for d in dags[:3]}
+            if n == args.restart_day:
+                _restart_mid_day(airflow, runs, dags)
             if any(f.startswith("late:") for f in faults):
                 time.sleep(25)
                 release_late(cfg.landing)
@@ -517,6 +542,18 @@ def main(argv: list[str] | None = None) -> int:
     report.write_text("\n".join([HEADER, "|" + "---|" * 13, *rows]) + "\n", encoding="utf-8")
     print(f"table: {report}; logs: {cfg.home / 'logs'}")
     return 0 if all_ok else 1
+
+
+def _restart_mid_day(airflow: Airflow, runs: dict[str, str], dags: list[str]) -> None:
+    """Once one of the day's ingest runs is running, restart Airflow under it."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if any(airflow.run_state(d, r) == "running" for d, r in runs.items()):
+            break
+        time.sleep(1)
+    started = time.monotonic()
+    airflow.restart(dags)
+    print(f"  (Airflow stopped and started again mid-day in {time.monotonic() - started:.0f}s)")
 
 
 def _settle(

@@ -10,6 +10,7 @@ tests' ``dag.test()``) and must run before anything imports airflow.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -41,7 +42,8 @@ def environment(cfg: Settings, quiet: bool = False) -> dict[str, str]:
 
 def process_environment(cfg: Settings, quiet: bool = False) -> dict[str, str]:
     """This process's environment with Kairos's Airflow configuration, for starting
-    Airflow processes (``airflow standalone`` starts its parts from the ``PATH``)."""
+    Airflow processes (``python -m airflow <part>``, and what they start from the
+    ``PATH``)."""
     env = {**os.environ, **environment(cfg, quiet)}
     bindir = str(Path(sys.executable).parent)
     if bindir not in env.get("PATH", "").split(os.pathsep):
@@ -142,3 +144,131 @@ def asset_events(dag_id: str, run_id: str | None = None) -> list[dict]:
             {"uri": uri, "extra": extra, "run_id": rid}
             for uri, extra, rid in session.execute(query).all()
         ]
+
+
+# --- Kairos's Airflow: its parts under one supervisor (``kairos scheduler``) -------------
+
+# started in this order; the API server must answer before anything that dispatches
+# work starts (a task's first act is to call it), and it is stopped last
+PARTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+DEFAULT_URL = "http://127.0.0.1:8280"
+START_TIMEOUT_S = 300
+
+
+def lock_path(cfg: Settings) -> Path:
+    """Held by ``kairos scheduler`` while Kairos's Airflow runs, and by ``kairos demo``
+    while its ``dag.test()`` runs write into the same metadata database: one at a time."""
+    return cfg.airflow_home / "kairos-airflow.lock"
+
+
+def hold_airflow(cfg: Settings, purpose: str, advice: str):
+    """Take :func:`lock_path` or raise ``locks.Busy`` naming the process that holds it."""
+    from kairos import locks
+
+    return locks.hold(lock_path(cfg), purpose, wait_s=0, name="Kairos's Airflow", advice=advice)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """A part ends when the supervisor does, even killed (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+class Parts:
+    """Airflow's parts, each in its own process group, output to its own log file."""
+
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env, self.logs = env, logs
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, part: str) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with (self.logs / f"{part}.log").open("ab") as log:
+            self.procs[part] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", part],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the supervisor, which stops them
+                preexec_fn=_die_with_parent,
+            )
+
+    def exited(self) -> str | None:
+        return next((p for p, proc in self.procs.items() if proc.poll() is not None), None)
+
+    def stop(self, grace_s: float = 60) -> None:
+        """Stop the scheduler first (no new work is dispatched), the API server last."""
+        import signal
+
+        order = [p for p in (*PARTS[1:], PARTS[0]) if p in self.procs]
+        for part in order:
+            proc = self.procs[part]
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def healthy(base_url: str) -> bool:
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base_url}/api/v2/monitor/health", timeout=5) as resp:
+            return resp.status == 200 and isinstance(json.loads(resp.read()), dict)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def serve(cfg: Settings, say=print) -> int:
+    """Run Kairos's Airflow until Ctrl-C (or SIGTERM): the metadata DB and pools, then
+    the API server, and -- once it answers -- the scheduler, DAG processor and triggerer.
+    A part that exits stops the rest (exit 1, saying which). Refuses at once, naming it,
+    while another ``kairos scheduler`` or a ``kairos demo`` holds :func:`lock_path`."""
+    import signal
+    import threading
+    import time
+
+    env = process_environment(cfg)
+    base = env.get("AIRFLOW__API__BASE_URL", DEFAULT_URL).rstrip("/")
+    logs = cfg.airflow_home / "logs" / "kairos-scheduler"
+    advice = "it is already running; stop that one first (Ctrl-C in its terminal)"
+    with hold_airflow(cfg, "kairos scheduler", advice):
+        say("  preparing the metadata DB and the pools ...")
+        ensure_metadata_db(cfg)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        parts = Parts(env, logs)
+        try:
+            parts.start(PARTS[0])
+            say(f"  starting the API server; waiting until {base} answers ...")
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not healthy(base):
+                if stop.is_set() or parts.exited() or time.monotonic() > deadline:
+                    say(f"  the API server did not come up; its log: {logs / 'api-server.log'}")
+                    return 1
+                stop.wait(1)
+            for part in PARTS[1:]:
+                parts.start(part)
+            say(f"  running: {', '.join(PARTS)}; UI on {base}/ (logs: {logs})")
+            say("  Stop: Ctrl-C here (the scheduler stops first; queued runs wait in the DB).")
+            say("  Restart: run it again; queued runs go on once the API server answers.")
+            while not stop.is_set():
+                if part := parts.exited():
+                    say(f"  airflow {part} exited (log: {logs / (part + '.log')}); stopping")
+                    return 1
+                stop.wait(2)
+            say("  stopping: scheduler, DAG processor, triggerer, then the API server ...")
+            return 0
+        finally:
+            parts.stop()

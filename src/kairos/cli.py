@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scheduler",
         help="run Airflow for Kairos: scheduler, DAG processor, triggerer and API server"
-        " (airflow standalone, LocalExecutor) with config/airflow.cfg",
+        " (LocalExecutor) with config/airflow.cfg: the API server first, the rest once it"
+        " answers; Ctrl-C stops them all; refused while another one or a demo runs",
     )
     af = sub.add_parser(
         "airflow",
@@ -547,19 +548,17 @@ def _config(args, cfg: Settings) -> int:
 
 
 def _scheduler(args, cfg: Settings) -> int:
-    from kairos import airflow_local
+    from kairos import airflow_local, locks
 
-    env = airflow_local.process_environment(cfg)
     print(f"Kairos Airflow: config {cfg.airflow_config}")
-    print("  preparing the metadata DB and the writer pool ...")
-    airflow_local.ensure_metadata_db(cfg)
-    url = "http://127.0.0.1:8280/"
-    print(f"  starting scheduler, dag-processor, triggerer, api-server: UI on {url}")
     print(
         f"  user admin; password in {cfg.airflow_home}/simple_auth_manager_passwords.json.generated"
     )
-    os.execvpe(sys.executable, [sys.executable, "-m", "airflow", "standalone"], env)
-    return 0  # not reached
+    try:
+        return airflow_local.serve(cfg, say=lambda text: print(text, flush=True))
+    except locks.Busy as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 def _airflow_cli(args, cfg: Settings) -> int:

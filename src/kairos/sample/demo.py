@@ -146,7 +146,29 @@ def _print_warehouse(cfg: Settings, business_date: dt.date) -> None:
         con.close()
 
 
+DEMO_BESIDE_AIRFLOW = (
+    "the demo runs each DAG with dag.test() in the metadata database that Airflow uses, and"
+    " a live scheduler does not survive that. Stop it (Ctrl-C where `make airflow` runs)"
+    " and run the demo again, or run the day through it (README, 'Run it every day')"
+)
+
+
 def run(cfg: Settings, business_date: dt.date, subscribers: int, seed: int) -> int:
+    """The demo, holding Kairos's Airflow lock (``kairos.airflow_local.lock_path``) for
+    its whole run: refused at once, saying why, while ``kairos scheduler`` runs on the
+    same data root -- and ``kairos scheduler`` refuses while the demo runs."""
+    from kairos import airflow_local, locks
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(airflow_local.hold_airflow(cfg, "kairos demo", DEMO_BESIDE_AIRFLOW))
+        except locks.Busy as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        return _run(cfg, business_date, subscribers, seed)
+
+
+def _run(cfg: Settings, business_date: dt.date, subscribers: int, seed: int) -> int:
     from kairos import airflow_local
 
     airflow_local.configure(cfg, quiet=True)

@@ -429,7 +429,7 @@ def _builds(cfg) -> list[tuple[dt.date, str]]:
         con.close()
 
 
-def test_pending_dates_are_built_one_by_one_oldest_first(three_days):
+def test_pending_dates_are_built_one_by_one_oldest_first(three_days, monkeypatch, tmp_path):
     """Asset-triggered runs carry no date: each run builds the oldest pending date, a
     date whose build fails does not hold up the next, and a run with nothing pending
     skips. A date older than the last built one is rebuilt with the later ones, or
@@ -462,9 +462,30 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days):
     assert second.task_states["has_more"] == "success"  # d3 still goes ahead
     assert pipeline.plan_build(cfg).dates == (d3,)
 
+    alerts = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
     third = run_dag(cfg, "build_warehouse", d3, scheduled=True)
     assert third.ok, third.task_states
     assert _builds(cfg) == [(d1, "built"), (d2, "failed"), (d3, "built")]
+    (alert,) = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert alert["info"]["severity"] == "warning" and f"{d2} (build failed)" in alert["text"]
+    # d3 was built over the hole d2 left, and says so where people look: the build
+    # ledger's note (the operations page), and what certifies d3's lists (the manifest,
+    # the report, the outcome)
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    (note,) = con.execute(
+        "select message from audit.build_ledger where business_date = ? and status = 'built'",
+        [d3],
+    ).fetchone()
+    con.close()
+    assert f"built over a hole in its 30-day history: {d2} (build failed)" in note
+    assert "30-day windows" in note
+    from kairos.publish import daily
+
+    record = daily.build_record(cfg, d3)
+    assert record["history_gaps"] == [{"date": str(d2), "status": "build failed"}]
+    assert daily.build_record(cfg, d1)["history_gaps"] == []
 
     idle = run_dag(cfg, "build_warehouse", d3, scheduled=True)
     assert idle.ok and idle.task_states["dbt_seed"] == "skipped"

@@ -244,8 +244,24 @@ def _dbt_layer(layer: str) -> Step:
 
 
 def _record_built(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    record_build(cfg, day, run_id, "built")
-    return {"built": day.isoformat()}
+    """Record the date built -- and, never silently, any date of its trailing history it
+    was built without (a failed or missing date: see ``docs/orchestration.md``): in the
+    build ledger's note, and in an alert to the people who act on the lists."""
+    from kairos import alerts
+    from kairos.ingest.warehouse import connect_writer, describe_gaps, history_gaps
+
+    with connect_writer(cfg) as con:
+        gaps = history_gaps(con, day)
+    note = describe_gaps(gaps)
+    record_build(cfg, day, run_id, "built", note)
+    if gaps:
+        alerts.send(
+            cfg,
+            f"build of {day}: {note}",
+            {"business_date": day.isoformat(), "run_id": run_id, "gaps": gaps},
+            severity="warning",
+        )
+    return {"built": day.isoformat(), "history_gaps": gaps}
 
 
 def _dbt_docs(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:

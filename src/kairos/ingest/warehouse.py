@@ -13,6 +13,7 @@ second Airflow).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -183,6 +184,57 @@ def seal_delivery(con: duckdb.DuckDBPyConnection, system: str, business_date) ->
             [system, business_date],
         )
     return missing
+
+
+# the longest trailing window a list reads (30-day windows, month-to-date projections)
+HISTORY_WINDOW_DAYS = 30
+GAP_EFFECT = "its 7- and 30-day windows, month-to-date projections and cooldowns miss those dates"
+
+
+def history_gaps(
+    con: duckdb.DuckDBPyConnection, day: dt.date, window_days: int = HISTORY_WINDOW_DAYS
+) -> list[dict]:
+    """The dates in the ``window_days`` before ``day`` that the marts of ``day`` are built
+    without: from the first built date on, each date whose latest build attempt failed,
+    or that has no build at all (its delivery never completed). Oldest first, as
+    ``{"date": ..., "status": "build failed" | "not built"}``."""
+    rows = con.execute(
+        """
+        with attempts as (
+            select business_date, arg_max(status, finished_at) as status
+            from audit.build_ledger
+            group by business_date
+        ),
+        first_built as (
+            select min(business_date) as first from attempts where status = 'built'
+        ),
+        days as (
+            select cast(unnest(generate_series(
+                greatest(cast(? as date) - cast(? as integer), (select first from first_built)),
+                cast(? as date) - 1,
+                interval 1 day
+            )) as date) as business_date
+        )
+        select d.business_date, coalesce(a.status, 'not built')
+        from days as d
+        left join attempts as a using (business_date)
+        where coalesce(a.status, 'not built') <> 'built'
+        order by 1
+        """,
+        [day, window_days, day],
+    ).fetchall()
+    return [
+        {"date": d.isoformat(), "status": "build failed" if s == "failed" else "not built"}
+        for d, s in rows
+    ]
+
+
+def describe_gaps(gaps: list[dict]) -> str:
+    """Gaps as one line for a ledger, an alert or a report; empty when there are none."""
+    if not gaps:
+        return ""
+    dates = ", ".join(f"{g['date']} ({g['status']})" for g in gaps)
+    return f"built over a hole in its {HISTORY_WINDOW_DAYS}-day history: {dates}; {GAP_EFFECT}"
 
 
 class WriterLockTimeout(Busy):

@@ -59,8 +59,11 @@ def gate_warehouse(cfg: Settings, day: dt.date, run_id: str) -> dict:
 
 def build_record(cfg: Settings, day: dt.date) -> dict:
     """The build that made the data the lists come from: the latest successful
-    ``build_warehouse`` run for the date in the snapshot's build ledger."""
+    ``build_warehouse`` run for the date in the snapshot's build ledger, and the dates of
+    its trailing history it was built without (``history_gaps``; empty when whole)."""
     import duckdb
+
+    from kairos.ingest.warehouse import GAP_EFFECT, history_gaps
 
     with duckdb.connect(str(_database(cfg)), read_only=True) as con:
         row = con.execute(
@@ -68,6 +71,7 @@ def build_record(cfg: Settings, day: dt.date) -> dict:
             " where business_date = ? and status = 'built' order by finished_at desc limit 1",
             [day],
         ).fetchone()
+        gaps = history_gaps(con, day)
     if row is None:
         raise FileNotFoundError(f"the snapshot records no successful build of {day}")
     run_id, finished_at, message = row
@@ -75,6 +79,8 @@ def build_record(cfg: Settings, day: dt.date) -> dict:
         "build_run_id": run_id,
         "built_at": finished_at.isoformat(timespec="seconds"),
         "note": message or "",
+        "history_gaps": gaps,
+        **({"history_gaps_effect": GAP_EFFECT} if gaps else {}),
     }
 
 
@@ -159,6 +165,7 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
                 i: {"status": item["status"], "reasons": item.get("withheld_reasons", [])}
                 for i, item in sorted(lists.items())
             },
+            "history_gaps": manifest["certified_by"]["dbt"].get("history_gaps", []),
         },
     )
     if withheld:
@@ -179,6 +186,10 @@ def success_text(day: dt.date, target: Path, manifest: dict) -> str:
     withheld = [i for i in manifest["lists"] if i["status"] == "withheld"]
     head = "PUBLISHED" if not withheld else f"PUBLISHED, {len(withheld)} list(s) WITHHELD"
     lines = [f"target lists for {day}: {head} ({target.name})"]
+    gaps = manifest.get("certified_by", {}).get("dbt", {}).get("history_gaps") or []
+    if gaps:
+        dates = ", ".join(f"{g['date']} ({g['status']})" for g in gaps)
+        lines.append(f"  BUILT OVER MISSING DATES: {dates} -- windows and projections miss them")
     for item in manifest["lists"]:
         if item["status"] == "withheld":
             lines.append(f"  {item['list_id']:<44} WITHHELD  ({item['owner_team']})")

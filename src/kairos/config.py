@@ -35,6 +35,10 @@ environment variable itself. Every variable (README "Configuration" lists them):
 ``KAIROS_HOLD_BELOW``          hold a delivery with fewer rows than this share of the
                                last good one (0.5)
 ``KAIROS_PUBLISH_RETENTION``   business dates of published lists kept (30)
+``KAIROS_WORK_RETENTION_DAYS`` days working files are kept: gate results and Data Docs,
+                               Airflow task logs (30)
+``KAIROS_AUDIT_RETENTION_DAYS`` days audit records are kept: publishing reports and
+                               outcomes, the portal's audit log (400)
 ``KAIROS_PORTAL_INSECURE_HTTP`` ``1``: plain-HTTP local use -- the session cookie is not
                                ``Secure`` and no HSTS is sent (default: both, for TLS)
 ``KAIROS_PORTAL_TRUSTED_PROXY`` address of a reverse proxy whose ``X-Forwarded-For`` the
@@ -89,6 +93,10 @@ class Settings:
     max_line_bytes: int = 1024 * 1024
     hold_below: float = 0.5
     publish_retention: int = 30
+    # days working files (gate results, Data Docs, task logs) and audit records
+    # (publishing reports and outcomes, the portal's audit log) are kept
+    work_retention_days: int = 30
+    audit_retention_days: int = 400
     portal_insecure_http: bool = False
     portal_trusted_proxy: str | None = None
     lake: Path | None = None
@@ -126,6 +134,8 @@ class Settings:
             max_line_bytes=int(_number(env, "KAIROS_MAX_LINE_BYTES", 1024 * 1024)),
             hold_below=_number(env, "KAIROS_HOLD_BELOW", 0.5),
             publish_retention=int(_number(env, "KAIROS_PUBLISH_RETENTION", 30)),
+            work_retention_days=int(_number(env, "KAIROS_WORK_RETENTION_DAYS", 30)),
+            audit_retention_days=int(_number(env, "KAIROS_AUDIT_RETENTION_DAYS", 400)),
             portal_insecure_http=env.get("KAIROS_PORTAL_INSECURE_HTTP") == "1",
             portal_trusted_proxy=env.get("KAIROS_PORTAL_TRUSTED_PROXY") or None,
             lake=Path(env["KAIROS_LAKE"]).resolve() if env.get("KAIROS_LAKE") else None,
@@ -200,6 +210,11 @@ class Settings:
     @property
     def publish_dir(self) -> Path:
         return self.home / "publish"
+
+    @property
+    def portal_audit_log(self) -> Path:
+        """The portal's audit (JSON lines, 0600): sign-ins, downloads, decisions."""
+        return self.publish_dir / "_audit" / "downloads.jsonl"
 
     @property
     def snapshot(self) -> Path:

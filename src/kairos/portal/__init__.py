@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
@@ -54,7 +53,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, select_autoescape
 
-from kairos import publish
+from kairos import locks, publish
 from kairos.config import Settings
 from kairos.files import write_json
 from kairos.publish import approval
@@ -100,16 +99,10 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_hex(16))
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock for a read-modify-write of ``path`` (several workers)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+def _locked(path: Path):
+    """An exclusive lock for a read-modify-write of ``path`` (several workers; the
+    retention trims the audit log under the same lock): ``<path>.lock``."""
+    return locks.hold(path.with_name(path.name + ".lock"), f"portal ({path.name})", wait_s=None)
 
 
 def load_users(cfg: Settings) -> dict:
@@ -232,11 +225,17 @@ def _secret(cfg: Settings) -> str:
 
 
 def audit_path(cfg: Settings) -> Path:
-    return cfg.publish_dir / "_audit" / "downloads.jsonl"
+    return cfg.portal_audit_log
+
+
+def audit_lock(cfg: Settings):
+    """The audit log's lock: several portal workers append, the retention trims."""
+    return _locked(audit_path(cfg))
 
 
 def audit(cfg: Settings, event: dict) -> None:
-    """Append one line to the audit log (0600; flock: several workers may write)."""
+    """Append one line to the audit log (0600), under its lock: opened inside it, so a
+    line never goes to a file the retention has just replaced."""
     path = audit_path(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(
@@ -244,12 +243,10 @@ def audit(cfg: Settings, event: dict) -> None:
         ensure_ascii=False,
         sort_keys=True,
     )
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with open(fd, "a", encoding="utf-8") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        fh.write(line + "\n")
-        fh.flush()
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with audit_lock(cfg):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with open(fd, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
 
 
 # --- pages ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from kairos import alerts, publish, quality
+from kairos import alerts, publish, quality, retention
 from kairos.config import Settings
 from kairos.files import relative
 from kairos.publish import approval
@@ -168,6 +168,7 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
             "history_gaps": manifest["certified_by"]["dbt"].get("history_gaps", []),
         },
     )
+    retention.apply(cfg)  # working files and audit records past their days (kairos.retention)
     if withheld:
         alerts.send(
             cfg,

@@ -238,9 +238,10 @@ class Airflow:
         for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
+        # kairos scheduler lets the running tasks finish before it exits
         for proc in self.procs:
             try:
-                proc.wait(60)
+                proc.wait(900 if self.executor == "local" else 60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         if getattr(self, "log", None):

@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,22 +200,37 @@ class Parts:
     def exited(self) -> str | None:
         return next((p for p, proc in self.procs.items() if proc.poll() is not None), None)
 
-    def stop(self, grace_s: float = 60) -> None:
-        """Stop the scheduler first (no new work is dispatched), the API server last."""
+    def stop(self, now=None, say=print, grace_s: float = 60) -> None:
+        """Stop the scheduler first, the API server last. The scheduler alone gets the
+        signal (not its process group): it stops dispatching and waits for the tasks it
+        runs to finish -- they report to the API server, still up -- however long they
+        take, unless ``now`` (an Event: a second Ctrl-C) is set. The other parts get
+        ``grace_s``, then are killed."""
         import signal
 
-        order = [p for p in (*PARTS[1:], PARTS[0]) if p in self.procs]
-        for part in order:
+        for part in [p for p in (*PARTS[1:], PARTS[0]) if p in self.procs]:
             proc = self.procs[part]
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(grace_s)
-            except subprocess.TimeoutExpired:
+                    if part == "scheduler":
+                        proc.send_signal(signal.SIGTERM)
+                        say("  waiting for running tasks to finish (Ctrl-C again: stop now) ...")
+                    else:
+                        os.killpg(proc.pid, signal.SIGTERM)
+            deadline = None if part == "scheduler" else time.monotonic() + grace_s
+            while proc.poll() is None:
+                if (now is not None and now.is_set()) or (
+                    deadline is not None and time.monotonic() > deadline
+                ):
+                    break
+                time.sleep(0.5)
+            if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+            else:  # what the part started (task processes) ends with it
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGTERM)
 
 
 def healthy(base_url: str) -> bool:
@@ -236,7 +252,6 @@ def serve(cfg: Settings, say=print) -> int:
     while another ``kairos scheduler`` or a ``kairos demo`` holds :func:`lock_path`."""
     import signal
     import threading
-    import time
 
     env = process_environment(cfg)
     base = env.get("AIRFLOW__API__BASE_URL", DEFAULT_URL).rstrip("/")
@@ -245,9 +260,13 @@ def serve(cfg: Settings, say=print) -> int:
     with hold_airflow(cfg, "kairos scheduler", advice):
         say("  preparing the metadata DB and the pools ...")
         ensure_metadata_db(cfg)
-        stop = threading.Event()
+        stop, now = threading.Event(), threading.Event()
+
+        def on_signal(*_):
+            (now if stop.is_set() else stop).set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, on_signal)
         parts = Parts(env, logs)
         try:
             parts.start(PARTS[0])
@@ -271,4 +290,4 @@ def serve(cfg: Settings, say=print) -> int:
             say("  stopping: scheduler, DAG processor, triggerer, then the API server ...")
             return 0
         finally:
-            parts.stop()
+            parts.stop(now, say)

@@ -155,14 +155,15 @@ def closed_loop(tmp_path_factory):
 # first (measured on a fresh clone), so no long one is left alone at the end.
 SHARED_SESSION_FIXTURES = ("closed_loop",)
 LONGEST_FIRST = (
+    "test_soak",
     "test_spark",
     "test_publish",
     "closed_loop",
     "test_warehouse",
-    "test_soak",
     "test_dags",
     "test_key_moments",
     "test_portal",
+    "test_concurrency",
     "test_chaos",
     "test_complaints",
 )

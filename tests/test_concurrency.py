@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kairos.config import SecretError, Settings
+from kairos.config import Settings
 from tests.support import PROJECT
 
 DAY = dt.date(2026, 11, 3)
@@ -192,6 +192,8 @@ def test_processes_starting_together_agree_on_one_key_and_never_read_an_empty_on
 
 
 def test_an_empty_or_short_key_stops_the_run_naming_where_it_came_from(tmp_path, monkeypatch):
+    from kairos.config import SecretError
+
     key = tmp_path / "home" / "secrets" / "pseudonym.key"
     key.parent.mkdir(parents=True)
     monkeypatch.setenv("KAIROS_HOME", str(tmp_path / "home"))

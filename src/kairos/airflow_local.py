@@ -184,9 +184,15 @@ class Parts:
         self.env, self.logs = env, logs
         self.procs: dict[str, subprocess.Popen] = {}
 
+    # a part's log is rotated at each start once it is this large (one old file kept)
+    LOG_ROTATE_BYTES = 64 * 1024**2
+
     def start(self, part: str) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        with (self.logs / f"{part}.log").open("ab") as log:
+        path = self.logs / f"{part}.log"
+        if path.exists() and path.stat().st_size > self.LOG_ROTATE_BYTES:
+            path.replace(path.with_name(path.name + ".1"))
+        with path.open("ab") as log:
             self.procs[part] = subprocess.Popen(
                 [sys.executable, "-m", "airflow", part],
                 env=self.env,

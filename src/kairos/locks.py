@@ -42,27 +42,6 @@ class Busy(TimeoutError):
         self.holder = holder or {}
 
 
-def holder(path: Path) -> dict | None:
-    """Who holds (or last held) the lock at ``path``: pid, purpose, since; None when the
-    lock is free. Never raises."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            data = fh.read(4096)
-            try:
-                info = json.loads(data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                info = {}
-            return info if isinstance(info, dict) else {}
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return None
-
-
 def process_name() -> str:
     """This process as an operator knows it: ``kairos publish``, ``airflow tasks``."""
     argv = [a for a in sys.argv[:2] if a and not a.startswith("-")]

@@ -68,7 +68,7 @@ portal: setup
 fuzz: setup
 	$(BIN)/python -m tests.fuzzing $(FUZZ_ARGS)
 
-# 100+ random SIGKILLs of ingest, build, snapshot and publish (CHAOS_ARGS="--cases 300")
+# 100 random SIGKILLs of one step, and 100 of one of two steps run at once (CHAOS_ARGS="--cases 300 --pairs 300")
 chaos: setup
 	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 

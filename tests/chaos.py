@@ -15,8 +15,16 @@ which must succeed, and checks them again:
   working copy or partial snapshot of the killed run behind.
 
 Ingest cases re-deliver the date with another seed first, so that the killed load is a
-real replacement. ``python -m tests.chaos --cases 100`` (``make chaos``) prints the
-tally; the suite runs 20.
+real replacement.
+
+**Pairs** (``--pairs``) run two steps of the concurrency matrix (docs/operations.md) at
+once on the one data root and SIGKILL one of them, chosen at random, at a random moment.
+The survivor must end as the matrix says: it waited for the lock the victim held and
+finished, or it refused with a one-line reason (exit 2, no traceback). Then the
+invariants are checked, the victim is re-run to its end, and they are checked again.
+
+``python -m tests.chaos --cases 100 --pairs 100`` (``make chaos``) prints the tally; the
+suite runs a sample of each.
 """
 
 from __future__ import annotations
@@ -220,8 +228,91 @@ def chaos_case(home: Path, cfg: Settings, step: str, rng: random.Random, k: int,
     return killed
 
 
-def chaos(cases: int, seed: int, home: Path, mix: dict[str, int] | None = None):
-    """Run ``cases`` cases; return (tally, usual durations)."""
+# --- concurrent pairs --------------------------------------------------------------------
+
+# The pairs of docs/operations.md's matrix that two Kairos commands can form on one root.
+PAIRS = (
+    ("ingest", "ingest"),
+    ("ingest", "build"),
+    ("build", "build"),
+    ("build", "snapshot"),
+    ("snapshot", "snapshot"),
+    ("snapshot", "publish"),
+    ("build", "publish"),
+    ("publish", "publish"),
+    ("ingest", "publish"),
+)
+
+
+def _args(step: str, day: dt.date, k: int, who: str) -> tuple[str, ...]:
+    if step == "ingest":
+        return ("ingest", "--date", str(day), "--force")
+    if step == "build":
+        return ("build", "--date", str(day))
+    if step == "snapshot":
+        return ("snapshot",)
+    return ("publish", "--date", str(day), "--run-id", f"pair-{k}-{who}")
+
+
+def _survived(step: str, proc: subprocess.Popen, err: str) -> str:
+    """The survivor either finished or refused in one clear line -- never a crash."""
+    assert "Traceback" not in err, f"{step} crashed beside a killed process:\n{err[-3000:]}"
+    if proc.returncode == 0:
+        return "finished"
+    assert proc.returncode == 2, f"{step} failed (exit {proc.returncode}):\n{err[-3000:]}"
+    return "refused"
+
+
+def pair_case(home: Path, cfg: Settings, pair, rng: random.Random, k: int, usual) -> tuple:
+    day = FIRST + dt.timedelta(days=rng.randrange(DAYS))
+    if "ingest" in pair:
+        generate(cfg.landing, day, 1, SUBSCRIBERS + rng.randint(-20, 20), 500 + k, progress=False)
+    if "publish" in pair:
+        try:
+            pipeline.check_snapshot(cfg, day)
+        except pipeline.PlanRefused:  # re-delivered since its build: build it first
+            run(home, "build", "--date", str(day))
+    args = [_args(step, day, k, who) for step, who in zip(pair, "ab", strict=True)]
+    victim = rng.randrange(2)
+    first = kairos(home, *args[0])
+    time.sleep(rng.uniform(0, 0.5) * usual[pair[0]])  # the second starts a little later
+    second = kairos(home, *args[1])
+    procs = (first, second)
+    delay = rng.uniform(0.05, 1.1) * usual[pair[victim]]
+    try:
+        procs[victim].wait(timeout=delay)
+        killed = False
+    except subprocess.TimeoutExpired:
+        os.killpg(procs[victim].pid, signal.SIGKILL)
+        procs[victim].wait()
+        killed = True
+    procs[victim].communicate()
+    _, err = procs[1 - victim].communicate(timeout=900)
+    outcome = _survived(pair[1 - victim], procs[1 - victim], err)
+    check_all(cfg)
+    if pair[victim] == "publish":
+        try:
+            pipeline.check_snapshot(cfg, day)
+        except pipeline.PlanRefused:  # the survivor re-delivered the date: build it first
+            run(home, "build", "--date", str(day))
+    run(home, *args[victim])
+    check_all(cfg)
+    if pair[victim] == "ingest":
+        assert not list(cfg.work_dir.glob("*.utf8.dat")), "a work copy outlived its load"
+    if "snapshot" in pair:
+        assert not list(cfg.snapshot.parent.rglob(".*.part")), "a killed snapshot's copy stayed"
+    return killed, outcome
+
+
+def chaos(
+    cases: int,
+    seed: int,
+    home: Path,
+    mix: dict[str, int] | None = None,
+    pairs: int | tuple = 0,
+):
+    """Run ``cases`` single cases and ``pairs`` concurrent pairs (a number, drawn from
+    PAIRS, or the pairs themselves); return (tally, usual durations)."""
     cfg, usual = prepare(home)
     rng = random.Random(seed)
     weights = mix or {"ingest": 5, "snapshot": 2, "publish": 2, "build": 1}
@@ -231,28 +322,36 @@ def chaos(cases: int, seed: int, home: Path, mix: dict[str, int] | None = None):
         step = steps[k % len(steps)] if mix else rng.choice(steps)
         killed = chaos_case(home, cfg, step, rng, k, usual)
         tally[(step, "killed" if killed else "finished before the kill")] += 1
+    if isinstance(pairs, int):  # every pair once before any is drawn at random
+        pairs = [PAIRS[k] if k < len(PAIRS) else rng.choice(PAIRS) for k in range(pairs)]
+    for k, pair in enumerate(pairs):
+        killed, outcome = pair_case(home, cfg, pair, rng, cases + k, usual)
+        what = ("one killed" if killed else "both ended") + f", the other {outcome}"
+        tally[(" + ".join(pair), what)] += 1
     return tally, usual
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--cases", type=int, default=100)
+    p.add_argument("--cases", type=int, default=100, help="single steps killed")
+    p.add_argument("--pairs", type=int, default=100, help="concurrent pairs, one killed")
     p.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kairos-chaos-") as tmp:
         try:
-            tally, usual = chaos(args.cases, args.seed, Path(tmp))
+            tally, usual = chaos(args.cases, args.seed, Path(tmp), pairs=args.pairs)
         except AssertionError as exc:
             print(f"CHAOS FAILED (seed {args.seed}): {exc}", file=sys.stderr)
             return 1
     print(
-        f"{args.cases} cases, seed {args.seed}, {time.perf_counter() - t0:.0f}s:"
+        f"{args.cases} cases and {args.pairs} pairs, seed {args.seed},"
+        f" {time.perf_counter() - t0:.0f}s:"
         " every invariant held after every kill and every re-run"
     )
     print("usual durations: " + ", ".join(f"{k} {v:.1f}s" for k, v in usual.items()))
     for (step, what), n in sorted(tally.items()):
-        print(f"  {step:<9} {what:<28} {n:>4}")
+        print(f"  {step:<20} {what:<34} {n:>4}")
     return 0
 
 

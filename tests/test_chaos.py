@@ -1,5 +1,6 @@
-"""Random SIGKILLs of ingest, build, snapshot and publish (``make chaos`` runs 100+);
-see ``tests/chaos.py`` for the invariants checked after every kill and re-run."""
+"""Random SIGKILLs of ingest, build, snapshot and publish, alone and beside another
+Kairos process (``make chaos`` runs 100 of each); see ``tests/chaos.py`` for the
+invariants checked after every kill and re-run."""
 
 from __future__ import annotations
 
@@ -10,10 +11,21 @@ from tests import chaos
 pytestmark = pytest.mark.slow
 
 
-def test_random_kills_keep_every_invariant(tmp_path):
+def test_random_kills_alone_and_beside_another_process_keep_every_invariant(tmp_path):
     # publish and snapshot first, while the build is current; re-deliveries last
-    mix = {"publish": 2, "snapshot": 3, "build": 1, "ingest": 14}
-    tally, _ = chaos.chaos(cases=20, seed=20261124, home=tmp_path, mix=mix)
-    assert sum(tally.values()) == 20
+    mix = {"publish": 2, "snapshot": 2, "build": 1, "ingest": 9}
+    # the pairs whose steps take seconds; make chaos draws builds into pairs too
+    pairs = (
+        ("ingest", "ingest"),
+        ("snapshot", "publish"),
+        ("publish", "publish"),
+        ("ingest", "publish"),
+        ("snapshot", "snapshot"),
+    )
+    tally, _ = chaos.chaos(cases=14, seed=20261124, home=tmp_path, mix=mix, pairs=pairs)
+    singles = {k: n for k, n in tally.items() if " + " not in k[0]}
+    assert sum(singles.values()) == 14
+    assert sum(tally.values()) == 14 + len(pairs)
     # most kills land while the step runs (a kill after the end proves little)
-    assert sum(n for (_, what), n in tally.items() if what == "killed") >= 12, tally
+    assert sum(n for (_, what), n in singles.items() if what == "killed") >= 8, tally
+    assert sum(n for (_, what), n in tally.items() if what.startswith("one killed")) >= 2, tally

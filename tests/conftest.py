@@ -115,7 +115,8 @@ def closed_loop(tmp_path_factory):
     is restored before the tests read it, so other modules see theirs."""
     from kairos import pipeline
     from kairos.ingest import ingest_dates
-    from kairos.publish import approval, daily
+    from kairos.pipeline import daily
+    from kairos.publish import approval
     from kairos.sample import generate
 
     mp, cfg = module_home(tmp_path_factory, "loop", KAIROS_PSEUDONYM_KEY="loop-key-" + "0" * 32)

@@ -41,7 +41,7 @@ def python(code: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
 HOLD_WRITER = """
 import sys, time
 from kairos.config import Settings
-from kairos.ingest.warehouse import writer_lock
+from kairos.warehouse.store import writer_lock
 cfg = Settings.from_env()
 with writer_lock(cfg.writer_lock, 60, purpose="kairos build 2026-11-03"):
     print("holding", flush=True)

@@ -251,7 +251,7 @@ def test_a_second_duckdb_writer_fails_without_the_lock(cfg, deliver):
 
 
 def test_a_writer_waits_for_the_lock_instead_of_failing(cfg, deliver, read_warehouse):
-    from kairos.ingest.warehouse import connect_writer, writer_lock
+    from kairos.warehouse.store import connect_writer, writer_lock
 
     deliver(subscribers=300)
     with connect_writer(cfg):

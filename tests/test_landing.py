@@ -295,7 +295,7 @@ def test_a_writer_waits_for_an_analyst_holding_the_live_file_then_says_why(
     cfg, deliver, read_warehouse, monkeypatch
 ):
     from kairos.config import Settings
-    from kairos.ingest.warehouse import WriterLockTimeout
+    from kairos.warehouse.store import WriterLockTimeout
 
     deliver(subscribers=300)
     ingest_extract(cfg, "crm.campaigns", DAY)

@@ -17,7 +17,7 @@ import json
 import duckdb
 import pytest
 
-from kairos import pipeline, publish
+from kairos import contract, pipeline, publish
 from kairos.ingest import ingest_dates
 from kairos.sample import generate
 from kairos.sample import world as w
@@ -240,7 +240,7 @@ def test_a_date_before_phone_managers_arrive_is_complete_without_them(cfg, deliv
     first = dt.date(2026, 11, 20)
     days = [first + dt.timedelta(days=k) for k in range(3)]
     generate(cfg.landing, first, 3, 2000, 3, progress=False)
-    extract = next(e for e in pipeline.contract.extracts() if e.name == "phone_managers")
+    extract = next(e for e in contract.extracts() if e.name == "phone_managers")
     for day in (days[0], days[2]):  # before its first delivery, and a lapse after it
         extract.data_path(cfg.landing, day).unlink()
         extract.control_path(cfg.landing, day).unlink()

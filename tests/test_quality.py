@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from kairos import contract, quality
-from kairos.ingest.warehouse import ensure_schema
 from kairos.quality import compiled
+from kairos.warehouse.store import ensure_schema
 
 DAY = dt.date(2026, 11, 21)
 ROWS = 400

@@ -1,4 +1,4 @@
-"""The analysts' snapshot, brought up to date a day at a time (kairos.snapshot): after
+"""The analysts' snapshot, brought up to date a day at a time (kairos.warehouse.snapshot): after
 every publication it is an exact copy of the live warehouse -- rows, tables, views and
 comments -- whichever way it was made, and a reader keeps the generation it opened.
 
@@ -19,11 +19,11 @@ import sys
 import duckdb
 import pytest
 
-from kairos import snapshot
 from kairos.config import ConfigError, Settings
 from kairos.ingest import ingest_dates
-from kairos.ingest.warehouse import connect_writer
 from kairos.sample import generate
+from kairos.warehouse import snapshot
+from kairos.warehouse.store import connect_writer
 from tests.conftest import module_home
 from tests.support import snapshot_differences
 
@@ -152,7 +152,7 @@ def test_a_change_the_ledgers_do_not_record_is_repaired_whole(home, caplog):
             "delete from raw.boss_daily_usage where business_date = ? and subscriber_id % 3 = 0",
             [DAYS[0]],
         )
-    with caplog.at_level(logging.WARNING, logger="kairos.snapshot"):
+    with caplog.at_level(logging.WARNING, logger="kairos.warehouse.snapshot"):
         made = publish(home)
     assert made["made"] == "brought up to date" and made["repaired"] == ["raw.boss_daily_usage"]
     assert "changed beyond the dates loaded or built" in caplog.text

@@ -18,10 +18,11 @@ import math
 import duckdb
 import pytest
 
-from kairos import contract, snapshot
+from kairos import contract
 from kairos.ingest import ingest_dates
-from kairos.ingest import warehouse as raw_warehouse
 from kairos.sample import execution, generate
+from kairos.warehouse import snapshot
+from kairos.warehouse import store as raw_warehouse
 from tests.conftest import LOOP_DATES
 from tests.support import PROJECT, redeliver, snapshot_differences
 

@@ -18,6 +18,7 @@ import duckdb
 
 from kairos.config import Settings
 from kairos.ingest.load import reason_kind_sql
+from kairos.publish.outcomes import outcomes_dir
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _gate_files(cfg: Settings, day: dt.date) -> list[dict]:
 
 
 def _outcome(cfg: Settings, day: dt.date) -> dict | None:
-    path = cfg.publish_dir / "_outcomes" / f"{day.isoformat()}.json"
+    path = outcomes_dir(cfg) / f"{day.isoformat()}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

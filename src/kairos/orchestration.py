@@ -14,6 +14,7 @@ Every task carries :class:`KairosNotifier` as its failure callback: the alert ho
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import logging
@@ -21,12 +22,14 @@ import operator
 import os
 
 import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Asset, BaseNotifier, BaseSensorOperator, Param, dag, task
-from airflow.triggers.base import BaseTrigger
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from kairos import contract, dates
 from kairos.config import ConfigError, Settings
-from kairos.ingest.warehouse import WRITER_POOL
+from kairos.warehouse.store import WRITER_POOL
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class KairosNotifier(BaseNotifier):
         self.event = event
 
     def notify(self, context) -> None:
+        # lazy: DAG files are parsed often; a step's code loads when its task runs
         from kairos import alerts
 
         ti = context.get("ti") or context.get("task_instance")
@@ -181,8 +185,7 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
 
             @task(task_id=f"load_{extract.name}", pool=WRITER_POOL)
             def load(extract_key: str = extract.key, **context) -> dict:
-                from airflow.sdk.exceptions import AirflowFailException
-
+                # lazy: DAG files are parsed often; a step's code loads when its task runs
                 from kairos.ingest import DeliveryRefused, LoadFailed, ingest_extract
 
                 try:
@@ -208,8 +211,7 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
 
         @task(task_id="day_complete", outlets=[raw_asset(system)], pool=WRITER_POOL)
         def day_complete(results: list[dict], **context) -> dict:
-            from airflow.sdk.exceptions import AirflowFailException
-
+            # lazy: DAG files are parsed often; a step's code loads when its task runs
             from kairos.ingest import seal
 
             day = business_date(context)
@@ -244,6 +246,7 @@ class DeliverySensor(BaseSensorOperator):
         self.extract_key = extract_key
 
     def poke(self, context) -> bool:
+        # lazy: DAG files are parsed often; a step's code loads when its task runs
         from kairos.ingest import is_delivered
 
         return is_delivered(Settings.from_env(), self.extract_key, business_date(context))
@@ -262,8 +265,6 @@ class DeliverySensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context, event=None) -> bool:
-        from airflow.sdk.exceptions import AirflowSensorTimeout
-
         if (event or {}).get("status") != "delivered":
             raise AirflowSensorTimeout(
                 f"{self.extract_key}: no delivery within {self.timeout:.0f}s"
@@ -287,10 +288,6 @@ class DeliveryTrigger(BaseTrigger):
         )
 
     async def run(self):
-        import asyncio
-
-        from airflow.triggers.base import TriggerEvent
-
         deadline = pendulum.parse(self.deadline)
         while not os.path.exists(self.path):
             if pendulum.now("UTC") >= deadline:
@@ -322,8 +319,6 @@ def _step_task(name: str, step, pool: str | None = None, outlets=None):
 def _continuation(dag_id: str):
     """``continue_backlog``: trigger the next run of the same DAG with the conf that
     ``has_more`` returned (``has_more`` skips it when there is nothing more to do)."""
-    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-
     trigger = TriggerDagRunOperator(
         task_id="continue_backlog",
         trigger_dag_id=dag_id,
@@ -340,8 +335,6 @@ def _run_fails_with(steps: list) -> None:
 
     @task(task_id="run_outcome", trigger_rule="one_failed", on_failure_callback=[])
     def run_outcome() -> None:
-        from airflow.sdk.exceptions import AirflowFailException
-
         raise AirflowFailException("a step of this run failed; its own alert says which")
 
     watcher = run_outcome()
@@ -367,6 +360,7 @@ def engine_pool(engine: str) -> str:
     """The pool of the tasks that write on the engine: DuckDB takes one writer at a time
     (its single-writer rule, on any executor); Spark takes as many builds as its pool's
     slots (``KAIROS_SPARK_POOL_SLOTS``), and none of them holds DuckDB's."""
+    # lazy: DAG files are parsed often; a step's code loads when its task runs
     from kairos.spark import POOL as SPARK_POOL
 
     return {"duckdb": WRITER_POOL, "spark": SPARK_POOL}[engine]
@@ -385,6 +379,7 @@ def _build_dag(dag_id: str, engine: str, steps, schedule_doc: str, doc_md, tags,
     """A build DAG for the engine: plan (the engine's pending dates, from its ledger) ->
     the steps, each in its engine's pool -> has_more -> continue_backlog. Scheduled on
     the three raw Assets; more pending dates trigger the next run."""
+    # lazy: DAG files are parsed often; a step's code loads when its task runs
     from kairos import pipeline
 
     @dag(
@@ -414,8 +409,6 @@ def _build_dag(dag_id: str, engine: str, steps, schedule_doc: str, doc_md, tags,
         # the plan reads the ledgers in the DuckDB file: a DuckDB task whatever the engine
         @task.short_circuit(task_id="plan", pool=WRITER_POOL)
         def plan(**context):
-            from airflow.sdk.exceptions import AirflowFailException
-
             params = context.get("params") or {}
             requested = params.get("business_date")
             try:
@@ -458,6 +451,7 @@ def _build_dag(dag_id: str, engine: str, steps, schedule_doc: str, doc_md, tags,
 def build_warehouse_dag(doc_md: str | None = None) -> DAG:
     """``build_warehouse``: the pipeline's build steps on DuckDB for the oldest pending
     date, scheduled on the three raw Assets; more pending dates trigger the next run."""
+    # lazy: DAG files are parsed often; a step's code loads when its task runs
     from kairos import pipeline
 
     return _build_dag(
@@ -476,6 +470,7 @@ def build_warehouse_spark_dag(doc_md: str | None = None) -> DAG | None:
     """``build_warehouse_spark``: the same models built on Spark from the lake, date by
     date, beside the DuckDB build (``KAIROS_ENGINES=duckdb,spark``; None otherwise). Its
     Spark task holds the Spark pool only; the lake and ledger tasks, DuckDB's writer."""
+    # lazy: DAG files are parsed often; a step's code loads when its task runs
     from kairos import pipeline
 
     cfg = Settings.from_env()
@@ -500,6 +495,7 @@ def build_warehouse_spark_dag(doc_md: str | None = None) -> DAG | None:
 def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
     """``publish_target_lists``: the pipeline's publishing steps for the oldest date built
     in the snapshot and not yet published, scheduled on the warehouse Asset."""
+    # lazy: DAG files are parsed often; a step's code loads when its task runs
     from kairos import pipeline
 
     @dag(
@@ -517,8 +513,6 @@ def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
     def _publish():
         @task.short_circuit(task_id="plan")
         def plan(**context):
-            from airflow.sdk.exceptions import AirflowFailException
-
             requested = (context.get("params") or {}).get("business_date")
             try:
                 dates = pipeline.plan_publish(

@@ -1,6 +1,6 @@
 """The warehouse built on Spark beside DuckDB (``KAIROS_ENGINES=duckdb,spark``).
 
-Kairos's environment holds no Spark: :func:`build` runs ``tools/spark_build.py`` with
+Kairos's environment holds no Spark: :func:`build` runs ``spark/build.py`` with
 the Python of the Spark environment (``make spark-setup``; ``KAIROS_SPARK_PYTHON``), for
 one business date, reading the raw layer from the lake (``KAIROS_LAKE``). The driver's
 output goes to the log line by line as it comes; what failed is kept for the error.
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # the Airflow pool of the tasks that build on Spark (its slots: KAIROS_SPARK_POOL_SLOTS)
 POOL = "kairos_spark_build"
 
-# the driver's lines that say what failed (tools/spark_build.py prints them)
+# the driver's lines that say what failed (spark/build.py prints them)
 FAILED_MARK = "spark-build: failed "
 STEP_MARK = "spark-build: dbt "
 TAIL_LINES = 20
@@ -45,7 +45,7 @@ def build(cfg: Settings, day: dt.date) -> dict:
         )
     if cfg.lake is None:
         raise SparkBuildFailed("KAIROS_LAKE is not set: the Spark build reads its raw layer there")
-    argv = [str(python), str(cfg.project_dir / "tools" / "spark_build.py"), f"--date={day}"]
+    argv = [str(python), str(cfg.project_dir / "spark" / "build.py"), f"--date={day}"]
     env = child_environment(
         {
             "KAIROS_HOME": str(cfg.home),

@@ -23,7 +23,7 @@ from kairos.ingest.load import (
     ReconciliationError,
     load_extract,
 )
-from kairos.ingest.warehouse import connect_writer, seal_delivery
+from kairos.warehouse.store import connect_writer, seal_delivery
 
 __all__ = [
     "DeliveryHeld",

@@ -21,7 +21,7 @@ The steps, each of which can stop the load with a clear reason:
    them to quarantine too, and loaded + quarantined must equal the control count, or
    the transaction is rolled back. Then the ledger row is written and it commits. The
    same transaction withdraws the system's delivery seal for the date (see
-   ``kairos.ingest.warehouse.seal_delivery``): the build refuses the date until the
+   ``kairos.warehouse.store.seal_delivery``): the build refuses the date until the
    system's whole delivery is in.
 
 Any other failure (DuckDB cannot read the file at all, the disk is full) is recorded as
@@ -48,12 +48,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from kairos import contract
 from kairos.contract import Column, Extract
 from kairos.control import MAX_CONTROL_BYTES, ControlFileError, ControlRecord, parse_control
 from kairos.dates import today
 from kairos.ingest.landed import LandedFile, LandingProblem, open_landed
 from kairos.ingest.scan import DEFAULT_MAX_LINE_BYTES, ControlCheckError, ScanResult, is_utf8, scan
-from kairos.ingest.warehouse import withdraw_seal
+from kairos.warehouse.store import withdraw_seal
 
 log = logging.getLogger(__name__)
 
@@ -614,8 +615,6 @@ def reason_kind_sql(extract: Extract | None = None, reason: str = "reason") -> s
     contract's column names and fixed phrases: never a character of the value that broke
     it (a reason like ``gender: "<script>" is not a valid code`` quotes the field). The
     first rule of a row that broke several is the one counted."""
-    from kairos import contract
-
     extracts = [extract] if extract is not None else contract.extracts()
     columns = sorted({c.name for e in extracts for c in e.columns})
     names = ", ".join(_sql_str(c) for c in columns)

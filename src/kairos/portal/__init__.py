@@ -40,6 +40,7 @@ import csv
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
@@ -57,6 +58,7 @@ from kairos import locks, publish
 from kairos.config import Settings
 from kairos.files import write_json
 from kairos.publish import approval
+from kairos.publish.outcomes import outcome_dates, read_outcome
 
 SESSION_COOKIE = "kairos_session"
 SESSION_HOURS = 8
@@ -416,9 +418,10 @@ def _outcome_text(day: str | None, outcome: dict | None, published: bool) -> tup
 def _manager_rows(path: Path, manager: int) -> bytes:
     """The rows of one phone manager of a published list file, in the same format (a
     call list is one manager's day at most a few hundred rows: read whole)."""
-    import io
-
+    # lazy: only a Parquet download needs it
     import pyarrow.compute as pc
+
+    # lazy: only a Parquet download needs it
     import pyarrow.parquet as pq
 
     if path.suffix == ".parquet":
@@ -571,8 +574,6 @@ class _Portal:
 
     def _chosen_date(self, date: str | None) -> tuple[str | None, list[str]]:
         """The date to show (asked for, else the latest known) and the dates to offer."""
-        from kairos.pipeline import outcome_dates
-
         known = {*publish.published_dates(self.cfg), *outcome_dates(self.cfg)}
         dates = [d.isoformat() for d in sorted(known, reverse=True)]
         if date:
@@ -587,8 +588,6 @@ class _Portal:
         return day, dates
 
     def lists(self, request: Request, date: str | None = None, manager: str | None = None):
-        from kairos.pipeline import read_outcome
-
         user, team = self.current_user(request)
         day, dates = self._chosen_date(date)
         manifest, items = self.team_lists(dt.date.fromisoformat(day), team) if day else ({}, [])

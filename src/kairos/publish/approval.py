@@ -23,8 +23,12 @@ import json
 import re
 from pathlib import Path
 
+import duckdb
+
+from kairos import publish
 from kairos.config import Settings
 from kairos.files import write_json
+from kairos.publish.outcomes import read_outcome, write_outcome
 
 POLICIES = ("auto", "owner_team")
 MAX_COMMENT = 500
@@ -41,8 +45,6 @@ class DecisionRefused(Exception):
 
 def rule_policies(database: Path) -> dict[str, str]:
     """rule_code -> approval policy, from the catalogue in the warehouse (snapshot)."""
-    import duckdb
-
     with duckdb.connect(str(database), read_only=True) as con:
         return dict(
             con.execute("select rule_code, approval from reference.warning_rules").fetchall()
@@ -115,8 +117,6 @@ def decide(
     Raises DecisionRefused: 404 for a list that is not the team's (or not there at all:
     the portal never confirms another team's list exists), 409 for one not pending, 422
     for a rejection without a comment or an unknown decision."""
-    from kairos import publish
-    from kairos.pipeline import read_outcome, write_outcome
 
     if decision not in ("approve", "reject"):
         raise DecisionRefused("unknown decision", 422)
@@ -162,8 +162,6 @@ def decide(
 def history(cfg: Settings, list_id: str, before: dt.date, days: int = 30) -> list[dict]:
     """The list's size on each of the ``days`` published dates before ``before``, oldest
     first: {date, rows, status} (a date the list was not on is left out)."""
-    from kairos import publish
-
     out = []
     dates = [d for d in publish.published_dates(cfg) if d < before][-days:]
     for d in dates:
@@ -204,8 +202,6 @@ def approve_pending(cfg: Settings, day: dt.date, user: str, comment: str) -> lis
     """Approve every list of ``day`` still pending, each for its owner team, as ``user``;
     returns the lists approved. For the soak and the tests, which play the teams; a team
     decides in the portal."""
-    from kairos import publish
-
     directory = publish.published_dir(cfg, day)
     if directory is None:
         return []

@@ -178,7 +178,10 @@ class _Validator:
     expectation-suite pages are not rendered."""
 
     def __init__(self, docs_dir: Path):
+        # lazy: GX takes seconds to import; only a gate that evaluates with it loads it
         import great_expectations as gx
+
+        # lazy: GX takes seconds to import; only a gate that evaluates with it loads it
         from great_expectations.data_context.types.base import (
             DataContextConfig,
             InMemoryStoreBackendDefaults,
@@ -345,6 +348,7 @@ def _merge(total: list[ExpectationOutcome] | None, batch: list[ExpectationOutcom
 def _batches(reader, batch_rows: int):
     """Arrow tables of about ``batch_rows`` rows from a record-batch reader (DuckDB may
     hand out smaller batches, e.g. one per Parquet file)."""
+    # lazy: only a gate that hands rows to GX needs it
     import pyarrow as pa
 
     pending, size = [], 0
@@ -416,6 +420,7 @@ def run_suite(
         if outcomes is None:
             # No rows: a row suite passes vacuously only if that is acceptable to it; an
             # aggregate query always returns its one row, so empty means broken SQL.
+            # lazy: only a gate that hands rows to GX needs it
             import pandas as pd
 
             columns = [d[0] for d in con.execute(suite.query, used).description]

@@ -120,6 +120,7 @@ def _parse(entry) -> tuple[str, dict]:
 
 def _builder(entries: tuple[tuple[str, dict], ...]) -> Callable[[], list]:
     def build() -> list:
+        # lazy: GX takes seconds to import; reading a suite's YAML does not need it
         from great_expectations.expectations.expectation_configuration import (
             ExpectationConfiguration,
         )

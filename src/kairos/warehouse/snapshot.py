@@ -47,7 +47,7 @@ import duckdb
 from kairos import contract
 from kairos.config import Settings
 from kairos.files import sweep_dead, write_json
-from kairos.ingest.warehouse import open_warehouse, quiet, writer_lock
+from kairos.warehouse.store import open_warehouse, quiet, writer_lock
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
-"""What the publishing steps do (the order is :data:`kairos.pipeline.PUBLISH_STEPS`):
-gate the warehouse -> build the lists -> gate the lists -> publish. Every step reads
+"""The publishing steps, defined once (:data:`PUBLISH_STEPS`): gate the warehouse ->
+build the lists -> gate the lists -> publish. The publish DAG runs each as a task;
+``kairos publish`` runs them in one process (:func:`run`). Every step reads
 the analysts' snapshot, never the live warehouse file, so publishing never waits for (or
 blocks) a writer.
 
@@ -22,13 +23,19 @@ import datetime as dt
 import json
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from kairos import alerts, publish, quality, retention
 from kairos.config import Settings
 from kairos.files import relative
+from kairos.pipeline.build import Step, check_snapshot, run_steps
 from kairos.publish import approval
+from kairos.publish.outcomes import read_outcome, write_outcome
+from kairos.warehouse.store import GAP_EFFECT, history_gaps
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +68,6 @@ def build_record(cfg: Settings, day: dt.date) -> dict:
     """The build that made the data the lists come from: the latest successful
     ``build_warehouse`` run for the date in the snapshot's build ledger, and the dates of
     its trailing history it was built without (``history_gaps``; empty when whole)."""
-    import duckdb
-
-    from kairos.ingest.warehouse import GAP_EFFECT, history_gaps
-
     with duckdb.connect(str(_database(cfg)), read_only=True) as con:
         row = con.execute(
             "select dag_run_id, finished_at, message from audit.build_ledger"
@@ -143,8 +146,6 @@ def publish_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
     pending = [i for i, item in lists.items() if item["status"] == approval.PENDING]
     text = success_text(day, target, manifest)
     path = report(cfg, day, run_id, text)
-    from kairos.pipeline import write_outcome
-
     write_outcome(
         cfg,
         day,
@@ -232,6 +233,68 @@ def failure_text(cfg: Settings, day: dt.date, run_id: str, step: str, exc: BaseE
     )
 
 
+def _failure(step_name: str) -> Callable[[Step], Step]:
+    """Record the outcome and the report when a publishing step fails, then re-raise:
+    nothing new is published and the current lists stay."""
+
+    def wrap(step: Step) -> Step:
+        def guarded(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+            try:
+                return step(cfg, day, run_id, state)
+            except Exception as exc:
+                withheld = type(exc).__name__ == "GateFailed"
+                text = failure_text(cfg, day, run_id, step_name, exc)
+                kept = report(cfg, day, run_id, text)
+                write_outcome(
+                    cfg,
+                    day,
+                    {
+                        "status": "withheld" if withheld else "failed",
+                        "run_id": run_id,
+                        "step": step_name,
+                        "reason": short_reason(exc),
+                        "report": relative(kept, cfg.home),
+                        "lists": {},
+                    },
+                )
+                raise
+
+        guarded.__name__ = step_name
+        return guarded
+
+    return wrap
+
+
+@_failure("gate_warehouse")
+def _gate_warehouse(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    check_snapshot(cfg, day)
+    return {"warehouse_gate": gate_warehouse(cfg, day, run_id)}
+
+
+@_failure("build_lists")
+def _build_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    return {"staging": stage_lists(cfg, day, run_id)}
+
+
+@_failure("gate_lists")
+def _gate_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    gate, withheld = gate_lists(cfg, day, run_id, state["staging"])
+    return {"lists_gate": gate, "withheld": withheld}
+
+
+@_failure("publish")
+def _publish(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
+    return publish_lists(cfg, day, run_id, state)
+
+
+PUBLISH_STEPS: tuple[tuple[str, Step], ...] = (
+    ("gate_warehouse", _gate_warehouse),
+    ("build_lists", _build_lists),
+    ("gate_lists", _gate_lists),
+    ("publish", _publish),
+)
+
+
 @dataclass
 class RunOutcome:
     ok: bool
@@ -243,12 +306,10 @@ class RunOutcome:
 def run(cfg: Settings, day: dt.date, run_id: str) -> RunOutcome:
     """Every publishing step for ``day`` in this process (``kairos publish``); a failure
     calls the alert hook, as Airflow's failure callback does for the DAG."""
-    from kairos import pipeline
-
     try:
-        state = pipeline.run_steps(pipeline.PUBLISH_STEPS, cfg, day, run_id)
+        state = run_steps(PUBLISH_STEPS, cfg, day, run_id)
     except Exception as exc:
-        outcome = pipeline.read_outcome(cfg, day) or {}
+        outcome = read_outcome(cfg, day) or {}
         report_path = cfg.home / outcome["report"] if outcome.get("report") else None
         text = (
             report_path.read_text(encoding="utf-8")
@@ -257,5 +318,5 @@ def run(cfg: Settings, day: dt.date, run_id: str) -> RunOutcome:
         )
         alerts.send(cfg, text, {"business_date": day.isoformat(), "run_id": run_id})
         return RunOutcome(False, None, report_path, outcome.get("status", "failed"))
-    outcome = pipeline.read_outcome(cfg, day) or {}
+    outcome = read_outcome(cfg, day) or {}
     return RunOutcome(True, state["published"], cfg.home / outcome["report"], state["status"])

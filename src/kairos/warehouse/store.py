@@ -91,7 +91,7 @@ create table if not exists audit.engine_build_ledger (
 
 # Every dbt command that writes models, recorded before dbt starts (so a killed build is
 # recorded too): the dates whose partitions it may change (NULL: every date). The analysts'
-# snapshot copies those dates' partitions (kairos.snapshot).
+# snapshot copies those dates' partitions (kairos.warehouse.snapshot).
 DBT_INVOCATIONS_DDL = """
 create table if not exists audit.dbt_invocations (
     invocation_id varchar primary key,

@@ -10,6 +10,7 @@ naming the failed nodes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -19,7 +20,9 @@ from pathlib import Path
 import duckdb
 
 from kairos.config import Settings, environment_variable
-from kairos.ingest.warehouse import connect_writer, ensure_schema, open_warehouse, writer_lock
+from kairos.files import write_atomic
+from kairos.warehouse import snapshot as snapshots
+from kairos.warehouse.store import connect_writer, ensure_schema, open_warehouse, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,7 @@ def _release_duckdb() -> None:
     file open", or the next writer -- another process, or a read-only connection here --
     would fail on DuckDB's own lock.
     """
+    # lazy: dbt takes seconds to import; it loads when a dbt command runs
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     with DuckDBConnectionManager._LOCK:
@@ -107,6 +111,7 @@ def dbt(
 ) -> StepResult:
     """Run one dbt command against the warehouse, holding the writer lock. A command that
     ``writes_models`` is recorded in ``audit.dbt_invocations`` before it starts."""
+    # lazy: dbt takes seconds to import; it loads when a dbt command runs
     from dbt.cli.main import dbtRunner
 
     argv = [
@@ -218,8 +223,7 @@ DOCS_INPUTS = ("dbt_project.yml", "dbt_project", "seeds")
 def fingerprint(cfg: Settings, inputs: tuple[str, ...], *extra: str) -> str:
     """A digest of the project files under ``inputs`` (paths and bytes), dbt's version and
     ``extra``."""
-    import hashlib
-
+    # lazy: dbt takes seconds to import; it loads when a dbt command runs
     from dbt.version import __version__ as dbt_version
 
     digest = hashlib.sha256(f"dbt {dbt_version}\0".encode())
@@ -340,8 +344,6 @@ def docs(cfg: Settings, business_date: dt.date | None = None, force: bool = Fals
     the project and the warehouse's columns, not its rows, so it is regenerated only when
     one of them changed since it was last written (``force`` regenerates anyway);
     ``business_date`` is the build's, as in ``seed``."""
-    from kairos.files import write_atomic
-
     site = cfg.docs_site_dir
     stamp = site / ".fingerprint"
     expected = fingerprint(cfg, DOCS_INPUTS, *_catalog_columns(cfg))
@@ -370,9 +372,7 @@ def docs(cfg: Settings, business_date: dt.date | None = None, force: bool = Fals
     return site
 
 
-def snapshot(cfg: Settings) -> Path:
-    """Publish the analysts' read-only snapshot of the warehouse (:mod:`kairos.snapshot`):
+def refresh_snapshot(cfg: Settings) -> Path:
+    """Publish the analysts' read-only snapshot of the warehouse (:mod:`kairos.warehouse.snapshot`):
     the previous generation brought up to date, then swapped in."""
-    from kairos import snapshot as snapshots
-
     return snapshots.publish(cfg)

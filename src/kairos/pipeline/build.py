@@ -25,18 +25,19 @@ runs all come out the same way:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import duckdb
 
-from kairos import contract
+from kairos import alerts, contract, spark, warehouse
 from kairos.config import Settings
 from kairos.files import relative
+from kairos.ingest.lake import export_missing
+from kairos.publish.outcomes import outcome_dates
+from kairos.warehouse.store import connect_writer, describe_gaps, history_gaps
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,6 @@ SEALED = " delivery sealed"
 
 def _warehouse_state(cfg: Settings, con=None, engine: str = "duckdb"):
     """(good loads per date, build attempts per date on the engine) from the audit tables."""
-    from kairos.ingest.warehouse import connect_writer
 
     def read(c):
         loads = c.execute(
@@ -206,8 +206,6 @@ def record_build(
     message: str = "",
     engine: str = "duckdb",
 ) -> None:
-    from kairos.ingest.warehouse import connect_writer
-
     with connect_writer(cfg) as con:
         if engine == "duckdb":
             con.execute(
@@ -223,15 +221,11 @@ def record_build(
 
 
 def _dbt_seed(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    from kairos import warehouse
-
     return {"seed": asdict(warehouse.seed(cfg, day))}
 
 
 def _dbt_layer(layer: str) -> Step:
     def step(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-        from kairos import warehouse
-
         try:
             result = warehouse.build_layer(cfg, layer, day)
         except warehouse.DbtBuildError as exc:
@@ -247,8 +241,6 @@ def _record_built(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
     """Record the date built -- and, never silently, any date of its trailing history it
     was built without (a failed or missing date: see ``docs/orchestration.md``): in the
     build ledger's note, and in an alert to the people who act on the lists."""
-    from kairos import alerts
-    from kairos.ingest.warehouse import connect_writer, describe_gaps, history_gaps
 
     with connect_writer(cfg) as con:
         gaps = history_gaps(con, day)
@@ -265,17 +257,13 @@ def _record_built(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict
 
 
 def _dbt_docs(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    from kairos import warehouse
-
     return {"docs": str(warehouse.docs(cfg, day))}
 
 
 def _publish_snapshot(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
     """Checkpoint, copy and swap the analysts' read-only snapshot: only a whole, tested
     day reaches it, and publishing reads nothing else."""
-    from kairos import warehouse
-
-    return {"snapshot": str(warehouse.snapshot(cfg))}
+    return {"snapshot": str(warehouse.refresh_snapshot(cfg))}
 
 
 BUILD_STEPS: tuple[tuple[str, Step], ...] = (
@@ -295,8 +283,6 @@ BUILD_STEPS: tuple[tuple[str, Step], ...] = (
 def _lake_partitions(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
     """Every raw partition of the date in the lake: a date sealed before ``KAIROS_LAKE``
     was set (or whose file was lost) is written from the warehouse's sealed rows."""
-    from kairos.ingest.lake import export_missing
-    from kairos.ingest.warehouse import connect_writer
 
     if cfg.lake is None:
         raise PlanRefused("KAIROS_LAKE is not set: the Spark build reads its raw layer there")
@@ -306,10 +292,8 @@ def _lake_partitions(cfg: Settings, day: dt.date, run_id: str, state: dict) -> d
 
 
 def _spark_build(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    """``dbt build`` of the date on Spark (``tools/spark_build.py`` in its environment);
+    """``dbt build`` of the date on Spark (``spark/build.py`` in its environment);
     a failure is recorded in ``audit.engine_build_ledger``."""
-    from kairos import spark
-
     try:
         result = spark.build(cfg, day)
     except spark.SparkBuildFailed as exc:
@@ -334,14 +318,12 @@ SPARK_BUILD_STEPS: tuple[tuple[str, Step, str], ...] = (
 def full_refresh(cfg: Settings, run_id: str) -> list[dt.date]:
     """Every loaded date from scratch in one dbt run, then the build ledger, the docs and
     the snapshot, as a date-by-date build would leave them; returns the dates built."""
-    from kairos import warehouse
-
     warehouse.build(cfg, None, full_refresh=True)
     dates = complete_dates(cfg)
     for day in dates:
         record_build(cfg, day, run_id, "built", "full refresh")
     warehouse.docs(cfg, force=True)
-    warehouse.snapshot(cfg)
+    warehouse.refresh_snapshot(cfg)
     return dates
 
 
@@ -364,42 +346,6 @@ def run_steps(
         if timings is not None:
             timings[name] = seconds
     return state
-
-
-# -------------------------------------------------------------------------- publish
-
-
-def outcomes_dir(cfg: Settings) -> Path:
-
-    return cfg.publish_dir / "_outcomes"
-
-
-def read_outcome(cfg: Settings, day: dt.date) -> dict | None:
-    """What publishing did for ``day``: published, partial, withheld or failed, why."""
-    path = outcomes_dir(cfg) / f"{day.isoformat()}.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def outcome_dates(cfg: Settings) -> list[dt.date]:
-    """Dates publishing has an outcome for, oldest first."""
-    out = []
-    for path in outcomes_dir(cfg).glob("*.json"):
-        try:
-            out.append(dt.date.fromisoformat(path.stem))
-        except ValueError:
-            continue
-    return sorted(out)
-
-
-def write_outcome(cfg: Settings, day: dt.date, outcome: dict) -> Path:
-    from kairos.files import write_json
-
-    path = outcomes_dir(cfg) / f"{day.isoformat()}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"business_date": day.isoformat(), **outcome})
-    return path
 
 
 def snapshot_builds(cfg: Settings) -> dict[dt.date, tuple[dt.datetime, dt.datetime | None]]:
@@ -452,75 +398,3 @@ def check_snapshot(cfg: Settings, day: dt.date) -> None:
             f" but {day} was loaded again at {loaded_at:%Y-%m-%d %H:%M}: rebuild it first"
             f" (`kairos build --date {day}`)"
         )
-
-
-def _failure(step_name: str) -> Callable[[Step], Step]:
-    """Record the outcome and the report when a publishing step fails, then re-raise:
-    nothing new is published and the current lists stay."""
-
-    def wrap(step: Step) -> Step:
-        def guarded(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-            from kairos.publish import daily
-
-            try:
-                return step(cfg, day, run_id, state)
-            except Exception as exc:
-                withheld = type(exc).__name__ == "GateFailed"
-                text = daily.failure_text(cfg, day, run_id, step_name, exc)
-                report = daily.report(cfg, day, run_id, text)
-                write_outcome(
-                    cfg,
-                    day,
-                    {
-                        "status": "withheld" if withheld else "failed",
-                        "run_id": run_id,
-                        "step": step_name,
-                        "reason": daily.short_reason(exc),
-                        "report": relative(report, cfg.home),
-                        "lists": {},
-                    },
-                )
-                raise
-
-        guarded.__name__ = step_name
-        return guarded
-
-    return wrap
-
-
-@_failure("gate_warehouse")
-def _gate_warehouse(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    from kairos.publish import daily
-
-    check_snapshot(cfg, day)
-    return {"warehouse_gate": daily.gate_warehouse(cfg, day, run_id)}
-
-
-@_failure("build_lists")
-def _build_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    from kairos.publish import daily
-
-    return {"staging": daily.stage_lists(cfg, day, run_id)}
-
-
-@_failure("gate_lists")
-def _gate_lists(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    from kairos.publish import daily
-
-    gate, withheld = daily.gate_lists(cfg, day, run_id, state["staging"])
-    return {"lists_gate": gate, "withheld": withheld}
-
-
-@_failure("publish")
-def _publish(cfg: Settings, day: dt.date, run_id: str, state: dict) -> dict:
-    from kairos.publish import daily
-
-    return daily.publish_lists(cfg, day, run_id, state)
-
-
-PUBLISH_STEPS: tuple[tuple[str, Step], ...] = (
-    ("gate_warehouse", _gate_warehouse),
-    ("build_lists", _build_lists),
-    ("gate_lists", _gate_lists),
-    ("publish", _publish),
-)

@@ -20,26 +20,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+from bench.measure import measured
+
 START = dt.date(2026, 11, 1)
-
-
-def run_measured(argv: list[str], env: dict) -> tuple[float, float]:
-    """Run a command; return (seconds, peak RSS of it and its children in MiB)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed:\n{out[-5000:]}")
-    return seconds, usage.ru_maxrss / 1024
 
 
 def generator_fingerprint() -> str:
@@ -84,7 +70,7 @@ def main() -> int:
     )
     if not stamp.exists() or json.loads(stamp.read_text()) != params:
         shutil.rmtree(landing, ignore_errors=True)
-        seconds, rss = run_measured(
+        seconds, rss, _ = measured(
             [
                 kairos,
                 "generate",
@@ -115,8 +101,8 @@ def main() -> int:
     builds = []
     for k in range(args.days):
         day = start + dt.timedelta(days=k)
-        ingest_s, _ = run_measured([kairos, "ingest", "--date", str(day)], env)
-        build_s, build_rss = run_measured([kairos, "build", "--date", str(day)], env)
+        ingest_s, _ = measured([kairos, "ingest", "--date", str(day)], env)[:2]
+        build_s, build_rss = measured([kairos, "build", "--date", str(day)], env)[:2]
         builds.append(
             {
                 "date": str(day),

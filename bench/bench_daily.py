@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from bench.bench_ingest import BASELINE_CODE, to_utf8
+from bench.measure import measured
 
 START = dt.date(2026, 11, 1)
 
@@ -51,7 +52,7 @@ if phase == "ingest":
     timings["ingest"] = time.perf_counter() - t0
     rows = sum(r.rows_loaded + r.rows_quarantined for r in results)
 elif phase == "build":
-    from kairos import snapshot
+    from kairos.warehouse import snapshot
     pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, "bench", timings)
     rows = (snapshot.describe(cfg) or {}).get("made", "")  # how the snapshot was made
 else:
@@ -61,27 +62,6 @@ else:
 print("BENCH_RESULT", json.dumps({"timings": timings, "rows": rows}), flush=True)
 """
 MARK = "BENCH_RESULT "
-
-
-def measured(argv: list[str], env: dict, mark: str = "") -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS of it and its children in MiB, the last
-    line of its output that starts with ``mark``, without it)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv[:4])} failed:\n{out[-5000:]}")
-    if not mark:
-        lines = out.splitlines()
-    else:  # the mark may follow a line the child's stderr left unfinished (both merged)
-        lines = [line.split(mark, 1)[1] for line in out.splitlines() if mark in line]
-        if not lines:
-            raise SystemExit(f"{' '.join(argv[:4])} printed no {mark.strip()}:\n{out[-5000:]}")
-    return seconds, usage.ru_maxrss / 1024, lines[-1] if lines else ""
 
 
 def run_day(day: dt.date, env: dict) -> dict:

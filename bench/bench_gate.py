@@ -15,10 +15,10 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench.measure import measured
 
 DAY = dt.date(2026, 11, 21)
 
@@ -50,18 +50,6 @@ r = quality.run_gate(cfg, "bench", suites, day, database=Path(sys.argv[1]),
                      raise_on_failure=False)
 print(sum(s.rows for s in r.suites), r.success)
 """
-
-
-def measured(argv: list[str], env: dict) -> tuple[float, float, str]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv[:3])} failed:\n{out[-4000:]}")
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024, out.strip().splitlines()[-1]
 
 
 def main() -> int:

@@ -22,28 +22,18 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench.measure import measured
 
 DAY = dt.date(2026, 11, 21)
 
 
-def run_measured(code: str, env: dict) -> tuple[float, float, str]:
-    """Run Python code in a child process; return (seconds, peak RSS in MiB, stdout)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark step failed ({proc.returncode}):\n{code}\n{out}")
-    return seconds, usage.ru_maxrss / 1024, out
+def measured_code(code: str, env: dict) -> tuple[float, float, str]:
+    """Run Python code in a child process; (seconds, peak RSS in MiB, its last line)."""
+    return measured([sys.executable, "-c", code], env)
 
 
 def generate_code(landing: Path, subscribers: int, seed: int) -> str:
@@ -126,8 +116,8 @@ def main() -> int:
     print(f"bench-ingest: {n:,} subscribers, business date {DAY}, work dir {work}")
 
     small = max(n // 10, 1000)
-    _, small_rss, _ = run_measured(generate_code(small_home / "landing", small, args.seed), env)
-    gen_s, gen_rss, out = run_measured(generate_code(home / "landing", n, args.seed), env)
+    _, small_rss, _ = measured_code(generate_code(small_home / "landing", small, args.seed), env)
+    gen_s, gen_rss, out = measured_code(generate_code(home / "landing", n, args.seed), env)
     rows = json.loads(out)
     data_bytes = sum(f.stat().st_size for f in (home / "landing").rglob("*.dat"))
     print(
@@ -143,11 +133,11 @@ def main() -> int:
     to_utf8(home / "landing", utf8_dir)
     base_db = work / "baseline.duckdb"
     base_db.unlink(missing_ok=True)
-    base_s, base_rss, out = run_measured(
+    base_s, base_rss, out = measured_code(
         BASELINE_CODE.format(db=str(base_db), utf8=str(utf8_dir)), env
     )
     assert json.loads(out) == rows, "baseline read a different number of rows"
-    ing_s, ing_rss, out = run_measured(INGEST_CODE.format(day=DAY), env)
+    ing_s, ing_rss, out = measured_code(INGEST_CODE.format(day=DAY), env)
     assert json.loads(out) == rows, "ingest accounted for a different number of rows"
     ratio = ing_s / base_s
     print(

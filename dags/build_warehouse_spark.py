@@ -10,7 +10,7 @@ oldest completely loaded date after the last one built on Spark
 
 Steps (`kairos.pipeline.SPARK_BUILD_STEPS`), each in its engine's pool:
 `lake_partitions` (writes the date's raw partitions the lake lacks; pool
-`kairos_duckdb_writer`), `spark_build` (`tools/spark_build.py` in the Spark environment:
+`kairos_duckdb_writer`), `spark_build` (`spark/build.py` in the Spark environment:
 seeds, lake sources, `dbt build` of the date with every test; pool `kairos_spark_build`,
 `KAIROS_SPARK_POOL_SLOTS` slots -- it never holds DuckDB's writer), `record_spark_build`
 (pool `kairos_duckdb_writer`). Then `has_more` / `continue_backlog`. Publishing still

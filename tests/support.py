@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 from kairos import contract
@@ -74,3 +75,18 @@ def snapshot_differences(cfg) -> list[str]:
         return out
     finally:
         con.close()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# as the machine's probe starts it: no sandbox as root, and no background connections
+# (refused by the closed network, many at a time)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

@@ -1,12 +1,12 @@
 """Random SIGKILLs of ingest, build, snapshot and publish, alone and beside another
-Kairos process (``make chaos`` runs 100 of each); see ``tests/chaos.py`` for the
+Kairos process (``make chaos`` runs 100 of each); see ``tests/harness/chaos.py`` for the
 invariants checked after every kill and re-run."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests import chaos
+from tests.harness import chaos
 
 pytestmark = pytest.mark.slow
 

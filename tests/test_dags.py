@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from kairos import contract
-from kairos.ingest.warehouse import WRITER_POOL
 from kairos.sample import generate
+from kairos.warehouse.store import WRITER_POOL
 from tests.conftest import DAY
 from tests.support import PROJECT
 
@@ -106,7 +106,7 @@ def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
     from kairos.airflow_local import asset_events, run_dag
 
     alerts = tmp_path / "alerts.jsonl"
-    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.harness.alert_sink:record")
     monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
     monkeypatch.setenv("KAIROS_SENSOR_POKE_S", "1")
     monkeypatch.setenv("KAIROS_SENSOR_TIMEOUT_S", "3")
@@ -327,7 +327,7 @@ def test_a_failing_plan_fires_the_failure_callback(airflow_db, cfg, monkeypatch,
     from kairos.airflow_local import run_dag
 
     alerts = tmp_path / "alerts.jsonl"
-    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.harness.alert_sink:record")
     monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
     result = run_dag(cfg, "publish_target_lists", DAY)
     assert result.state == "failed"
@@ -463,7 +463,7 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days, monkeypatch
     assert pipeline.plan_build(cfg).dates == (d3,)
 
     alerts = tmp_path / "alerts.jsonl"
-    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.harness.alert_sink:record")
     monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
     third = run_dag(cfg, "build_warehouse", d3, scheduled=True)
     assert third.ok, third.task_states
@@ -481,7 +481,7 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days, monkeypatch
     con.close()
     assert f"built over a hole in its 30-day history: {d2} (build failed)" in note
     assert "30-day windows" in note
-    from kairos.publish import daily
+    from kairos.pipeline import daily
 
     record = daily.build_record(cfg, d3)
     assert record["history_gaps"] == [{"date": str(d2), "status": "build failed"}]

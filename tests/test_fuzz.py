@@ -1,12 +1,12 @@
 """The ingest under a few hundred mutated deliveries (``make fuzz`` runs a thousand and
-more); see ``tests/fuzzing.py`` for what each case must satisfy."""
+more); see ``tests/harness/fuzzing.py`` for what each case must satisfy."""
 
 from __future__ import annotations
 
 import pytest
 
 from kairos.ingest import scan
-from tests import fuzzing
+from tests.harness import fuzzing
 
 
 def test_mutated_deliveries_load_whole_or_are_refused_with_a_reason(tmp_path):

@@ -20,25 +20,13 @@ from fastapi.testclient import TestClient
 
 from kairos import pipeline, portal, publish
 from kairos.ingest import ingest_dates
-from kairos.publish import daily
+from kairos.pipeline import daily
 from kairos.sample import generate
 from tests.conftest import DAY, module_home
+from tests.support import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# as the machine's probe starts it: no sandbox as root, and no background connections
-# (refused by the closed network, many at a time)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery"
 
 
@@ -366,7 +354,7 @@ def test_marketing_lists_wait_for_their_team_and_service_notices_approve_themsel
     """Publishing marks each certified list by its rule's policy: care-team's service
     notices are live at once; data-traffic-team's marketing lists wait, cannot be
     downloaded and are not worked by CRM until approved."""
-    from kairos.pipeline import read_outcome
+    from kairos.publish.outcomes import read_outcome
     from kairos.sample import execution
 
     cfg, _ = published

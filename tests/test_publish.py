@@ -18,7 +18,8 @@ import pytest
 from kairos import contract, pipeline, publish, quality
 from kairos.config import Settings
 from kairos.ingest import ingest_dates
-from kairos.publish import daily
+from kairos.pipeline import daily
+from kairos.publish import outcomes
 from kairos.sample import generate
 from tests.conftest import module_home
 from tests.support import PROJECT
@@ -53,7 +54,7 @@ def home(built, tmp_path, monkeypatch):
     shutil.copytree(built.home / "snapshot", copy / "snapshot")
     monkeypatch.setenv("KAIROS_HOME", str(copy))
     monkeypatch.setenv("KAIROS_TEST_ALERTS", str(tmp_path / "alerts.jsonl"))
-    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.alert_sink:record")
+    monkeypatch.setenv("KAIROS_ALERT_HOOK", "tests.harness.alert_sink:record")
     return Settings.from_env()
 
 
@@ -586,7 +587,7 @@ def test_a_list_far_below_its_own_history_is_withheld(home, monkeypatch):
     outcome = daily.run(home, DAY, "emptied")
     assert outcome.ok and outcome.status == "partial", outcome.report.read_text()
     list_id = broken["list_id"]
-    recorded = pipeline.read_outcome(home, DAY)["lists"][list_id]
+    recorded = outcomes.read_outcome(home, DAY)["lists"][list_id]
     assert recorded["status"] == "withheld"
     reasons = " ".join(recorded["reasons"])
     assert "list size not below its own recent history" in reasons
@@ -638,7 +639,7 @@ def test_a_list_level_failure_withholds_that_list_only(home, monkeypatch):
     assert (aside / f"{list_id}.parquet").exists()
     text = outcome.report.read_text()
     assert f"{list_id}" in text and "WITHHELD" in text and "list_rows=1" in text
-    recorded = pipeline.read_outcome(home, DAY)
+    recorded = outcomes.read_outcome(home, DAY)
     assert recorded["status"] == "partial"
     assert recorded["lists"][list_id]["status"] == "withheld"
     alerts = [
@@ -663,7 +664,7 @@ def test_publishing_refuses_a_snapshot_older_than_the_build(home):
     assert not outcome.ok
     text = outcome.report.read_text()
     assert "loaded again" in text and f"kairos build --date {DAY}" in text
-    assert pipeline.read_outcome(home, DAY)["status"] == "failed"
+    assert outcomes.read_outcome(home, DAY)["status"] == "failed"
     assert not (home.publish_dir / "lists" / DAY.isoformat()).exists()
 
 

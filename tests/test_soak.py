@@ -25,7 +25,8 @@ def test_three_days_under_the_real_scheduler(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            str(PROJECT / "bench" / "soak.py"),
+            "-m",
+            "tests.harness.soak",
             "--days",
             "3",
             "--plan",
@@ -38,6 +39,7 @@ def test_three_days_under_the_real_scheduler(tmp_path):
             "3",
         ],
         env=env,
+        cwd=PROJECT,
         capture_output=True,
         text=True,
         timeout=1500,

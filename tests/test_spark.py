@@ -4,7 +4,7 @@ ingest path writes, every mart equal to DuckDB's.
 
 One delivery of two business dates is ingested once with ``KAIROS_LAKE`` set, then built
 day by day on both engines: DuckDB through Kairos's own build, Spark through
-``tools/spark_build.py`` (seeds, lake sources, ``dbt build`` per date, every dbt test
+``spark/build.py`` (seeds, lake sources, ``dbt build`` per date, every dbt test
 included). The second date takes the incremental path on both: delete+insert on DuckDB,
 insert_overwrite of the date's partition on Spark.
 
@@ -42,7 +42,7 @@ def spark_build(cfg, *args: str) -> subprocess.CompletedProcess:
     log = cfg.home / "spark-build.log"
     with log.open("a") as out:
         done = subprocess.run(
-            [str(SPARK_PYTHON), str(ROOT / "tools" / "spark_build.py"), *args],
+            [str(SPARK_PYTHON), str(ROOT / "spark" / "build.py"), *args],
             env={**os.environ, "KAIROS_HOME": str(cfg.home), "KAIROS_LAKE": str(cfg.lake)},
             stdout=out,
             stderr=subprocess.STDOUT,

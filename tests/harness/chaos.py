@@ -23,7 +23,7 @@ The survivor must end as the matrix says: it waited for the lock the victim held
 finished, or it refused with a one-line reason (exit 2, no traceback). Then the
 invariants are checked, the victim is re-run to its end, and they are checked again.
 
-``python -m tests.chaos --cases 100 --pairs 100`` (``make chaos``) prints the tally; the
+``python -m tests.harness.chaos --cases 100 --pairs 100`` (``make chaos``) prints the tally; the
 suite runs a sample of each.
 """
 

@@ -10,7 +10,7 @@ Spark warehouse and its metastore lie under ``$KAIROS_HOME/spark`` (profiles.yml
    order (without a date, one build of every date in the lake). Its tests are those of
    Kairos's layer builds together (``buildable``: a test reading a seed runs too).
 
-    python tools/spark_build.py --date 2026-11-01 --date 2026-11-02
+    python spark/build.py --date 2026-11-01 --date 2026-11-02
 
 Exits non-zero at the first step that fails, after a ``spark-build: failed <node>: <status>``
 line per failed node (``kairos.spark`` reads them). Runs only dbt: it does not import Kairos,

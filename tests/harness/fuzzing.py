@@ -13,7 +13,7 @@ file -- lands it, loads it, and checks what the README's fault matrix promises:
   decoded in its declared encoding -- and, after a change of encoding, one the original
   delivery held (a UTF-8 file declared GBK must not load as mojibake).
 
-``python -m tests.fuzzing --cases 1000`` (``make fuzz``) prints the tally; the test suite
+``python -m tests.harness.fuzzing --cases 1000`` (``make fuzz``) prints the tally; the test suite
 runs a few hundred cases with a fixed seed.
 """
 
@@ -36,7 +36,7 @@ from kairos.config import Settings
 from kairos.control import ControlRecord
 from kairos.ingest import DeliveryRefused, LoadFailed, NotDelivered
 from kairos.ingest.load import Limits, load_extract
-from kairos.ingest.warehouse import connect_writer
+from kairos.warehouse.store import connect_writer
 
 DAY = dt.date(2026, 11, 21)
 GOOD = ("loaded", "replaced", "unchanged")

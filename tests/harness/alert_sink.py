@@ -1,4 +1,4 @@
-"""An alert hook for the tests (``KAIROS_ALERT_HOOK=tests.alert_sink:record``): appends
+"""An alert hook for the tests (``KAIROS_ALERT_HOOK=tests.harness.alert_sink:record``): appends
 each alert to the file named by ``KAIROS_TEST_ALERTS``."""
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ per day. Exit status 1 if any row is not as expected. ``--restart-day N`` stops 
 starts Airflow while day N's ingest runs are under way, as an operator restarting
 ``make airflow`` would; that day must still publish.
 
-    python bench/soak.py --days 30 --subscribers 1500       # make soak
-    python bench/soak.py --days 3 --plan short               # what CI runs
-    python bench/soak.py --days 2 --plan short --engines duckdb,spark   # Spark beside
+    python -m tests.harness.soak --days 30 --subscribers 1500       # make soak
+    python -m tests.harness.soak --days 3 --plan short               # what CI runs
+    python -m tests.harness.soak --days 2 --plan short --engines duckdb,spark   # Spark beside
 
 With ``--engines duckdb,spark`` each date is built on Spark too (``build_warehouse_spark``)
 and the row says so; at the end the task instances show the pools at work: no two tasks
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import signal
@@ -34,12 +33,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from kairos import airflow_local
+
+REPO = Path(__file__).resolve().parents[2]
 
 # day number (1-based) -> faults planted in that day's delivery
 PLANS = {
@@ -140,8 +139,8 @@ def pools_held(airflow: Airflow) -> bool:
     """What the scheduler did with the pools, from its task instances: no two tasks of
     DuckDB's writer pool ever ran at once, and DuckDB's tasks did run while a Spark build
     ran (the Spark build held the Spark pool, not DuckDB's)."""
-    from kairos.ingest.warehouse import WRITER_POOL
     from kairos.spark import POOL as SPARK_POOL
+    from kairos.warehouse.store import WRITER_POOL
 
     def spans(pool: str) -> list[tuple[dt.datetime, dt.datetime, str]]:
         found, offset = [], 0
@@ -187,11 +186,11 @@ class Airflow:
     """Airflow (``kairos scheduler``, or Airflow's parts and a Celery worker) in its own
     process groups, and its REST API."""
 
-    def __init__(self, home: Path, port: int, env: dict[str, str], executor: str = "local"):
-        self.home, self.port, self.env, self.executor = home, port, env, executor
+    def __init__(self, cfg, port: int, env: dict[str, str], executor: str = "local"):
+        self.home, self.port, self.env, self.executor = cfg.airflow_home, port, env, executor
         self.base = f"http://127.0.0.1:{port}"
+        self.api = airflow_local.Api(cfg, self.base)
         self.procs: list[subprocess.Popen] = []
-        self.token: str | None = None
 
     @property
     def proc(self) -> subprocess.Popen | None:
@@ -230,7 +229,7 @@ class Airflow:
         and start it again: the day's runs must go on and finish."""
         log = Path(self.log.name)
         self.stop()
-        self.procs, self.token = [], None
+        self.procs, self.api.token = [], None
         self.start(log)
         self.wait_ready(dag_ids)
 
@@ -248,56 +247,23 @@ class Airflow:
             self.log.close()
 
     def request(self, method: str, path: str, body: dict | None = None):
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        for attempt in range(5):  # SQLite behind the API: a busy moment answers 500
-            try:
-                with urllib.request.urlopen(req, timeout=30) as resp:
-                    return json.loads(resp.read() or b"null")
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 or attempt == 4:
-                    raise
-                time.sleep(2)
+        return self.api.request(method, path, body)
 
     def wait_ready(self, dag_ids: list[str], timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
-        passwords = Path(self.env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
         while time.monotonic() < deadline:
             if part := self.exited():
                 raise RuntimeError(f"airflow {part} exited (log: {self.log.name})")
-            try:
-                if self.token is None and passwords.exists():
-                    password = json.loads(passwords.read_text())["admin"]
-                    req = urllib.request.Request(
-                        self.base + "/auth/token",
-                        data=json.dumps({"username": "admin", "password": password}).encode(),
-                        headers={"Content-Type": "application/json"},
-                        method="POST",
-                    )
-                    with urllib.request.urlopen(req, timeout=10) as resp:
-                        self.token = json.loads(resp.read())["access_token"]
-                if self.token:
-                    found = {d["dag_id"] for d in self.request("GET", "/api/v2/dags")["dags"]}
-                    if set(dag_ids) <= found:
-                        return
-            except (urllib.error.URLError, ConnectionError, KeyError, ValueError):
-                pass
+            if set(dag_ids) <= self.api.dag_ids():
+                return
             time.sleep(3)
         raise TimeoutError("Airflow did not come up with the Kairos DAGs")
 
     def unpause(self, dag_id: str) -> None:
-        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        self.api.unpause(dag_id)
 
     def trigger(self, dag_id: str, logical_date: dt.datetime, conf: dict | None = None) -> str:
-        run = self.request(
-            "POST",
-            f"/api/v2/dags/{dag_id}/dagRuns",
-            {"logical_date": logical_date.isoformat(), "conf": conf or {}},
-        )
-        return run["dag_run_id"]
+        return self.api.trigger(dag_id, logical_date, conf)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
@@ -334,6 +300,7 @@ def observe(cfg, day: dt.date) -> dict:
     import duckdb
 
     from kairos import contract, pipeline
+    from kairos.publish import outcomes
 
     delivered = sum(1 for e in contract.extracts() if e.control_path(cfg.landing, day).exists())
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
@@ -365,7 +332,7 @@ def observe(cfg, day: dt.date) -> dict:
         ).fetchone()[0]
     finally:
         con.close()
-    outcome = pipeline.read_outcome(cfg, day) or {}
+    outcome = outcomes.read_outcome(cfg, day) or {}
     lists = outcome.get("lists", {})
     return {
         "delivered": delivered,
@@ -462,8 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         "KAIROS_SENSOR_POKE_S": "5",
         "KAIROS_SENSOR_TIMEOUT_S": "120",
         "KAIROS_RETRY_DELAY_S": "5",
-        "KAIROS_ALERT_HOOK": "bench.soak_alerts:record",
-        "KAIROS_SOAK_ALERTS": str(args.home / "alerts.jsonl"),
+        "KAIROS_ALERT_HOOK": "tests.harness.alert_sink:record",
+        "KAIROS_TEST_ALERTS": str(args.home / "alerts.jsonl"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **(celery_environment(args.home.resolve()) if args.executor == "celery" else {}),
         **(spark_environment(args.home.resolve()) if spark else {}),
@@ -473,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     airflow_local.ensure_metadata_db(cfg)
     dags = ["ingest_boss", "ingest_crm", "ingest_bi", "build_warehouse", "publish_target_lists"]
     dags += ["build_warehouse_spark"] if spark else []
-    airflow = Airflow(cfg.airflow_home, port, env, args.executor)
+    airflow = Airflow(cfg, port, env, args.executor)
     started = time.monotonic()
     rows: list[str] = []
     all_ok = True
@@ -569,7 +536,7 @@ def _settle(
     """Wait until the day is resolved: the ingest runs have ended; if every system
     completed the day, publishing has an outcome for it (or a build failed); then nothing
     downstream is queued or running for three looks in a row (continuations included)."""
-    from kairos import pipeline
+    from kairos.publish import outcomes
 
     def sleep():
         if time.monotonic() > deadline:
@@ -579,7 +546,7 @@ def _settle(
     while not all(airflow.run_state(d, r) in ("success", "failed") for d, r in runs.items()):
         sleep()
     completed = all(airflow.task_state(d, r, "day_complete") == "success" for d, r in runs.items())
-    while completed and pipeline.read_outcome(cfg, day) is None:
+    while completed and outcomes.read_outcome(cfg, day) is None:
         if airflow.failed_runs("build_warehouse", since):
             break
         sleep()

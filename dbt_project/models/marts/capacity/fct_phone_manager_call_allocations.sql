@@ -1,12 +1,12 @@
--- Phone managers' calls (seed 001, domain §3): every call task the contact policy
--- dispatched to a VIP or four-star-plus customer goes to the customer's own phone
--- manager, who can make daily_call_capacity calls that day. One row per business date
+-- Phone managers' calls (docs/domain.md#tiers-and-phone-managers): every call task the
+-- contact policy dispatched to a VIP or four-star-plus customer goes to the customer's own
+-- phone manager, who can make daily_call_capacity calls that day. One row per business date
 -- and call task in a manager's queue: the day's new call tasks and the tasks deferred the
 -- day before, which go first (macro call_queue_rank). Within capacity a task is called;
 -- over it, the rule says (warning_rules.over_capacity): `defer` waits for the next day
 -- (once: deferred again, it falls back to SMS), `sms` is an SMS the same day. A deferred
--- task meets the contact policy again on its new day: if the customer has since opted
--- out, complained or been contacted, it is withdrawn (not in the queue, not called).
+-- task meets the contact policy again on its new day: if the customer has since opted out,
+-- complained or been contacted, it is withdrawn (not in the queue, not called).
 --
 -- Deferral makes a day depend on the day before. A daily build reads the day before's
 -- deferrals from this table; a full build walks the dates in order in a recursive CTE
@@ -43,12 +43,12 @@ with {% if walk %}recursive{% endif %}
 
 managers as (
 
-    select
+    select distinct
         business_date,
         phone_manager_id,
         daily_call_capacity
-    from {{ ref('stg_crm__phone_managers') }}
-    where {{ for_business_date() }} and is_active
+    from {{ ref('int_phone_manager_customers') }}
+    where {{ for_business_date() }}
 
 ),
 
@@ -58,8 +58,8 @@ customers as (
         business_date,
         customer_id,
         phone_manager_id
-    from {{ ref('stg_crm__customers') }}
-    where {{ for_business_date() }} and phone_manager_id is not null
+    from {{ ref('int_phone_manager_customers') }}
+    where {{ for_business_date() }}
 
 ),
 

@@ -1,7 +1,7 @@
--- Planned marketing calls (seed 001, domain §3): a phone manager's capacity left after
--- the day's key-moment calls is filled with calls to their own customers who have no
--- warning that day, chosen by preference. One row per business date, manager and
--- customer called.
+-- Planned marketing calls (docs/domain.md#tiers-and-phone-managers): a phone manager's
+-- capacity left after the day's key-moment calls is filled with calls to their own
+-- customers who have no warning that day, chosen by preference. One row per business date,
+-- manager and customer called.
 --
 -- Eligible: the manager's customer that day with no key-moment warning (whatever its
 -- decision -- a suppressed warning is a reason not to call either) and no call in the
@@ -20,25 +20,22 @@
 
 with
 
+customers as (
+
+    select * from {{ ref('int_phone_manager_customers') }}
+    where {{ for_business_date() }}
+
+),
+
+-- a manager with no customer that day has nobody to plan a call to
 managers as (
 
     select
         business_date,
         phone_manager_id,
-        daily_call_capacity
-    from {{ ref('stg_crm__phone_managers') }}
-    where {{ for_business_date() }} and is_active
-
-),
-
-customers as (
-
-    select
-        business_date,
-        customer_id,
-        phone_manager_id
-    from {{ ref('stg_crm__customers') }}
-    where {{ for_business_date() }} and phone_manager_id is not null
+        max(daily_call_capacity) as daily_call_capacity
+    from customers
+    group by business_date, phone_manager_id
 
 ),
 

@@ -1,4 +1,4 @@
-"""TIE idea evaluation (issue 13, part 3; seed 000): candidate ideas scored on the four
+"""TIE idea evaluation (docs/domain.md#tie-idea-evaluation): candidate ideas scored on the four
 indicator groups with documented weights, the indicators the warehouse can measure taken
 from it -- target customer scale and degree of need from the key moments and the
 dissatisfied pool the idea addresses, the expected satisfaction lift from comparable care

@@ -522,7 +522,8 @@ def test_kairos_evaluate_without_ground_truth_says_so(history, capsys, tmp_path,
     assert "no generator ground truth" in capsys.readouterr().err
 
 
-# --- the service standard: CSI, mystery shopper and process audits linked (seed 002) --
+# --- the service standard: CSI, mystery shopper and process audits linked ---------------
+# (docs/domain.md#three-measurements)
 
 STANDARD_GROUPS = "select * from intermediate.int_service_standard_compliance"
 

@@ -19,7 +19,8 @@ from tests.conftest import module_home
 pytestmark = pytest.mark.slow
 
 OPERATOR_TABLE = {
-    # segment: covered, participation rate, before, after (domain.md §4, at 1:100)
+    # segment: covered, participation rate, before, after, at 1:100
+    # (docs/domain.md#dissatisfied-pool)
     "tariff_sensitive": (3_800, 0.19, 67.2, 75.8),
     "hotline_preferring": (1_800, 0.33, 71.8, 78.2),
     "mobile_internet_active": (15_000, 0.24, 69.3, 76.8),
@@ -311,7 +312,7 @@ def test_subscriber_profiles_built_over_the_old_view_keep_every_date(cfg):
     at a time. A warehouse built before takes every date on its next build, not only
     that date's: the surveys, audits and care activities of earlier dates keep their
     profiles."""
-    from kairos.ingest.warehouse import connect_writer
+    from kairos.warehouse.store import connect_writer
 
     days = [dt.date(2026, 11, 19) + dt.timedelta(days=k) for k in range(2)]
     generate(cfg.landing, days[0], 2, 1500, 5, progress=False)
@@ -346,8 +347,9 @@ def test_subscriber_profiles_built_over_the_old_view_keep_every_date(cfg):
 
 
 def test_short_boards_split_the_balance_reminder_by_group(november):
-    """domain §5: reminders are the short board of high-ARPU GoTone VIPs and of low-ARPU
-    Easyown customers, and the two groups want the remedy by different channels."""
+    """Reminders are the short board of high-ARPU GoTone VIPs and of low-ARPU Easyown
+    customers (docs/domain.md#short-boards), and the two groups want the remedy by
+    different channels."""
     cfg, _ = november
     boards = {
         r["group_value"]: r
@@ -361,15 +363,15 @@ def test_short_boards_split_the_balance_reminder_by_group(november):
     assert easyown["group_preferred_channel"] == "sms"
     mzone = [b for g, b in boards.items() if g.startswith("mzone /")]
     assert mzone and {b["indicator"] for b in mzone} == {"hotline"}
-    # the cause behind each, from the service standard (seed 002): the VIPs' reminder does
-    # not come by the call they prefer, the Easyown reminder does not state the spending,
-    # the M-Zone hotline line answers slowly
+    # the cause behind each, from the service standard (docs/domain.md#three-measurements):
+    # the VIPs' reminder does not come by the call they prefer, the Easyown reminder does
+    # not state the spending, the M-Zone hotline line answers slowly
     assert (gotone["weak_standard_item"], easyown["weak_standard_item"]) == ("RM03", "RM02")
     assert {b["weak_standard_item"] for b in mzone} == {"HL01"}
 
 
 def test_kano_classes_recover_the_planted_ones_and_tier_the_short_boards(november):
-    """seed 004: each indicator's KANO class per group, from penalty-reward contrasts, is
+    """docs/domain.md#kano: each indicator's KANO class per group, from penalty-reward contrasts, is
     the class the generator planted for the group's brand (manifest planted.kano); a class
     is named only on its evidence, and the short boards tier their remedies by it."""
     cfg, manifest = november
@@ -520,11 +522,11 @@ def test_no_duckdb_progress_bar_reaches_a_task_log(cfg):
     import subprocess
     import sys
 
-    from kairos.ingest.warehouse import open_warehouse
+    from kairos.warehouse.store import open_warehouse
 
     cfg.warehouse.parent.mkdir(parents=True)
     code = (
-        "from kairos.config import Settings; from kairos.ingest.warehouse import open_warehouse;"
+        "from kairos.config import Settings; from kairos.warehouse.store import open_warehouse;"
         " con = open_warehouse(Settings.from_env());"
         " con.execute('select count(*) from range(600000000) t(x) where x % 7 = 3').fetchall()"
     )
@@ -536,7 +538,7 @@ def test_no_duckdb_progress_bar_reaches_a_task_log(cfg):
         assert con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
     finally:
         con.close()
-    profile = (warehouse._profiles_dir(cfg) / "profiles.yml").read_text(encoding="utf-8")
+    profile = (warehouse.runner._profiles_dir(cfg) / "profiles.yml").read_text(encoding="utf-8")
     assert "enable_progress_bar: false" in profile
 
 

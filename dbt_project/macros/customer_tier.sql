@@ -1,5 +1,5 @@
-{#- The contact tier of domain §3: VIP and four stars and above get a phone manager,
-    below four stars get SMS. -#}
+{#- The contact tier (docs/domain.md#tiers-and-phone-managers): VIP and four stars and
+    above get a phone manager, below four stars get SMS. -#}
 {% macro customer_tier(is_vip, star_level) -%}
     case
         when {{ is_vip }} then 'vip'

@@ -44,7 +44,8 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- A phone interview longer than phone_survey_max_seconds (seed 002: its answers degrade). -#}
+{#- A phone interview longer than phone_survey_max_seconds: its answers degrade
+    (docs/domain.md#three-measurements). -#}
 {% macro is_long_phone_survey(channel='survey_channel', seconds='duration_seconds') -%}
     coalesce({{ channel }} = 'phone' and {{ seconds }} > {{ var('phone_survey_max_seconds') }}, false)
 {%- endmacro %}

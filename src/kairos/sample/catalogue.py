@@ -102,7 +102,7 @@ TAG_CODES = [
 ARPU_BANDS = [(50, "lt50"), (100, "50_100"), (200, "100_200"), (500, "200_500"), (1e12, "ge500")]
 INDICATORS = ["network", "tariff", "billing", "hotline", "store", "reminders"]
 
-# KANO classes (seed 004) the simulated customers answer by, per brand, one letter per
+# KANO classes (docs/domain.md#kano) the simulated customers answer by, per brand, one letter per
 # indicator above: M must-be (a low score pulls overall satisfaction down, a high one does
 # not lift it), O one-dimensional (both, in proportion), A attractive (a high score lifts
 # it, a low one does not hurt). Network is a must-be and billing one-dimensional for every
@@ -143,7 +143,8 @@ BRAND_CODES = ["gotone", "mzone", "easyown"]  # BRANDS in the warehouse's codes
 
 @dataclass(frozen=True)
 class CareActivity:
-    """A monthly differentiated-care activity aimed at one segment (domain §4)."""
+    """A monthly differentiated-care activity aimed at one segment of the pool
+    (docs/domain.md#dissatisfied-pool)."""
 
     slot: int
     segment: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from kairos import contract
+from kairos import airflow_local, contract, locks, publish
 from kairos.config import Settings
+from kairos.sample import generate
 
 
 def _print_key_moments(con, business_date: dt.date) -> None:
@@ -54,10 +56,6 @@ def _print_key_moments(con, business_date: dt.date) -> None:
 
 def _print_lists(cfg, business_date: dt.date) -> None:
     """Where the certified lists are, and how campaign teams get them."""
-    import json
-
-    from kairos import publish
-
     directory = publish.published_dir(cfg, business_date)
     reports = sorted((cfg.publish_dir / "_reports").glob(f"{business_date}-*.txt"))
     if directory is None:
@@ -157,8 +155,6 @@ def run(cfg: Settings, business_date: dt.date, subscribers: int, seed: int) -> i
     """The demo, holding Kairos's Airflow lock (``kairos.airflow_local.lock_path``) for
     its whole run: refused at once, saying why, while ``kairos scheduler`` runs on the
     same data root -- and ``kairos scheduler`` refuses while the demo runs."""
-    from kairos import airflow_local, locks
-
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(airflow_local.hold_airflow(cfg, "kairos demo", DEMO_BESIDE_AIRFLOW))
@@ -169,8 +165,6 @@ def run(cfg: Settings, business_date: dt.date, subscribers: int, seed: int) -> i
 
 
 def _run(cfg: Settings, business_date: dt.date, subscribers: int, seed: int) -> int:
-    from kairos import airflow_local
-
     airflow_local.configure(cfg, quiet=True)
     print(f"Kairos demo: business date {business_date}, {subscribers:,} subscribers, seed {seed}")
     print(f"  data root       {cfg.home}")
@@ -179,7 +173,6 @@ def _run(cfg: Settings, business_date: dt.date, subscribers: int, seed: int) -> 
         airflow_local.ensure_metadata_db(cfg)
 
     print(f"2/5 generating the day's BOSS, CRM and BI extracts into {cfg.landing} ...")
-    from kairos.sample import generate
 
     generate(cfg.landing, business_date, 1, subscribers, seed, progress=sys.stderr.isatty())
 

@@ -15,6 +15,9 @@ from pathlib import Path
 import duckdb
 
 from kairos.config import Settings
+from kairos.sample import catalogue as cat
+from kairos.sample.execution import expected_uplift
+from kairos.sample.measurement import planted_cause
 
 # planted key moment -> the catalogue rule meant to find it
 MOMENT_RULES = {
@@ -123,8 +126,6 @@ def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
 def _causes(con) -> list[dict]:
     """Per short board of a brand group or a city: the weak service-standard item the
     report names beside the cause the generator planted (kairos.sample.measurement)."""
-    from kairos.sample.measurement import planted_cause
-
     boards = _rows(
         con,
         """select group_type, group_value, indicator, surveys, weak_standard_item,
@@ -142,8 +143,6 @@ def _causes(con) -> list[dict]:
 def _kano(con) -> list[dict]:
     """Per brand and indicator: the KANO class the report names (or leans to) beside the
     class the generator planted (catalogue.KANO)."""
-    from kairos.sample import catalogue as cat
-
     planted = {
         (code, ind): cat.KANO_CLASSES[c]
         for code, classes in zip(cat.BRAND_CODES, cat.KANO, strict=True)
@@ -241,8 +240,6 @@ def rule_effects(con, landing: Path) -> list[dict]:
     implies for all targets against the holdout is share x reached share x (1 - holdout
     rate): only the reached can be moved, and only those who would not have met the goal
     anyway (``execution.expected_uplift``)."""
-    from kairos.sample.execution import expected_uplift
-
     effects = planted_effects(landing)
     if effects is None:
         return []

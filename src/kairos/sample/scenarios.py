@@ -4,13 +4,13 @@
 score (so regression to the mean is planted), 10% control, random participation driven
 by each customer's preferences.
 
-``operator-2010``: the operator's 2010 results table (domain.md §4) planted at 1:100
-scale -- the five segments' coverage, participation rates and participants' satisfaction
-before and after -- on a three-day timeline (screening interview on day 1 of the month,
-the activity on day 2, follow-up interview on day 3), so that the warehouse, computing
-from raw extracts, must print the published table back. A 10% control group, surveyed
-like the members, rises by 40% of the published lift on its own: the control-adjusted
-lift is 60% of the naive one.
+``operator-2010``: the operator's 2010 results table (docs/domain.md#dissatisfied-pool)
+planted at 1:100 scale -- the five segments' coverage, participation rates and
+participants' satisfaction before and after -- on a three-day timeline (screening
+interview on day 1 of the month, the activity on day 2, follow-up interview on day 3),
+so that the warehouse, computing from raw extracts, must print the published table back.
+A 10% control group, surveyed like the members, rises by 40% of the published lift on
+its own: the control-adjusted lift is 60% of the naive one.
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ def build_static(seed: int, chunk: int, subscribers: int) -> Static:
         (city >= RURAL_CITY_FROM) & (board < 0), cat.INDICATORS.index("network"), board
     )
     # Channel preference follows the group where the operator's own example says so
-    # (domain §5): high-ARPU GoTone customers want their customer manager to call,
+    # (docs/domain.md#short-boards): high-ARPU GoTone customers want their customer manager to call,
     # low-ARPU Easyown customers want an SMS. Drawn last so earlier draws are unchanged.
     lean = per_customer(r.random(n)) < 0.7
     call, text = cat.CONTACT_CHANNELS.index("outbound_call"), cat.CONTACT_CHANNELS.index("sms")

@@ -1,7 +1,7 @@
 -- The satisfaction surveys of the 90-day window (in_survey_window), one row per survey,
 -- with the profile of the surveyed line on the survey's date: what the short boards and
 -- the KANO classes group by. Phone interviews over phone_survey_max_seconds are flagged
--- (seed 002), not dropped: each mart shows them apart.
+-- (docs/domain.md#three-measurements), not dropped: each mart shows them apart.
 with
 
 surveys as (

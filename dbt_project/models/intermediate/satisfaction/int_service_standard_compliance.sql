@@ -1,14 +1,14 @@
--- The service standard's compliance per customer group (seed 002: the three measurements
--- linked through the standard). Over the surveys' 90-day window, every mystery-shopper
--- check and process audit, item by item, counted for each group the short boards use:
---   * a process audit is a case of one customer, so it counts for that customer's groups
---     (brand x tier x ARPU band, family, enterprise) and for the city it was handled in;
---   * a mystery-shopper check is of a channel, not of a customer: a store visit counts for
---     every brand group, a call to a brand's hotline line for that brand's groups, and
---     both for their city and for the family and enterprise groups (there pooled over
---     the lines).
--- An item is weak in a group when it is the group's least met item of its indicator, has
--- enough checks, and even the upper bound of its compliance stays below the threshold.
+-- The service standard's compliance per customer group (docs/domain.md#three-measurements:
+-- the three measurements linked through the standard). Over the surveys' 90-day window,
+-- every mystery-shopper check and process audit, item by item, counted for each group the
+-- short boards use: * a process audit is a case of one customer, so it counts for that
+-- customer's groups (brand x tier x ARPU band, family, enterprise) and for the city it was
+-- handled in; * a mystery-shopper check is of a channel, not of a customer: a store visit
+-- counts for every brand group, a call to a brand's hotline line for that brand's groups,
+-- and both for their city and for the family and enterprise groups (there pooled over the
+-- lines). An item is weak in a group when it is the group's least met item of its
+-- indicator, has enough checks, and even the upper bound of its compliance stays below the
+-- threshold.
 with
 
 items as (

@@ -1,6 +1,6 @@
--- The operator's care-activity results table (domain.md §4) -- segment, customers
--- covered, participation rate, participants, satisfaction before and after -- computed
--- from the extracts, with the control-adjusted lift beside the naive one.
+-- The operator's care-activity results table (docs/domain.md#dissatisfied-pool) -- segment,
+-- customers covered, participation rate, participants, satisfaction before and after --
+-- computed from the extracts, with the control-adjusted lift beside the naive one.
 with
 
 campaigns as (

@@ -1,8 +1,9 @@
--- Phone managers' day (seed 001): per business date and active manager, the capacity
--- and what became of it. assigned = the call tasks in the manager's queue (the day's and
--- those deferred the day before) = used + deferred + downgraded; used + planned never
--- exceeds the capacity; idle is what neither filled (no eligible customer left);
--- withdrawn counts deferred tasks the contact policy no longer allowed (not assigned).
+-- Phone managers' day (docs/domain.md#tiers-and-phone-managers): per business date and
+-- active manager, the capacity and what became of it. assigned = the call tasks in the
+-- manager's queue (the day's and those deferred the day before) = used + deferred +
+-- downgraded; used + planned never exceeds the capacity; idle is what neither filled (no
+-- eligible customer left); withdrawn counts deferred tasks the contact policy no longer
+-- allowed (not assigned).
 {{ config(
     materialized='incremental',
     incremental_strategy=partition_strategy(),

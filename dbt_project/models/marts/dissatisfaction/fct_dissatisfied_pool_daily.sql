@@ -1,5 +1,5 @@
--- The dissatisfied-customer pool (domain §4), one row per business date and pooled
--- customer, with the reasons.
+-- The dissatisfied-customer pool (docs/domain.md#dissatisfied-pool), one row per business
+-- date and pooled customer, with the reasons.
 --
 -- Explicit: a complaint in the last 30 days, a survey score under 60 in the last 90 days,
 -- or a complaint resolution rated 2 or less in the last 90 days.

@@ -1,7 +1,7 @@
--- TIE idea evaluation (seed 000): one row per candidate idea (seed service_ideas) and
--- indicator (seed tie_indicators), as of the latest built business date, with a score
--- of 1-5 (5 = favourable) and whether the warehouse measured it or the committee judged
--- it. The warehouse measures three where the idea names its evidence:
+-- TIE idea evaluation (docs/domain.md#tie-idea-evaluation): one row per candidate idea
+-- (seed service_ideas) and indicator (seed tie_indicators), as of the latest built business
+-- date, with a score of 1-5 (5 = favourable) and whether the warehouse measured it or the
+-- committee judged it. The warehouse measures three where the idea names its evidence:
 --
 -- * target_scale: the customers the idea addresses -- warned by its key-moment rule in
 --   the 30 days to the date, or in its dissatisfied-pool type on the date; scored

@@ -1,7 +1,7 @@
--- TIE idea evaluation (seed 000): the candidate ideas ranked. Per idea the weighted
--- total (0-100: each indicator's score 1-5 mapped to 0-100, weighted by
--- tie_indicators.weight), the subtotal of each of the four groups (0-100 within the
--- group), and the share of the weight the warehouse measured rather than judged.
+-- TIE idea evaluation (docs/domain.md#tie-idea-evaluation): the candidate ideas ranked. Per
+-- idea the weighted total (0-100: each indicator's score 1-5 mapped to 0-100, weighted by
+-- tie_indicators.weight), the subtotal of each of the four groups (0-100 within the group),
+-- and the share of the weight the warehouse measured rather than judged.
 {{ config(materialized='table') }}
 
 with

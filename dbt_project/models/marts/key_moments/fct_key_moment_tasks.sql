@@ -2,22 +2,20 @@
 -- date and warning, whether it becomes a task (dispatched), is held out to measure its
 -- effect (holdout) or is suppressed, and why; the channel and window to use.
 --
--- In order:
--- 1. do not disturb -- marketing rules skip opted-out customers; rules that say so skip
---    customers with an open complaint; a warning that also fired in the rule's cooldown
---    days before is the same key moment, not a new one; marketing rules skip a customer
---    contacted in the last `recent_contact_days` days or already contacted
---    `contact_cap_per_week` times in 7 days (CRM's outbound contacts, which include the
---    tasks once executed);
--- 2. one task per customer per day -- of the warnings left, the lowest priority number
---    wins, the others are suppressed as lower_priority;
--- 3. holdout -- the winner is held out (nobody contacts the customer that day) when a
---    stable md5 bucket of (customer, rule) is below the rule's holdout_pct. Holding out
---    after the ranking keeps each rule's holdout share at its holdout_pct: holding out
---    before it would let lower-priority rules lose targets but keep their holdouts.
--- Channel: the rule's fixed channel, else a strong channel preference where the rule
--- allows it and the tier may use it, else the tier's (domain §3): VIP and four-star-plus
--- get a phone-manager call, below four stars an SMS.
+-- In order: 1. do not disturb -- marketing rules skip opted-out customers; rules that say
+-- so skip customers with an open complaint; a warning that also fired in the rule's
+-- cooldown days before is the same key moment, not a new one; marketing rules skip a
+-- customer contacted in the last `recent_contact_days` days or already contacted
+-- `contact_cap_per_week` times in 7 days (CRM's outbound contacts, which include the tasks
+-- once executed); 2. one task per customer per day -- of the warnings left, the lowest
+-- priority number wins, the others are suppressed as lower_priority; 3. holdout -- the
+-- winner is held out (nobody contacts the customer that day) when a stable md5 bucket of
+-- (customer, rule) is below the rule's holdout_pct. Holding out after the ranking keeps
+-- each rule's holdout share at its holdout_pct: holding out before it would let
+-- lower-priority rules lose targets but keep their holdouts. Channel: the rule's fixed
+-- channel, else a strong channel preference where the rule allows it and the tier may use
+-- it, else the tier's (docs/domain.md#tiers-and-phone-managers): VIP and four-star-plus get
+-- a phone-manager call, below four stars an SMS.
 {{ config(
     materialized='incremental',
     incremental_strategy=partition_strategy(),

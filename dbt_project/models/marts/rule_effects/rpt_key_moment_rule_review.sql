@@ -1,5 +1,5 @@
 -- Keep, tune or stop: the review of each key-moment rule (issue 12, part 2; the summary
--- step of seed 001), pooled over every channel and list date of the last
+-- step of docs/domain.md#key-moments), pooled over every channel and list date of the last
 -- rule_effect_lookback_days. The verdict is a recommendation with its evidence: nothing
 -- here changes a rule's priority, parameter or holdout in the seed -- a person does.
 --

@@ -1,4 +1,4 @@
--- KANO classes per customer group and satisfaction indicator (seed 004, domain §5), from
+-- KANO classes per customer group and satisfaction indicator (docs/domain.md#kano), from
 -- the surveys of the last 90 days: penalty-reward contrast analysis. For each indicator,
 -- the overall score is regressed on how far the indicator sits below and above the
 -- respondent's usual (kano_fit): the penalty is the slope below, the reward the slope
@@ -12,7 +12,7 @@
 -- (attractive), within +-kano_margin with both slopes above zero (one-dimensional) --
 -- and the group has kano_min_surveys surveys; otherwise it is 'undetermined' and
 -- `leaning_class` says where the estimate points. Straight-lined long phone interviews
--- (seed 002) are left out. The intervals take the first round as known.
+-- (docs/domain.md#three-measurements) are left out. The intervals take the first round as known.
 {%- set indicators = satisfaction_indicators() %}
 {%- set margin = var('kano_margin') %}
 with

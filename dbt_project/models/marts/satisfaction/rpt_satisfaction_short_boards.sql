@@ -1,16 +1,16 @@
--- Short-board (weakest-link) analysis (domain §5): per customer group and satisfaction
--- indicator, over the surveys of the last 90 days, the indicator's performance (mean
--- score) against its importance (its correlation with the overall score, as a share of
--- the group's total). An indicator pulls the group down when it lags the group's best
--- indicator *and* matters: pull_down = relative_importance * shortfall. The top
--- indicator of a group with enough surveys and a shortfall of 3 points or more is its
--- short board. Groups: brand x tier x ARPU band; family members or not; enterprise-group
--- members or not; city. Each group also shows the channel most of its customers prefer,
--- so an improvement (a reminder by SMS or by the customer manager's call) fits the group.
--- Phone interviews over phone_survey_max_seconds (15 minutes, seed 002) degrade the
+-- Short-board (weakest-link) analysis (docs/domain.md#short-boards): per customer group and
+-- satisfaction indicator, over the surveys of the last 90 days, the indicator's performance
+-- (mean score) against its importance (its correlation with the overall score, as a share
+-- of the group's total). An indicator pulls the group down when it lags the group's best
+-- indicator *and* matters: pull_down = relative_importance * shortfall. The top indicator
+-- of a group with enough surveys and a shortfall of 3 points or more is its short board.
+-- Groups: brand x tier x ARPU band; family members or not; enterprise-group members or not;
+-- city. Each group also shows the channel most of its customers prefer, so an improvement
+-- (a reminder by SMS or by the customer manager's call) fits the group. Phone interviews
+-- over phone_survey_max_seconds (15 minutes, docs/domain.md#three-measurements) degrade the
 -- answers: they are kept out of the statistics and shown apart (long_phone_*). Each
--- indicator names the weak item of the service standard behind it, if the mystery
--- shoppers or the process audits found one in the group (int_service_standard_compliance).
+-- indicator names the weak item of the service standard behind it, if the mystery shoppers
+-- or the process audits found one in the group (int_service_standard_compliance).
 with
 
 grouped as (
@@ -198,7 +198,7 @@ final as (
         weak_items.method as weak_item_method,
         weak_items.checked_in as weak_item_checked_in,
         weak_items.compliance as weak_item_compliance,
-        -- the indicator's KANO class in the group, else in the group's brand (seed 004)
+        -- the indicator's KANO class in the group, else in the group's brand (docs/domain.md#kano)
         case
             when own_kano.kano_class != 'undetermined' then own_kano.kano_class
             when brand_kano.kano_class != 'undetermined' then brand_kano.kano_class
@@ -230,7 +230,7 @@ final as (
 
 tiered as (
 
-    -- seed 004: commitments tiered by the need's KANO class, so that expectations are
+    -- docs/domain.md#kano: commitments tiered by the need's KANO class, so that expectations are
     -- not pushed up needlessly
     select
         *,

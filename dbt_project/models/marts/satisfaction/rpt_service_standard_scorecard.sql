@@ -1,9 +1,9 @@
--- The three measurements side by side, linked through the service standard (seed 002):
--- per customer group and standard item, what customers feel about the item's indicator
--- (the CSI survey: performance, shortfall, short board) next to what the mystery shoppers
--- (ms) or the process audits (pt) found (compliance, its 95% interval, elapsed time).
--- The item's channel or process says where it is checked, so a city group reads as its
--- stores and hotline (ms) and its processes (pt).
+-- The three measurements side by side, linked through the service standard
+-- (docs/domain.md#three-measurements): per customer group and standard item, what customers
+-- feel about the item's indicator (the CSI survey: performance, shortfall, short board)
+-- next to what the mystery shoppers (ms) or the process audits (pt) found (compliance, its
+-- 95% interval, elapsed time). The item's channel or process says where it is checked, so a
+-- city group reads as its stores and hotline (ms) and its processes (pt).
 with
 
 compliance as (

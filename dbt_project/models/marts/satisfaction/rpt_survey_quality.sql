@@ -1,9 +1,9 @@
--- Survey quality (seed 002): a phone interview should take no more than 15 minutes;
--- beyond it the respondent tires and answers carelessly. Per interview channel over the
--- surveys' 90-day window, the interviews within and over the limit (phone only), their
--- length, and the share that are straight-lined (every indicator given the same score
--- as the overall one) -- the sign of a careless answer. The short boards leave the long
--- phone interviews out and show their answers apart.
+-- Survey quality (docs/domain.md#three-measurements): a phone interview should take no more
+-- than 15 minutes; beyond it the respondent tires and answers carelessly. Per interview
+-- channel over the surveys' 90-day window, the interviews within and over the limit (phone
+-- only), their length, and the share that are straight-lined (every indicator given the
+-- same score as the overall one) -- the sign of a careless answer. The short boards leave
+-- the long phone interviews out and show their answers apart.
 with
 
 surveys as (

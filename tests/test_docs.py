@@ -1,0 +1,78 @@
+"""The front door: the README stays a short guide, every link in the repository's pages
+resolves inside a clone, and code and models cite the business by docs/domain.md's
+sections, never by a document a clone does not hold."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from tests.support import PROJECT
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+DOMAIN_CITE = re.compile(r"docs/domain\.md#([a-z0-9-]+)|\(domain\.md#([a-z0-9-]+)\)")
+
+
+def _tracked(*patterns: str) -> list:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *patterns],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [PROJECT / p for p in out if (PROJECT / p).is_file()]
+
+
+def anchors(page) -> set[str]:
+    """GitHub's anchors of a Markdown page's headings."""
+    found = set()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if m := re.match(r"#+ (.+)", line):
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            found.add(slug)
+    return found
+
+
+def test_the_readme_is_a_guide_of_at_most_two_hundred_lines():
+    lines = (PROJECT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200, len(lines)
+    text = "\n".join(lines)
+    for must in ("make demo", "make test", "make airflow", "make next-day", "docs/domain.md"):
+        assert must in text, must
+
+
+def test_every_link_in_the_pages_resolves_inside_the_clone():
+    broken = []
+    for page in _tracked("*.md"):
+        if ".venv" in page.parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        for target in LINK.findall(text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                broken.append(f"{page.relative_to(PROJECT)}: {target} leaves the repository")
+                continue
+            path, _, anchor = target.partition("#")
+            where = (page.parent / path).resolve() if path else page
+            if not where.is_relative_to(PROJECT) or not where.exists():
+                broken.append(f"{page.relative_to(PROJECT)}: {target}")
+            elif anchor and where.suffix == ".md" and anchor not in anchors(where):
+                broken.append(f"{page.relative_to(PROJECT)}: {target} (no such section)")
+    assert broken == []
+
+
+def test_code_and_models_cite_the_business_by_its_sections_in_the_repository():
+    sections = anchors(PROJECT / "docs" / "domain.md")
+    stale, unknown = [], []
+    for path in _tracked("*.py", "*.sql", "*.yml", "*.yaml", "*.md", "*.csv"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        name = str(path.relative_to(PROJECT))
+        if name == "tests/test_docs.py":
+            continue
+        if re.search(r"seed 00\d|domain(\.md)? §|\.\./shared|seed-documents", text):
+            stale.append(name)
+        for a, b in DOMAIN_CITE.findall(text):
+            if (a or b) not in sections:
+                unknown.append(f"{name}: #{a or b}")
+    assert stale == [], "cites a document a clone does not hold"
+    assert unknown == [], "cites a section docs/domain.md does not have"

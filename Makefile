@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow soak fuzz chaos
+.PHONY: celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow next-day soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -42,9 +42,14 @@ browser:
 airflow: setup
 	$(BIN)/kairos scheduler
 
+# The next business date: a sample delivery of the last one's size and seed, and its
+# ingest DAGs triggered in the running Airflow (make airflow); NEXT_ARGS="--date ..."
+next-day: setup
+	$(BIN)/kairos next-day $(NEXT_ARGS)
+
 # 30 business dates under the real scheduler with faults planted (SOAK_ARGS to change)
 soak: setup
-	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+	$(BIN)/python -m tests.harness.soak $(SOAK_ARGS)
 
 # The same DAGs on Airflow's CeleryExecutor: scheduler, DAG processor, triggerer, API
 # server and a Celery worker serving the queue KAIROS_TASK_QUEUE, broker and results on
@@ -57,7 +62,7 @@ $(CELERY_STAMP): requirements-celery.lock $(STAMP)
 	touch $(CELERY_STAMP)
 SOAK_CELERY_ARGS ?= --days 2 --plan short --subscribers 600 --home var/soak-celery --engines duckdb,spark
 soak-celery: celery-setup spark-setup
-	$(BIN)/python bench/soak.py --executor celery $(SOAK_CELERY_ARGS)
+	$(BIN)/python -m tests.harness.soak --executor celery $(SOAK_CELERY_ARGS)
 
 # local use on http://127.0.0.1:8080/ -- plain HTTP, so said explicitly (behind TLS, run
 # `kairos portal` without KAIROS_PORTAL_INSECURE_HTTP: Secure cookie and HSTS)
@@ -66,27 +71,29 @@ portal: setup
 
 # 1,000+ mutated deliveries through the ingest (FUZZ_ARGS="--cases 5000 --seed 7")
 fuzz: setup
-	$(BIN)/python -m tests.fuzzing $(FUZZ_ARGS)
+	$(BIN)/python -m tests.harness.fuzzing $(FUZZ_ARGS)
 
 # 100 random SIGKILLs of one step, and 100 of one of two steps run at once (CHAOS_ARGS="--cases 300 --pairs 300")
 chaos: setup
-	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
+	$(BIN)/python -m tests.harness.chaos $(CHAOS_ARGS)
 
 # ruff (style, imports, complexity <= 10), sqlfluff (the dbt models and tests, compiled
 # against an in-memory DuckDB), and the contract page; .pre-commit-config.yaml runs the same
 lint: setup
-	$(BIN)/ruff check src plugins dags tests bench
-	$(BIN)/ruff format --check src plugins dags tests bench
+	$(BIN)/ruff check src plugins dags tests bench spark
+	$(BIN)/ruff format --check src plugins dags tests bench spark
 	KAIROS_WAREHOUSE=:memory: $(BIN)/sqlfluff lint --disable-progress-bar dbt_project/models dbt_project/tests
 	$(BIN)/kairos contract-doc --check
+	$(BIN)/kairos config-doc --check
 
 format: setup
-	$(BIN)/ruff format src plugins dags tests bench
-	$(BIN)/ruff check --fix src plugins dags tests bench
+	$(BIN)/ruff format src plugins dags tests bench spark
+	$(BIN)/ruff check --fix src plugins dags tests bench spark
 	KAIROS_WAREHOUSE=:memory: $(BIN)/sqlfluff fix --disable-progress-bar dbt_project/models dbt_project/tests
 
 contract-doc: setup
 	$(BIN)/kairos contract-doc
+	$(BIN)/kairos config-doc
 
 docs: setup
 	$(BIN)/kairos docs
@@ -105,13 +112,13 @@ $(SPARK_STAMP): requirements-spark.lock
 
 # Build the dates already ingested (with KAIROS_LAKE set) on Spark: SPARK_ARGS="--date D ...".
 spark-build: spark-setup
-	$(SPARK_VENV)/bin/python tools/spark_build.py $(SPARK_ARGS)
+	$(SPARK_VENV)/bin/python spark/build.py $(SPARK_ARGS)
 
 bench-build: setup
-	$(BIN)/python bench/bench_build.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.bench_build $(BENCH_ARGS)
 
 bench-gate: setup
-	$(BIN)/python bench/bench_gate.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.bench_gate $(BENCH_ARGS)
 
 # The whole daily run (ingest, build, snapshot, publish) on day N of history against
 # DuckDB's bare read_csv of the same day's bytes: BENCH_ARGS="--subscribers 200000 --days 10"
@@ -123,7 +130,7 @@ bench-scale: setup
 	$(BIN)/python -m bench.bench_scale $(BENCH_ARGS)
 
 bench-ingest: setup
-	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.bench_ingest $(BENCH_ARGS)
 
 # Refresh requirements.lock from pyproject's pins (needs the package registry): every
 # package pinned, with the SHA-256 of the file pip installs (pip --require-hashes; a

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from kairos import cli, contract
 from tests.conftest import DAY
+from tests.support import PROJECT
 
 
 def test_unknown_fault_is_a_usage_error(cfg, capsys):
@@ -99,3 +102,53 @@ def test_airflow_env_points_the_airflow_cli_at_the_committed_config(cfg, capsys)
     out = capsys.readouterr().out
     assert "export AIRFLOW_CONFIG=" in out and "config/airflow.cfg" in out
     assert "JWT" not in out  # secrets stay in their key file
+
+
+def test_the_configuration_page_lists_every_variable_kairos_reads():
+    """kairos.config.VARIABLES is the one source of docs/configuration.md: every variable
+    the code, the dbt profile or Airflow's configuration reads is in it, and nothing else."""
+    import re
+
+    from kairos.config import VARIABLES
+
+    sources = [PROJECT / "src" / "kairos" / "config.py", PROJECT / "profiles.yml"]
+    sources += [PROJECT / "src" / "kairos" / "airflow_local.py"]
+    read = set()
+    for path in sources:
+        read |= set(re.findall(r"\b((?:KAIROS|AIRFLOW)_[A-Z_]+)\b", path.read_text("utf-8")))
+    # Airflow's own settings that Kairos passes through, not Kairos's configuration
+    read = {v for v in read if not v.startswith("AIRFLOW__") or v.endswith("JWT_SECRET")}
+    listed = {name for name, _, _ in VARIABLES}
+    assert read - listed == set(), "read but not on the configuration page"
+    assert listed - read == set(), "on the configuration page but never read"
+
+
+def test_next_day_delivers_the_day_after_the_last_with_its_size_and_seed(cfg, capsys):
+    """The first week's routine step: a fresh root starts a week back; each next-day is
+    the day after the last delivery, of its size and seed; a date still to come and an
+    Airflow that does not answer are refused, saying why."""
+    from kairos import dates
+    from kairos.sample import last_delivery
+
+    first = dates.yesterday() - cli.WEEK
+    args = ["next-day", "--deliver-only", "--subscribers", "300", "--seed", "7"]
+    assert cli.main(args) == 0
+    assert f"delivering {first}: 300 subscribers, seed 7" in capsys.readouterr().out
+    assert cli.main(["next-day", "--deliver-only"]) == 0
+    second = first + dt.timedelta(days=1)
+    assert f"delivering {second}: 300 subscribers, seed 7" in capsys.readouterr().out
+    assert last_delivery(cfg.landing) == (
+        second,
+        {"subscribers": 300, "seed": 7, "scenario": "default"},
+    )
+    for system in contract.systems():
+        assert (cfg.landing / system / f"{second:%Y%m%d}").is_dir()
+
+    tomorrow = dates.today() + dt.timedelta(days=1)
+    assert cli.main(["next-day", "--deliver-only", "--date", str(tomorrow)]) == 2
+    assert "has not happened yet" in capsys.readouterr().err
+    # no kairos scheduler runs on this data root: refused before anything is written
+    third = second + dt.timedelta(days=1)
+    assert cli.main(["next-day"]) == 1
+    assert f"Kairos's Airflow for {cfg.home} is not running" in capsys.readouterr().err
+    assert not (cfg.landing / "boss" / f"{third:%Y%m%d}").exists()

@@ -11,15 +11,21 @@ tests' ``dag.test()``) and must run before anything imports airflow.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
+import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from kairos import dates
+from kairos import contract, dates, locks
 from kairos.config import Settings
 
 
@@ -77,6 +83,7 @@ def _airflow(cfg: Settings, *args: str) -> None:
 def ensure_metadata_db(cfg: Settings) -> None:
     """Create or migrate Airflow's metadata DB and each engine's pool: DuckDB's writer
     pool of one slot, and Spark's when the warehouse is built there too (idempotent)."""
+    # lazy: Airflow reads its configuration when first imported; configure() sets it first
     from kairos.orchestration import pools
 
     _airflow(cfg, "db", "migrate")
@@ -109,6 +116,7 @@ def run_dag(
     manual run would. ``scheduled=True`` passes no param and sets the logical date a
     scheduled (or backfill) run for that business date has, 06:00 Beijing the next day.
     """
+    # lazy: Airflow reads its configuration when first imported; configure() sets it first
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(cfg.dags_dir))
@@ -128,8 +136,13 @@ def run_dag(
 
 def asset_events(dag_id: str, run_id: str | None = None) -> list[dict]:
     """Asset events a DAG (run) emitted, oldest first: asset URI and extra."""
+    # lazy: Airflow reads its configuration when first imported; configure() sets it first
     from airflow.models.asset import AssetEvent, AssetModel
+
+    # lazy: Airflow reads its configuration when first imported; configure() sets it first
     from airflow.utils.session import create_session
+
+    # lazy: Airflow's database, after configure() has set it
     from sqlalchemy import select
 
     query = (
@@ -164,15 +177,11 @@ def lock_path(cfg: Settings) -> Path:
 
 def hold_airflow(cfg: Settings, purpose: str, advice: str):
     """Take :func:`lock_path` or raise ``locks.Busy`` naming the process that holds it."""
-    from kairos import locks
-
     return locks.hold(lock_path(cfg), purpose, wait_s=0, name="Kairos's Airflow", advice=advice)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """A part ends when the supervisor does, even killed (PR_SET_PDEATHSIG)."""
-    import ctypes
-    import signal
 
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
@@ -212,8 +221,6 @@ class Parts:
         runs to finish -- they report to the API server, still up -- however long they
         take, unless ``now`` (an Event: a second Ctrl-C) is set. The other parts get
         ``grace_s``, then are killed."""
-        import signal
-
         for part in [p for p in (*PARTS[1:], PARTS[0]) if p in self.procs]:
             proc = self.procs[part]
             if proc.poll() is None:
@@ -239,11 +246,85 @@ class Parts:
                     os.killpg(proc.pid, signal.SIGTERM)
 
 
-def healthy(base_url: str) -> bool:
-    import json
-    import urllib.error
-    import urllib.request
+def scheduler_holder(cfg: Settings) -> dict | None:
+    """Who holds this data root's Airflow lock (:func:`lock_path`) -- ``kairos scheduler``
+    or ``kairos demo`` -- or None when neither runs."""
+    try:
+        with hold_airflow(cfg, "checking whether Kairos's Airflow runs", ""):
+            return None
+    except locks.Busy as exc:
+        return exc.holder or {"purpose": "unknown"}
 
+
+def kairos_dags(cfg: Settings) -> list[str]:
+    """Kairos's DAG ids, in the order a business date goes through them."""
+    dags = [f"ingest_{system}" for system in contract.systems()]
+    dags += ["build_warehouse", "publish_target_lists"]
+    return dags + (["build_warehouse_spark"] if "spark" in cfg.engines else [])
+
+
+def api_url(cfg: Settings) -> str:
+    return process_environment(cfg).get("AIRFLOW__API__BASE_URL", DEFAULT_URL).rstrip("/")
+
+
+class Api:
+    """Kairos's running Airflow through its REST API, signed in as the admin user whose
+    password Airflow generated (``simple_auth_manager_passwords.json.generated``)."""
+
+    def __init__(self, cfg: Settings, base: str | None = None):
+        self.base = base or api_url(cfg)
+        self.passwords = cfg.airflow_home / "simple_auth_manager_passwords.json.generated"
+        self.token: str | None = None
+
+    def _token(self) -> str:
+        if self.token is None:
+            with self.passwords.open(encoding="utf-8") as f:
+                password = json.load(f)["admin"]
+            body = json.dumps({"username": "admin", "password": password}).encode()
+            req = urllib.request.Request(
+                self.base + "/auth/token",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                self.token = json.loads(resp.read())["access_token"]
+        return self.token
+
+    def request(self, method: str, path: str, body: dict | None = None):
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._token()}"}
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        for attempt in range(5):  # SQLite behind the API: a busy moment answers 500
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == 4:
+                    raise
+                time.sleep(2)
+        return None  # not reached
+
+    def dag_ids(self) -> set[str]:
+        """The DAGs Airflow has parsed; empty while it is not answering yet."""
+        try:
+            return {d["dag_id"] for d in self.request("GET", "/api/v2/dags?limit=100")["dags"]}
+        except (urllib.error.URLError, OSError, KeyError, ValueError):
+            return set()
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, logical_date: dt.datetime, conf: dict | None = None) -> str:
+        run = self.request(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {"logical_date": logical_date.isoformat(), "conf": conf or {}},
+        )
+        return run["dag_run_id"]
+
+
+def healthy(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/api/v2/monitor/health", timeout=5) as resp:
             return resp.status == 200 and isinstance(json.loads(resp.read()), dict)
@@ -251,13 +332,13 @@ def healthy(base_url: str) -> bool:
         return False
 
 
-def serve(cfg: Settings, say=print) -> int:
+def serve(cfg: Settings, say=print, unpause: bool = True) -> int:
     """Run Kairos's Airflow until Ctrl-C (or SIGTERM): the metadata DB and pools, then
     the API server, and -- once it answers -- the scheduler, DAG processor and triggerer.
-    A part that exits stops the rest (exit 1, saying which). Refuses at once, naming it,
-    while another ``kairos scheduler`` or a ``kairos demo`` holds :func:`lock_path`."""
-    import signal
-    import threading
+    Once the DAG processor has parsed Kairos's DAGs they are unpaused (unless not
+    ``unpause``), so a delivery runs without another step. A part that exits stops the
+    rest (exit 1, saying which). Refuses at once, naming it, while another ``kairos
+    scheduler`` or a ``kairos demo`` holds :func:`lock_path`."""
 
     env = process_environment(cfg)
     base = env.get("AIRFLOW__API__BASE_URL", DEFAULT_URL).rstrip("/")
@@ -288,10 +369,17 @@ def serve(cfg: Settings, say=print) -> int:
             say(f"  running: {', '.join(PARTS)}; UI on {base}/ (logs: {logs})")
             say("  Stop: Ctrl-C here (the scheduler stops first; queued runs wait in the DB).")
             say("  Restart: run it again; queued runs go on once the API server answers.")
+            waiting = set(kairos_dags(cfg)) if unpause else set()
+            api = Api(cfg, base)
             while not stop.is_set():
                 if part := parts.exited():
                     say(f"  airflow {part} exited (log: {logs / (part + '.log')}); stopping")
                     return 1
+                if waiting and waiting <= api.dag_ids():
+                    for dag_id in sorted(waiting):
+                        api.unpause(dag_id)
+                    say(f"  unpaused {', '.join(sorted(waiting))}: ready for the next delivery")
+                    waiting = set()
                 stop.wait(2)
             say("  stopping: scheduler, DAG processor, triggerer, then the API server ...")
             return 0

@@ -5,6 +5,7 @@ kairos ingest --date 2026-11-21            # or --from D1 --to D2, --system boss
 kairos ledger --date 2026-11-21
 kairos quarantine --date 2026-11-21
 kairos contract-doc [--check]
+kairos config-doc [--check]
 kairos config                               # the settings in force; is the project found
 kairos demo                                 # generate a day, run the ingest DAGs
 kairos release-late --out var/landing
@@ -19,13 +20,31 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import logging
 import os
+import shlex
+import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from kairos import contract
-from kairos.config import SECRET_VARIABLES, ConfigError, Settings
+import duckdb
+
+from kairos import airflow_local, contract, dates, locks, pipeline, warehouse
+from kairos.config import SECRET_VARIABLES, ConfigError, Settings, render_variables
+from kairos.ingest import ingest_dates
+from kairos.pipeline import daily
+from kairos.sample import (
+    DEFAULT_SEED,
+    DEFAULT_SUBSCRIBERS,
+    Fault,
+    demo,
+    evaluation,
+    generate,
+    last_delivery,
+    release_late,
+)
 
 
 def _date(text: str) -> dt.date:
@@ -42,6 +61,9 @@ def _positive(text: str) -> int:
     return value
 
 
+SIZE = f"subscribers (default: {DEFAULT_SUBSCRIBERS:,})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kairos", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -49,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write a sample delivery of BOSS, CRM and BI extracts")
     g.add_argument("--date", type=_date, required=True, help="first business date")
     g.add_argument("--days", type=_positive, default=1, help="number of business dates")
-    g.add_argument("--subscribers", type=_positive, default=10_000)
-    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--subscribers", type=_positive, default=DEFAULT_SUBSCRIBERS, help=SIZE)
+    g.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default: %(default)s")
     g.add_argument("--out", type=Path, default=None, help="landing area (default $KAIROS_LANDING)")
     g.add_argument(
         "--fault",
@@ -114,8 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="generate a day and run the ingest DAGs through Airflow")
     d.add_argument("--date", type=_date, default=None, help="default: yesterday (Beijing)")
-    d.add_argument("--subscribers", type=_positive, default=20_000)
-    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--subscribers", type=_positive, default=DEFAULT_SUBSCRIBERS, help=SIZE)
+    d.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default: %(default)s")
+
+    nd = sub.add_parser(
+        "next-day",
+        help="deliver the next business date (a sample of the last delivery's size and"
+        " seed) and trigger its ingest DAGs in the running Kairos Airflow",
+    )
+    nd.add_argument(
+        "--date", type=_date, default=None, help="default: the day after the last delivered"
+    )
+    nd.add_argument("--subscribers", type=_positive, default=None, help="default: the last's")
+    nd.add_argument("--seed", type=int, default=None, help="default: the last delivery's")
+    nd.add_argument("--deliver-only", action="store_true", help="write the files; trigger nothing")
+
+    sub.add_parser("unpause", help="unpause Kairos's DAGs in the running Kairos Airflow")
 
     b = sub.add_parser(
         "build",
@@ -190,12 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--enable", action="store_true", help="undo --disable")
     action.add_argument("--remove", action="store_true", help="delete the user")
 
-    sub.add_parser(
+    sc = sub.add_parser(
         "scheduler",
         help="run Airflow for Kairos: scheduler, DAG processor, triggerer and API server"
         " (LocalExecutor) with config/airflow.cfg: the API server first, the rest once it"
-        " answers; Ctrl-C stops them all; refused while another one or a demo runs",
+        " answers; Ctrl-C stops them all; refused while another one or a demo runs;"
+        " unpauses Kairos's DAGs once they are parsed",
     )
+    sc.add_argument("--paused", action="store_true", help="leave Kairos's DAGs as they are")
     af = sub.add_parser(
         "airflow",
         help="the airflow CLI with Kairos's configuration, e.g. `kairos airflow dags list`",
@@ -216,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         ' eval "$(kairos airflow-env)"',
     )
 
+    cd = sub.add_parser(
+        "config-doc", help="write docs/configuration.md from kairos.config.VARIABLES"
+    )
+    cd.add_argument("--check", action="store_true", help="only check that it is up to date")
     c = sub.add_parser("contract-doc", help="write docs/extract-contract.md from the contract")
     c.add_argument("--check", action="store_true", help="fail if the page is out of date")
     sub.add_parser(
@@ -243,8 +285,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _generate(args, cfg: Settings) -> int:
-    from kairos.sample import Fault, generate
-
     try:
         faults = [Fault.parse(f) for f in args.fault]
     except (ValueError, KeyError) as exc:
@@ -278,16 +318,12 @@ def _generate(args, cfg: Settings) -> int:
 
 
 def _release_late(args, cfg: Settings) -> int:
-    from kairos.sample import release_late
-
     for path in release_late(args.out or cfg.landing):
         print(f"delivered {path}")
     return 0
 
 
 def _ingest(args, cfg: Settings) -> int:
-    from kairos.ingest import ingest_dates
-
     if args.first and not args.last:
         print("kairos ingest: --from needs --to", file=sys.stderr)
         return 2
@@ -306,8 +342,6 @@ def _ingest(args, cfg: Settings) -> int:
 
 
 def _read_only(cfg: Settings):
-    import duckdb
-
     if not cfg.warehouse.exists():
         print(f"no warehouse at {cfg.warehouse}", file=sys.stderr)
         return None
@@ -353,8 +387,6 @@ def _quarantine(args, cfg: Settings) -> int:
 
 
 def _build(args, cfg: Settings) -> int:
-    from kairos import pipeline, warehouse
-
     run_id = f"manual-{dt.datetime.now():%Y%m%dT%H%M%S}"
     if args.full_refresh:
         return _full_refresh(cfg, run_id)
@@ -375,8 +407,6 @@ def _build(args, cfg: Settings) -> int:
 
 
 def _full_refresh(cfg, run_id: str) -> int:
-    from kairos import pipeline, warehouse
-
     try:
         dates = pipeline.full_refresh(cfg, run_id)
     except warehouse.DbtBuildError as exc:
@@ -387,18 +417,14 @@ def _full_refresh(cfg, run_id: str) -> int:
 
 
 def _docs(args, cfg: Settings) -> int:
-    from kairos import warehouse
-
     target = warehouse.docs(cfg, force=True)  # asked for by name: always regenerated
     print(f"dbt docs site: {target / 'index.html'}")
     print("served to signed-in users by the portal at /docs (kairos portal), or:")
-    print(f"  .venv/bin/python -m http.server --directory {target} 8080")
+    print(f"  .venv/bin/python -m http.server --directory {target} 8081")
     return 0
 
 
 def _sql(args, cfg: Settings) -> int:
-    import duckdb
-
     if args.live:
         con = _read_only(cfg)
     elif cfg.snapshot.exists():
@@ -417,8 +443,6 @@ def _sql(args, cfg: Settings) -> int:
 
 
 def _evaluate(args, cfg: Settings) -> int:
-    from kairos.sample import evaluation
-
     if not cfg.warehouse.exists():
         print(f"kairos evaluate: no warehouse at {cfg.warehouse}", file=sys.stderr)
         return 1
@@ -431,16 +455,11 @@ def _evaluate(args, cfg: Settings) -> int:
 
 
 def _snapshot(args, cfg: Settings) -> int:
-    from kairos import warehouse
-
-    print(f"snapshot: {warehouse.snapshot(cfg)}")
+    print(f"snapshot: {warehouse.refresh_snapshot(cfg)}")
     return 0
 
 
 def _publish(args, cfg: Settings) -> int:
-    from kairos import pipeline
-    from kairos.publish import daily
-
     run_id = args.run_id or f"manual-{dt.datetime.now():%Y%m%dT%H%M%S}"
     try:
         dates = pipeline.plan_publish(cfg, args.date)
@@ -460,8 +479,10 @@ def _publish(args, cfg: Settings) -> int:
 
 
 def _portal(args, cfg: Settings) -> int:
+    # lazy: the portal's web stack loads only for `kairos portal`
     import uvicorn
 
+    # lazy: the portal's web stack loads only for `kairos portal`
     from kairos.portal import create_app, load_users
 
     if not load_users(cfg):
@@ -484,8 +505,7 @@ def _portal(args, cfg: Settings) -> int:
 
 
 def _portal_user(args, cfg: Settings) -> int:
-    import getpass
-
+    # lazy: the portal's web stack loads only for the portal's commands
     from kairos import portal
 
     try:
@@ -511,13 +531,12 @@ def _portal_user(args, cfg: Settings) -> int:
     return 0
 
 
-def _contract_doc(args, cfg: Settings) -> int:
-    doc = cfg.project_dir / "docs" / "extract-contract.md"
-    text = contract.render_markdown() + "\n"
-    if args.check:
+def _generated_page(doc: Path, text: str, command: str, check: bool) -> int:
+    """Write a page generated from code, or (``check``) say whether it is up to date."""
+    if check:
         current = doc.read_text(encoding="utf-8") if doc.exists() else ""
         if current != text:
-            print(f"{doc} is out of date: run `kairos contract-doc`", file=sys.stderr)
+            print(f"{doc} is out of date: run `kairos {command}`", file=sys.stderr)
             return 1
         return 0
     doc.parent.mkdir(parents=True, exist_ok=True)
@@ -526,12 +545,20 @@ def _contract_doc(args, cfg: Settings) -> int:
     return 0
 
 
+def _contract_doc(args, cfg: Settings) -> int:
+    doc = cfg.project_dir / "docs" / "extract-contract.md"
+    return _generated_page(doc, contract.render_markdown() + "\n", "contract-doc", args.check)
+
+
+def _config_doc(args, cfg: Settings) -> int:
+    doc = cfg.project_dir / "docs" / "configuration.md"
+    return _generated_page(doc, render_variables(), "config-doc", args.check)
+
+
 PROJECT_PARTS = ("dbt_project.yml", "dbt_project", "seeds", "expectations", "dags")
 
 
 def _config(args, cfg: Settings) -> int:
-    from dataclasses import fields
-
     for f in fields(cfg):
         if f.name == "secrets":
             continue
@@ -548,22 +575,20 @@ def _config(args, cfg: Settings) -> int:
 
 
 def _scheduler(args, cfg: Settings) -> int:
-    from kairos import airflow_local, locks
-
     print(f"Kairos Airflow: config {cfg.airflow_config}")
     print(
         f"  user admin; password in {cfg.airflow_home}/simple_auth_manager_passwords.json.generated"
     )
     try:
-        return airflow_local.serve(cfg, say=lambda text: print(text, flush=True))
+        return airflow_local.serve(
+            cfg, say=lambda text: print(text, flush=True), unpause=not args.paused
+        )
     except locks.Busy as exc:
         print(exc, file=sys.stderr)
         return 1
 
 
 def _airflow_cli(args, cfg: Settings) -> int:
-    from kairos import airflow_local
-
     env = airflow_local.process_environment(cfg)
     os.execvpe(sys.executable, [sys.executable, "-m", "airflow", *args.args], env)
     return 0  # not reached
@@ -577,10 +602,6 @@ def backfill_window(first: dt.date, last: dt.date) -> tuple[str, str]:
 
 
 def _backfill(args, cfg: Settings) -> int:
-    import subprocess
-
-    from kairos import airflow_local
-
     if args.last < args.first:
         print("kairos backfill: --to is before --from", file=sys.stderr)
         return 2
@@ -597,10 +618,6 @@ def _backfill(args, cfg: Settings) -> int:
 
 
 def _airflow_env(args, cfg: Settings) -> int:
-    import shlex
-
-    from kairos import airflow_local
-
     for key, value in airflow_local.environment(cfg).items():
         if key.startswith("AIRFLOW__API_AUTH"):
             continue  # a secret: the processes that need it get it from its key file
@@ -608,15 +625,75 @@ def _airflow_env(args, cfg: Settings) -> int:
     return 0
 
 
-def _demo(args, cfg: Settings) -> int:
-    from kairos import dates
-    from kairos.sample import demo
+WEEK = dt.timedelta(days=6)
 
+
+def _next_day(args, cfg: Settings) -> int:
+    """The routine step of the first week: the next date's delivery, then its runs."""
+    last, params = last_delivery(cfg.landing)
+    # the first delivery starts a week back, so that a week of next-days ends yesterday
+    day = args.date or (last + dt.timedelta(days=1) if last else dates.yesterday() - WEEK)
+    if day > dates.today():
+        print(
+            f"kairos next-day: the next business date, {day}, has not happened yet"
+            " (Asia/Shanghai); its delivery cannot exist",
+            file=sys.stderr,
+        )
+        return 2
+    subscribers = args.subscribers or params.get("subscribers", DEFAULT_SUBSCRIBERS)
+    seed = params.get("seed", DEFAULT_SEED) if args.seed is None else args.seed
+    scenario = params.get("scenario", "default")
+    api = airflow_local.Api(cfg)
+    if not args.deliver_only and (refusal := _not_scheduling(cfg, api)):
+        print(f"kairos next-day: {refusal}", file=sys.stderr)
+        return 1
+    print(f"delivering {day}: {subscribers:,} subscribers, seed {seed}, scenario {scenario}")
+    generate(cfg.landing, day, 1, subscribers, seed, scenario=scenario, executing=cfg.publish_dir)
+    if args.deliver_only:
+        return 0
+    when = dates.run_time_for(day)
+    for system in contract.systems():
+        run_id = api.trigger(f"ingest_{system}", when, {"business_date": day.isoformat()})
+        print(f"  triggered ingest_{system}: {run_id}")
+    print(
+        f"  build_warehouse and publish_target_lists follow on their own; watch them at"
+        f" {api.base}/ ; the lists land in {cfg.publish_dir / 'lists' / day.isoformat()}"
+    )
+    return 0
+
+
+def _not_scheduling(cfg: Settings, api: airflow_local.Api) -> str:
+    """Why Kairos's Airflow of this data root cannot take a run now ('' when it can)."""
+    holder = airflow_local.scheduler_holder(cfg)
+    start = "start it with `make airflow` in another terminal"
+    if holder is None:
+        return f"Kairos's Airflow for {cfg.home} is not running; {start} (or --deliver-only)"
+    if holder.get("purpose") != "kairos scheduler":
+        return f"{locks.describe(holder)} holds Kairos's Airflow; wait for it to finish"
+    if not airflow_local.healthy(api.base):
+        return f"Kairos's Airflow is starting but does not answer at {api.base} yet; try again"
+    return ""
+
+
+def _unpause(args, cfg: Settings) -> int:
+    api = airflow_local.Api(cfg)
+    if refusal := _not_scheduling(cfg, api):
+        print(f"kairos unpause: {refusal}", file=sys.stderr)
+        return 1
+    for dag_id in airflow_local.kairos_dags(cfg):
+        api.unpause(dag_id)
+        print(f"unpaused {dag_id}")
+    return 0
+
+
+def _demo(args, cfg: Settings) -> int:
     return demo.run(cfg, args.date or dates.yesterday(), args.subscribers, args.seed)
 
 
 COMMANDS = {
     "demo": _demo,
+    "next-day": _next_day,
+    "unpause": _unpause,
     "generate": _generate,
     "release-late": _release_late,
     "ingest": _ingest,
@@ -631,6 +708,7 @@ COMMANDS = {
     "portal": _portal,
     "portal-user": _portal_user,
     "contract-doc": _contract_doc,
+    "config-doc": _config_doc,
     "config": _config,
     "scheduler": _scheduler,
     "airflow": _airflow_cli,

@@ -2,51 +2,9 @@
 
 ``Settings.from_env()`` reads it once, at an edge (the command line, an Airflow task, the
 portal's start); everything below takes the ``Settings`` it is given and reads no
-environment variable itself. Every variable (README "Configuration" lists them):
-
-=============================  ==========================================================
-``KAIROS_PROJECT_DIR``         the Kairos project: ``dbt_project.yml``, ``profiles.yml``,
-                               ``seeds/``, ``expectations/``, ``dags/``, ``config/``
-                               (default: the current directory or the nearest parent
-                               holding ``dbt_project.yml``)
-``KAIROS_HOME``                the data root (default ``<project>/var``)
-``KAIROS_WAREHOUSE``           the DuckDB file (default ``$KAIROS_HOME/warehouse/...``)
-``KAIROS_LANDING``             the landing area (default ``$KAIROS_HOME/landing``)
-``KAIROS_LAKE``                where sealed raw partitions are also written as Parquet, for
-                               another engine (``--target spark``); unset: not written
-``KAIROS_ENGINES``             the engines the warehouse is built on: ``duckdb`` (default),
-                               or ``duckdb,spark`` -- the ``build_warehouse_spark`` DAG
-                               also builds every date on Spark (needs ``KAIROS_LAKE``)
-``KAIROS_SPARK_PYTHON``        the Python of the Spark environment
-                               (default ``<project>/.venv-spark/bin/python``)
-``KAIROS_SPARK_POOL_SLOTS``    Spark builds at once: the slots of the ``kairos_spark_build``
-                               pool (1: a local session's metastore takes one process)
-``AIRFLOW_HOME``               Airflow's home (default ``$KAIROS_HOME/airflow``)
-``KAIROS_ALERT_HOOK``          ``module:function`` called with every alert
-``KAIROS_RETRY_DELAY_S``       delay before a load task's retry (60)
-``KAIROS_SENSOR_POKE_S``       how often a delivery sensor looks (300)
-``KAIROS_SENSOR_TIMEOUT_S``    how long it waits before skipping softly (21600)
-``KAIROS_WRITER_LOCK_TIMEOUT`` seconds a writer waits for the warehouse (3600)
-``KAIROS_DUCKDB_MEMORY_LIMIT`` DuckDB's ``memory_limit`` for writers (DuckDB's default)
-``KAIROS_SNAPSHOT_MODE``       how the analysts' snapshot is made: ``auto`` (the cheaper of
-                               the two as last measured), ``update`` or ``copy``
-``KAIROS_MAX_FILE_BYTES``      largest data file accepted (64 GiB)
-``KAIROS_MAX_LINE_BYTES``      longest line accepted (1 MiB)
-``KAIROS_HOLD_BELOW``          hold a delivery with fewer rows than this share of the
-                               last good one (0.5)
-``KAIROS_PUBLISH_RETENTION``   business dates of published lists kept (30)
-``KAIROS_WORK_RETENTION_DAYS`` days working files are kept: gate results and Data Docs,
-                               Airflow task logs (30)
-``KAIROS_AUDIT_RETENTION_DAYS`` days audit records are kept: publishing reports and
-                               outcomes, the portal's audit log (400)
-``KAIROS_PORTAL_INSECURE_HTTP`` ``1``: plain-HTTP local use -- the session cookie is not
-                               ``Secure`` and no HSTS is sent (default: both, for TLS)
-``KAIROS_PORTAL_TRUSTED_PROXY`` address of a reverse proxy whose ``X-Forwarded-For`` the
-                               portal believes (default: none; the socket's address)
-``KAIROS_PSEUDONYM_KEY``       secret: key of the customer pseudonym
-``KAIROS_PORTAL_SECRET``       secret: the portal's session key
-``AIRFLOW__API_AUTH__JWT_SECRET`` secret: the Airflow API's JWT key
-=============================  ==========================================================
+environment variable itself. :data:`VARIABLES` lists every variable, its default and
+what it does; ``docs/configuration.md`` is generated from it (``kairos config-doc``), and
+``make lint`` fails when the page and the table differ.
 
 A secret not set in the environment is a key file under ``$KAIROS_HOME/secrets``, made
 once (random, mode 0600, written whole before it appears); a secret shorter than 32
@@ -58,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,8 +228,6 @@ def _read_key(path: Path) -> str:
 
 def _make_key(path: Path) -> None:
     """A new random key at ``path`` unless another process made one first."""
-    import secrets
-
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -365,3 +322,198 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
+
+
+# Every variable Kairos reads, with its default and what it does: the one source of
+# docs/configuration.md (``kairos config-doc``; tests/test_cli.py checks that every name
+# read here is listed).
+VARIABLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "KAIROS_PROJECT_DIR",
+        "the current directory or its nearest parent with `dbt_project.yml` (`make` sets the "
+        "checkout)",
+        "the Kairos project: `dbt_project.yml`, `dbt_project/`, `seeds/`, `expectations/`, "
+        "`dags/`, `plugins/`, `spark/`, `config/airflow.cfg`",
+    ),
+    (
+        "KAIROS_HOME",
+        "`<project>/var`",
+        "the data root (git-ignored)",
+    ),
+    (
+        "KAIROS_WAREHOUSE",
+        "`$KAIROS_HOME/warehouse/kairos.duckdb`",
+        "the DuckDB file",
+    ),
+    (
+        "KAIROS_LANDING",
+        "`$KAIROS_HOME/landing`",
+        "where the source systems deliver their extracts",
+    ),
+    (
+        "KAIROS_LAKE",
+        "unset (not written)",
+        "where sealing also writes each raw partition as Parquet, for the Spark build",
+    ),
+    (
+        "KAIROS_ENGINES",
+        "`duckdb`",
+        "the engines the warehouse is built on: `duckdb,spark` adds the `build_warehouse_spark` "
+        "DAG (needs `KAIROS_LAKE`); DuckDB is always one (publishing reads its snapshot)",
+    ),
+    (
+        "KAIROS_SPARK_PYTHON",
+        "`<project>/.venv-spark/bin/python`",
+        "the Python of the Spark environment that runs `spark/build.py`",
+    ),
+    (
+        "KAIROS_SPARK_POOL_SLOTS",
+        "1",
+        "Spark builds at once: the slots of the `kairos_spark_build` pool (1 for a local session's"
+        " metastore)",
+    ),
+    (
+        "KAIROS_SPARK_DRIVER_MEMORY",
+        "`3g`",
+        "the local Spark driver's memory (`profiles.yml`, target `spark`)",
+    ),
+    (
+        "KAIROS_TASK_QUEUE",
+        "unset (Airflow's default queue)",
+        "the queue of every Kairos task, for a distributed executor (docs/orchestration.md)",
+    ),
+    (
+        "AIRFLOW_HOME",
+        "`$KAIROS_HOME/airflow`",
+        "Airflow's home: the SQLite metadata DB, task logs, the generated admin password",
+    ),
+    (
+        "AIRFLOW_CONFIG",
+        "set by `kairos scheduler`, `kairos airflow`, `kairos airflow-env`",
+        "`config/airflow.cfg` of the project",
+    ),
+    (
+        "KAIROS_SENSOR_POKE_S",
+        "300",
+        "how often a delivery sensor looks for the control file",
+    ),
+    (
+        "KAIROS_SENSOR_TIMEOUT_S",
+        "21600",
+        "how long a delivery sensor waits before it skips softly, with an alert",
+    ),
+    (
+        "KAIROS_RETRY_DELAY_S",
+        "60",
+        "delay before a load task is retried",
+    ),
+    (
+        "KAIROS_WRITER_LOCK_TIMEOUT",
+        "3600",
+        "seconds a writer waits for the warehouse before it refuses, naming the holder",
+    ),
+    (
+        "KAIROS_DUCKDB_MEMORY_LIMIT",
+        "DuckDB's (80% of RAM)",
+        "DuckDB's `memory_limit` for the writers (ingestion and the dbt build), e.g. `4GB`",
+    ),
+    (
+        "KAIROS_SNAPSHOT_MODE",
+        "`auto`",
+        "how the analysts' snapshot is made: `update` the other generation, `copy` the whole file,"
+        " or `auto`: the cheaper as last measured",
+    ),
+    (
+        "KAIROS_ALERT_HOOK",
+        "unset (alerts are logged)",
+        "`module:function(text, info)` called with every alert: a failed task, a missed delivery, "
+        "a withheld list, history built over missing dates",
+    ),
+    (
+        "KAIROS_MAX_FILE_BYTES",
+        "68719476736 (64 GiB)",
+        "largest data file accepted (its control file's size)",
+    ),
+    (
+        "KAIROS_MAX_LINE_BYTES",
+        "1048576 (1 MiB)",
+        "longest line accepted; reading stops there and the file is refused",
+    ),
+    (
+        "KAIROS_HOLD_BELOW",
+        "0.5",
+        "a delivery with fewer rows than this share of the last good one is held (`kairos ingest "
+        "--force` loads it)",
+    ),
+    (
+        "KAIROS_PUBLISH_RETENTION",
+        "30",
+        "business dates of published lists kept",
+    ),
+    (
+        "KAIROS_WORK_RETENTION_DAYS",
+        "30",
+        "days working files are kept: gate results and Data Docs, dbt and Airflow logs",
+    ),
+    (
+        "KAIROS_AUDIT_RETENTION_DAYS",
+        "400",
+        "days audit records are kept: publishing reports and outcomes, the portal's audit log "
+        "(longer than working files: they answer who got which list)",
+    ),
+    (
+        "KAIROS_PORTAL_INSECURE_HTTP",
+        "unset",
+        "`1` for plain-HTTP local use (`make portal` sets it): the session cookie is not `Secure` "
+        "and no HSTS is sent",
+    ),
+    (
+        "KAIROS_PORTAL_TRUSTED_PROXY",
+        "unset",
+        "address of the reverse proxy whose `X-Forwarded-For` the portal believes; otherwise the "
+        "socket's address is audited",
+    ),
+    (
+        "KAIROS_PSEUDONYM_KEY",
+        "key file in `$KAIROS_HOME/secrets`",
+        "secret: the key of the customer pseudonym in the lists",
+    ),
+    (
+        "KAIROS_PORTAL_SECRET",
+        "key file in `$KAIROS_HOME/secrets`",
+        "secret: signs the portal's session cookies",
+    ),
+    (
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "key file in `$KAIROS_HOME/secrets`",
+        "secret: the Airflow API's JWT key, shared by every Airflow process",
+    ),
+)
+
+
+def render_variables() -> str:
+    """docs/configuration.md: :data:`VARIABLES` as a page."""
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- generated from kairos.config.VARIABLES by `kairos config-doc`; do not edit -->",
+        "",
+        "Kairos reads its settings once, with `kairos.config.Settings.from_env()`, at an edge",
+        "(the command line, an Airflow task, a DAG file being parsed) and passes them down.",
+        "Nothing below that reads the environment. An installed wheel finds its dbt project,",
+        "seeds, suites, DAGs and Airflow configuration through `KAIROS_PROJECT_DIR`.",
+        "",
+        "| variable | default | what |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{name}` | {default} | {what} |" for name, default, what in VARIABLES]
+    lines += [
+        "",
+        "A secret not set in the environment is a key file under `$KAIROS_HOME/secrets`. It is",
+        "made once: random, mode 0600, written whole before it appears. A secret shorter than",
+        f"{MIN_SECRET_BYTES} bytes stops the run with an error naming its variable or file.",
+        "",
+        "dbt's own knobs (contact policy, preference look-back, pool threshold) are `vars` in",
+        "`dbt_project.yml`; the warning rules' thresholds are the seed `warning_rules`.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import json
 import os
 import sys
 import time
@@ -313,11 +314,35 @@ class _ActivityTruth:
         return out
 
 
+# one default size for every command that makes a delivery (generate, next-day, demo)
+DEFAULT_SUBSCRIBERS = 20_000
+DEFAULT_SEED = 42
+
+
+def last_delivery(landing: Path) -> tuple[dt.date | None, dict]:
+    """The latest business date with a folder in the landing area, and the parameters
+    (subscribers, seed, scenario) of the last delivery generated there."""
+    days = []
+    for folder in Path(landing).glob("*/[0-9]" + "[0-9]" * 7):
+        with contextlib.suppress(ValueError):
+            days.append(dt.datetime.strptime(folder.name, "%Y%m%d").date())
+    params = {}
+    with contextlib.suppress(OSError, ValueError):
+        with (Path(landing) / "_ground_truth" / "manifest.json").open(encoding="utf-8") as f:
+            manifest = json.load(f)
+        params = {
+            "subscribers": int(manifest["subscribers"]),
+            "seed": int(manifest["seed"]),
+            "scenario": manifest["scenario"]["name"],
+        }
+    return (max(days) if days else None), params
+
+
 def generate(
     out: Path,
     start: dt.date,
     days: int = 1,
-    subscribers: int = 10_000,
+    subscribers: int = DEFAULT_SUBSCRIBERS,
     seed: int = 42,
     faults: list[Fault] | None = None,
     progress: bool = True,
@@ -382,7 +407,7 @@ def generate(
                 + ", ".join(c for c, _ in cat.CITIES[w.RURAL_CITY_FROM :]),
                 "effect": "the board indicator is 12 points lower and weighs double in overall",
             },
-            # seed 004: how each indicator moves overall satisfaction, per brand
+            # docs/domain.md#kano: how each indicator moves overall satisfaction, per brand
             "kano": {
                 code: {
                     ind: cat.KANO_CLASSES[c]

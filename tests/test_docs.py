@@ -76,3 +76,22 @@ def test_code_and_models_cite_the_business_by_its_sections_in_the_repository():
                 unknown.append(f"{name}: #{a or b}")
     assert stale == [], "cites a document a clone does not hold"
     assert unknown == [], "cites a section docs/domain.md does not have"
+
+
+def test_the_dbt_docs_site_opens_on_kairos_own_overview(tmp_path):
+    """dbt's generic welcome is replaced by what Kairos is and the marts by question."""
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    env = dict(os.environ, KAIROS_WAREHOUSE=":memory:", KAIROS_PROJECT_DIR=str(PROJECT))
+    args = ["parse", "--profiles-dir", str(PROJECT), "--target-path", str(tmp_path)]
+    proc = subprocess.run([dbt, *args], cwd=PROJECT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    docs = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["docs"]
+    overview = docs["doc.kairos.__overview__"]["block_contents"]
+    assert "The marts, by question" in overview
+    marts = {p.stem for p in (PROJECT / "dbt_project" / "models" / "marts").rglob("*.sql")}
+    assert {m for m in marts if f"`{m}`" not in overview} == set(), "a mart the overview omits"

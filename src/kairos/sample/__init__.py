@@ -126,7 +126,6 @@ class Progress:
         self.total = total_units
         self.done = 0
         self.rows = 0
-        self.files = 0
         self.t0 = time.monotonic()
         self.last = 0.0
         self.enabled = enabled
@@ -146,7 +145,7 @@ class Progress:
         left = elapsed / self.done * (self.total - self.done)
         msg = (
             f"generate {label}: {self.done}/{self.total} chunks, {self.rows:,} rows,"
-            f" {self.files} extract files, {rate:,.0f} rows/s, ~{left:,.0f}s left"
+            f" {rate:,.0f} rows/s, ~{left:,.0f}s left"
         )
         sys.stderr.write(("\r" + msg + "\033[K") if self.tty else msg + "\n")
         sys.stderr.flush()
@@ -514,7 +513,6 @@ def _generate_day(
     manifest["files"][day_key] = {}
     for e in contract.extracts():
         info = writers[e.name].close()
-        bar.files += 1
         _finish_delivery(e, out, day, info, faults, manifest)
         manifest["files"][day_key][e.key] = info
         for item in writers[e.name].injected:

@@ -60,6 +60,7 @@ def test_ingest_dag_shape(dagbag, system):
         assert load.pool == WRITER_POOL
         assert wait.task_id in load.upstream_task_ids
         assert load.task_id in dag.task_dict["day_complete"].upstream_task_ids
+        assert wait.task_id in dag.task_dict["missing_deliveries"].upstream_task_ids
     outlets = dag.task_dict["day_complete"].outlets
     assert [a.uri for a in outlets] == [f"kairos://warehouse/raw/{system}"]
 
@@ -110,18 +111,21 @@ def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
     monkeypatch.setenv("KAIROS_TEST_ALERTS", str(alerts))
     monkeypatch.setenv("KAIROS_SENSOR_POKE_S", "1")
     monkeypatch.setenv("KAIROS_SENSOR_TIMEOUT_S", "3")
-    deliver(subscribers=500, faults=["late:boss.payments"])
+    deliver(subscribers=500, faults=["late:boss.payments", "late:boss.daily_balances"])
     result = run_dag(cfg, "ingest_boss", DAY)
     assert result.state != "running"
-    assert result.task_states["wait_payments"] == "skipped"
-    assert result.task_states["load_payments"] == "skipped"
+    for name in ("payments", "daily_balances"):
+        assert result.task_states[f"wait_{name}"] == "skipped"
+        assert result.task_states[f"load_{name}"] == "skipped"
     assert result.task_states["day_complete"] == "skipped"
     assert result.task_states["load_daily_usage"] == "success"
+    assert result.task_states["missing_deliveries"] == "success"
     assert asset_events("ingest_boss", result.run_id) == []
+    # one alert for the system and run, naming both, not one per extract
     (alert,) = [json.loads(line) for line in alerts.read_text().splitlines()]
-    assert alert["info"]["task_id"] == "wait_payments"
-    assert alert["info"]["event"] == "skipped"
-    assert DAY.isoformat() in alert["text"]
+    assert alert["info"]["event"] == "not delivered"
+    assert sorted(alert["info"]["extracts"]) == ["daily_balances", "payments"]
+    assert DAY.isoformat() in alert["text"] and "2 of 7 extracts" in alert["text"]
 
 
 def test_three_ingest_dags_for_one_date_run_together(tmp_path, deliver, cfg, read_warehouse):

@@ -40,8 +40,10 @@ OWNER = "kairos-data-engineering"
 
 
 class KairosNotifier(BaseNotifier):
-    """Airflow's failure (and skip) callback for every Kairos task: one alert through
-    :func:`kairos.alerts.send` naming the DAG, task, run, business date and the error."""
+    """Airflow's failure callback for every Kairos task: one alert through
+    :func:`kairos.alerts.send` naming the DAG, task, run, business date and the error.
+    (Deliveries that miss their deadline are reported once per system and run, by the
+    ingest DAG's ``missing_deliveries`` task.)"""
 
     def __init__(self, event: str = "failed"):
         super().__init__()
@@ -171,7 +173,7 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
         )
     )
     def _ingest():
-        loads = []
+        loads, waits = [], []
         for extract in extracts:
             wait = DeliverySensor(
                 task_id=f"wait_{extract.name}",
@@ -180,8 +182,8 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
                 timeout=cfg.sensor_timeout_s,
                 soft_fail=True,
                 retries=0,  # a deadline passed is final for the run
-                on_skipped_callback=KairosNotifier("skipped"),
             )
+            waits.append(wait)
 
             @task(task_id=f"load_{extract.name}", pool=WRITER_POOL)
             def load(extract_key: str = extract.key, **context) -> dict:
@@ -229,6 +231,36 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
             return summary
 
         day_complete(loads)
+
+        @task(task_id="missing_deliveries", trigger_rule="all_done")
+        def missing_deliveries(**context) -> list[str]:
+            """One alert for the system and run, naming every extract whose delivery
+            missed its sensor's deadline (not one alert per extract)."""
+            # lazy: DAG files are parsed often; a step's code loads when its task runs
+            from kairos import alerts
+            from kairos.ingest import is_delivered
+
+            cfg = Settings.from_env()
+            day = business_date(context)
+            missing = [e.name for e in extracts if not is_delivered(cfg, e.key, day)]
+            if missing:
+                alerts.send(
+                    cfg,
+                    f"Kairos: ingest_{system} for business date {day} (run"
+                    f" {context['run_id']}): {len(missing)} of {len(extracts)} extracts did"
+                    f" not arrive before the sensor's deadline: {', '.join(missing)}",
+                    {
+                        "dag_id": f"ingest_{system}",
+                        "run_id": context["run_id"],
+                        "business_date": day.isoformat(),
+                        "event": "not delivered",
+                        "extracts": missing,
+                    },
+                    severity="warning",
+                )
+            return missing
+
+        waits >> missing_deliveries()
 
     return _ingest()
 

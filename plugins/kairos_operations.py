@@ -97,19 +97,74 @@ def _overview_page() -> HTMLResponse:
                 f"<a href='{PREFIX}/dates/{d.business_date}'>{d.business_date}</a>"
             ),
             "extracts loaded": d.extracts_loaded,
-            "extracts failed": d.extracts_failed,
+            "extracts failed": _marked(d.extracts_failed, d.extracts_failed > 0),
             "rows loaded": f"{d.rows_loaded:,}",
             "rows quarantined": f"{d.rows_quarantined:,}",
-            "build": d.build_status,
-            "gates": ", ".join(f"{g}: {'passed' if ok else 'FAILED'}" for g, ok in d.gates.items()),
-            "lists": d.publish_status or "not published",
+            "build": _marked(d.build_status, d.build_status == "failed"),
+            "gates": Markup(
+                ", ".join(
+                    f"{html.escape(g)}: " + ("passed" if ok else "<span class='bad'>FAILED</span>")
+                    for g, ok in d.gates.items()
+                )
+            ),
+            "lists": _marked(
+                d.publish_status or "not published", d.publish_status in ("withheld", "failed")
+            ),
         }
         for d in days
     ]
     return _page(
         "Kairos: business dates",
-        f"<p class='muted'>from the {source}; <a href='{PREFIX}/docs/index.html'>dbt docs</a></p>"
-        + _table(rows),
+        f"<p class='muted'>from the {source}; <a href='{PREFIX}/docs/index.html'>dbt docs</a>;"
+        " extracts counted once, by their latest load</p>" + _trend(days) + _table(rows),
+    )
+
+
+def _marked(value, bad: bool):
+    """A value shown in red when it is a failure."""
+    text = html.escape(str(value))
+    return Markup(f"<span class='bad'>{text}</span>") if bad else text
+
+
+# the publishing outcome of a date, as the trend's colour under its bar
+OUTCOME_COLOURS = {
+    "published": "#027a48",
+    "partial": "#b54708",
+    "withheld": "#b42318",
+    "failed": "#b42318",
+}
+
+
+def _trend(days, width: int = 720, height: int = 120) -> str:
+    """The last 30 dates as a picture: rows loaded as bars, and under each bar a square
+    in the colour of what publishing did (green published, amber partial, red withheld
+    or failed, grey nothing yet)."""
+    days = sorted(days, key=lambda d: d.business_date)[-30:]
+    if not days:
+        return ""
+    top = max(d.rows_loaded for d in days) or 1
+    step = width / len(days)
+    parts = []
+    for i, d in enumerate(days):
+        x = i * step + 2
+        h = (height - 30) * d.rows_loaded / top
+        colour = OUTCOME_COLOURS.get(d.publish_status, "#9aa5b1")
+        label = html.escape(
+            f"{d.business_date}: {d.rows_loaded:,} rows, {d.publish_status or 'not published'}"
+        )
+        parts.append(
+            f"<rect x='{x:.1f}' y='{height - 20 - h:.1f}' width='{step - 4:.1f}' height='{h:.1f}'"
+            f" fill='#3e7bfa'><title>{label}</title></rect>"
+            f"<rect x='{x:.1f}' y='{height - 14}' width='{step - 4:.1f}' height='10'"
+            f" fill='{colour}'><title>{label}</title></rect>"
+        )
+    first, last = days[0].business_date, days[-1].business_date
+    return (
+        f"<figure><svg role='img' aria-label='rows loaded and lists published, {first} to {last}'"
+        f" width='{width}' height='{height}' viewBox='0 0 {width} {height}'>{''.join(parts)}</svg>"
+        f"<figcaption class='muted'>{first} to {last}: rows loaded (bars); lists published"
+        " (green), partly withheld (amber), withheld or failed (red), not yet (grey)"
+        "</figcaption></figure>"
     )
 
 

@@ -129,6 +129,7 @@ def test_the_operations_view_refuses_anonymous_and_serves_a_signed_in_viewer(
     assert result["login"] in (200, 201)
     assert result["viewer overview"] == 200
     assert str(DAY) in result["overview text"]
+    assert "<svg" in result["overview text"]  # the 30-day trend
     assert result["viewer date"] == 200
     text = result["date text"]
     assert "Load ledger" in text and "daily_usage" in text and "subscribers" in text

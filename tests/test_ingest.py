@@ -323,3 +323,17 @@ def test_the_lake_holds_exactly_the_sealed_rows(kairos_home, deliver, monkeypatc
     _, failures = ingest_dates(cfg, DAY, DAY, extracts=["boss.subscribers"])
     assert failures == []
     assert differences(subscribers) == (0, 0, 0)
+
+
+def test_the_operations_page_counts_each_extract_once_however_often_it_was_loaded(cfg, deliver):
+    """A date loaded twice (a forced reload) has each extract once on the operations
+    page, with the rows of its latest load, not the sum of both attempts."""
+    from kairos import operations
+
+    deliver(subscribers=300)
+    first, _ = ingest_dates(cfg, DAY, DAY)
+    again, _ = ingest_dates(cfg, DAY, DAY, force=True)
+    assert len(again) == len(first) == len(contract.extracts())
+    (day,), _ = operations.overview(cfg)
+    assert (day.extracts_loaded, day.extracts_failed) == (len(contract.extracts()), 0)
+    assert day.rows_loaded == sum(r.rows_loaded for r in again)

@@ -117,16 +117,24 @@ def overview(cfg: Settings, limit: int = 60) -> tuple[list[DateSummary], str]:
             for r in _rows(
                 con,
                 """
+                with latest as (  -- each extract once: its latest attempt, not every attempt
+                    select business_date, system, extract,
+                        arg_max(status, finished_at) as status,
+                        arg_max(rows_loaded, finished_at) as rows_loaded,
+                        arg_max(rows_quarantined, finished_at) as rows_quarantined
+                    from audit.load_ledger group by business_date, system, extract
+                )
                 select business_date,
                     count(*) filter (where status in ('loaded', 'replaced', 'unchanged'))
                         as loaded,
                     count(*) filter (where status not in ('loaded', 'replaced', 'unchanged'))
                         as failed,
-                    sum(rows_loaded) filter (where status in ('loaded', 'replaced'))
+                    sum(rows_loaded) filter (where status in ('loaded', 'replaced', 'unchanged'))
                         as rows_loaded,
-                    sum(rows_quarantined) filter (where status in ('loaded', 'replaced'))
+                    sum(rows_quarantined)
+                        filter (where status in ('loaded', 'replaced', 'unchanged'))
                         as rows_quarantined
-                from audit.load_ledger group by business_date
+                from latest group by business_date
                 order by business_date desc limit ?
                 """,
                 [limit],

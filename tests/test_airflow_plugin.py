@@ -182,7 +182,7 @@ def test_in_a_real_browser_a_viewer_signs_in_to_airflow_and_reads_the_kairos_vie
                 page.wait_for_url(f"{base}/kairos/", timeout=30_000)
                 page.wait_for_selector("h1")
                 assert "Kairos: business dates" in page.inner_text("h1")
-                page.click(f"text={DAY}")
+                page.get_by_role("link", name=str(DAY), exact=True).first.click()
                 page.wait_for_selector("text=Load ledger")
                 assert "daily_usage" in page.content()
             finally:

@@ -238,7 +238,7 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
             missed its sensor's deadline (not one alert per extract)."""
             # lazy: DAG files are parsed often; a step's code loads when its task runs
             from kairos import alerts
-            from kairos.ingest import is_delivered
+            from kairos.ingest import is_delivered  # lazy: as above
 
             cfg = Settings.from_env()
             day = business_date(context)

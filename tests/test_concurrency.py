@@ -232,7 +232,7 @@ def test_the_demo_and_a_running_scheduler_refuse_each_other_and_the_scheduler_st
     """demo x scheduler: with `kairos scheduler` up, `kairos demo` refuses at once naming
     it (it would write into the scheduler's metadata DB), so does a second scheduler, and
     the first stays healthy; stopped with SIGTERM (Ctrl-C), it leaves no part running."""
-    from kairos.airflow_local import healthy
+    from kairos.airflow_local import Api, healthy
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -264,6 +264,14 @@ def test_the_demo_and_a_running_scheduler_refuse_each_other_and_the_scheduler_st
             assert f"kairos scheduler (pid {scheduler.pid}," in second.stderr
             assert "holds Kairos's Airflow" in second.stderr and why in second.stderr
         assert not (tmp_path / "home" / "landing").exists()  # the demo generated nothing
+        # a trigger retried after an answer that never came finds the run it made
+        api = Api(Settings.from_env(env), base)
+        while "ingest_boss" not in api.dag_ids():
+            assert time.monotonic() < deadline, "ingest_boss never parsed"
+            time.sleep(2)
+        logical = dt.datetime(2026, 11, 1, 16, tzinfo=dt.timezone.utc)
+        first = api.trigger("ingest_boss", logical)
+        assert api.trigger("ingest_boss", logical) == first
         time.sleep(10)  # a scheduler heartbeat later, everything still answers
         assert healthy(base) and scheduler.poll() is None
     finally:

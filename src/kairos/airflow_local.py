@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,6 +268,9 @@ def api_url(cfg: Settings) -> str:
     return process_environment(cfg).get("AIRFLOW__API__BASE_URL", DEFAULT_URL).rstrip("/")
 
 
+REQUEST_TIMEOUT = 90  # seconds; above the metadata DB's lock wait of 60
+
+
 class Api:
     """Kairos's running Airflow through its REST API, signed in as the admin user whose
     password Airflow generated (``simple_auth_manager_passwords.json.generated``)."""
@@ -292,17 +296,23 @@ class Api:
         return self.token
 
     def request(self, method: str, path: str, body: dict | None = None):
+        """One call, retried while Airflow is busy: a 5xx (SQLite behind the API) or no
+        answer within ``REQUEST_TIMEOUT`` -- longer than the metadata DB's own lock wait
+        (``?timeout=60`` in config/airflow.cfg), so a slow answer is waited for, not cut."""
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._token()}"}
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        for attempt in range(5):  # SQLite behind the API: a busy moment answers 500
+        for attempt in range(5):
             try:
-                with urllib.request.urlopen(req, timeout=30) as resp:
+                with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT) as resp:
                     return json.loads(resp.read() or b"null")
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 or attempt == 4:
                     raise
-                time.sleep(2)
+            except TimeoutError:
+                if attempt == 4:
+                    raise
+            time.sleep(2)
         return None  # not reached
 
     def dag_ids(self) -> set[str]:
@@ -316,11 +326,26 @@ class Api:
         self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
     def trigger(self, dag_id: str, logical_date: dt.datetime, conf: dict | None = None) -> str:
-        run = self.request(
-            "POST",
-            f"/api/v2/dags/{dag_id}/dagRuns",
-            {"logical_date": logical_date.isoformat(), "conf": conf or {}},
-        )
+        """The run of ``dag_id`` at ``logical_date``, created unless it exists: a retried
+        POST whose first attempt was created but not answered in time gets 409, and the
+        run it made is the one returned."""
+        try:
+            run = self.request(
+                "POST",
+                f"/api/v2/dags/{dag_id}/dagRuns",
+                {"logical_date": logical_date.isoformat(), "conf": conf or {}},
+            )
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
+            when = urllib.parse.quote(logical_date.isoformat())
+            found = self.request(
+                "GET",
+                f"/api/v2/dags/{dag_id}/dagRuns?logical_date_gte={when}&logical_date_lte={when}",
+            )["dag_runs"]
+            if not found:
+                raise
+            run = found[0]
         return run["dag_run_id"]
 
 

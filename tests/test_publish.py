@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from kairos.config import Settings
 from kairos.ingest import ingest_dates
 from kairos.pipeline import daily
 from kairos.publish import outcomes
-from kairos.sample import generate
+from kairos_sample import generate
 from tests.conftest import module_home
 from tests.support import PROJECT
 
@@ -498,7 +499,7 @@ def test_a_crash_mid_publish_leaves_no_partial_day_visible(home, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("power cut")
 
-    monkeypatch.setattr(publish, "_swap_symlink", crash)
+    monkeypatch.setattr(publish.store, "_swap_symlink", crash)
     assert not daily.run(home, DAY, "crash-swap").ok
     assert not (root / "lists" / DAY.isoformat()).exists()
     assert (root / "current").resolve() == (root / "lists" / PREVIOUS.isoformat()).resolve()
@@ -673,7 +674,7 @@ def test_publishing_refuses_a_snapshot_older_than_the_build(home):
 
 def test_a_crash_between_the_renames_does_not_stick_the_date(home, monkeypatch):
     root = home.publish_dir
-    real_replace = publish.os.replace
+    real_replace = os.replace
     calls = {"n": 0}
 
     def die_after_the_private_rename(src, dst):
@@ -682,9 +683,9 @@ def test_a_crash_between_the_renames_does_not_stick_the_date(home, monkeypatch):
             calls["n"] += 1
             raise OSError("killed between the renames")
 
-    monkeypatch.setattr(publish.os, "replace", die_after_the_private_rename)
+    monkeypatch.setattr(os, "replace", die_after_the_private_rename)
     assert not daily.run(home, DAY, "crash-rename").ok
-    monkeypatch.setattr(publish.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     orphans = list((root / "_private").iterdir())
     assert [p.name for p in orphans] == [f"{DAY}.001"]
     outcome = daily.run(home, DAY, "again")  # the re-run publishes ...

@@ -4,14 +4,15 @@ The same functions serve the Airflow DAGs and the command line, so ``kairos inge
 and a DAG run load a day identically.
 """
 
-from __future__ import annotations
-
-import dataclasses
-import datetime as dt
-import logging
-
-from kairos import contract
-from kairos.config import Settings
+from kairos.ingest.day import (
+    Failure,
+    choose,
+    ingest_dates,
+    ingest_extract,
+    is_delivered,
+    limits,
+    seal,
+)
 from kairos.ingest.lake import export_partitions
 from kairos.ingest.load import (
     DeliveryHeld,
@@ -23,126 +24,22 @@ from kairos.ingest.load import (
     ReconciliationError,
     load_extract,
 )
-from kairos.warehouse.store import connect_writer, seal_delivery
 
 __all__ = [
     "DeliveryHeld",
     "DeliveryRefused",
+    "Failure",
+    "Limits",
     "LoadFailed",
     "LoadResult",
     "NotDelivered",
     "ReconciliationError",
+    "choose",
+    "export_partitions",
     "ingest_dates",
     "ingest_extract",
     "is_delivered",
+    "limits",
+    "load_extract",
     "seal",
 ]
-
-log = logging.getLogger(__name__)
-
-
-def is_delivered(cfg: Settings, extract_key: str, business_date: dt.date) -> bool:
-    """True once the extract's control file for the date is in the landing area."""
-    return contract.get(extract_key).control_path(cfg.landing, business_date).exists()
-
-
-def ingest_extract(
-    cfg: Settings,
-    extract_key: str,
-    business_date: dt.date,
-    *,
-    dag_run_id: str | None = None,
-    force: bool = False,
-) -> LoadResult:
-    """Load one extract of one date under the warehouse writer lock."""
-    extract = contract.get(extract_key)
-    with connect_writer(cfg) as con:
-        return load_extract(
-            con,
-            extract,
-            business_date,
-            cfg.landing,
-            cfg.work_dir,
-            dag_run_id=dag_run_id,
-            force=force,
-            limits=limits(cfg),
-        )
-
-
-def limits(cfg: Settings) -> Limits:
-    return Limits(
-        max_file_bytes=cfg.max_file_bytes,
-        max_line_bytes=cfg.max_line_bytes,
-        hold_below=cfg.hold_below,
-    )
-
-
-def seal(cfg: Settings, system: str, business_date: dt.date) -> list[str]:
-    """Seal the system's delivery for the date (see ``seal_delivery``); return the
-    extracts without a good latest load (nothing sealed then)."""
-    with connect_writer(cfg) as con:
-        return _seal(con, cfg, system, business_date)
-
-
-def _seal(con, cfg: Settings, system: str, business_date: dt.date) -> list[str]:
-    """Seal, and write the sealed partitions to the lake when there is one."""
-    missing = seal_delivery(con, system, business_date)
-    if not missing and cfg.lake is not None:
-        export_partitions(con, cfg.lake, system, business_date)
-    return missing
-
-
-def choose(systems: list[str] | None, extracts: list[str] | None) -> list[contract.Extract]:
-    """The contract's extracts named by ``systems`` / ``extracts`` (all when neither);
-    ValueError naming any name the contract does not know."""
-    unknown = sorted(set(systems or ()) - set(contract.systems()))
-    unknown += sorted(set(extracts or ()) - {e.key for e in contract.extracts()})
-    if unknown:
-        known = ", ".join(e.key for e in contract.extracts())
-        raise ValueError(f"not in the contract: {', '.join(unknown)} (extracts: {known})")
-    return [
-        e
-        for e in contract.extracts()
-        if (not systems or e.system in systems) and (not extracts or e.key in extracts)
-    ]
-
-
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    extract: str
-    business_date: dt.date
-    error: str
-
-
-def ingest_dates(
-    cfg: Settings,
-    first: dt.date,
-    last: dt.date,
-    systems: list[str] | None = None,
-    extracts: list[str] | None = None,
-    force: bool = False,
-) -> tuple[list[LoadResult], list[Failure]]:
-    """Load every extract of every date in [first, last]; a failure does not stop the rest.
-
-    After each date, each system all of whose extracts loaded well is sealed for it."""
-    chosen = choose(systems, extracts)
-    results: list[LoadResult] = []
-    failures: list[Failure] = []
-    day = first
-    while day <= last:
-        # One writer session per date: the lock is held for the day's extracts, not for
-        # the whole range, so DAG runs can interleave with a long backfill.
-        with connect_writer(cfg) as con:
-            for e in chosen:
-                try:
-                    results.append(
-                        load_extract(
-                            con, e, day, cfg.landing, cfg.work_dir, force=force, limits=limits(cfg)
-                        )
-                    )
-                except (NotDelivered, DeliveryRefused, LoadFailed) as exc:
-                    failures.append(Failure(e.key, day, str(exc)))
-            for system in sorted({e.system for e in chosen}):
-                _seal(con, cfg, system, day)
-        day += dt.timedelta(days=1)
-    return results, failures

@@ -14,11 +14,11 @@ export KAIROS_PROJECT_DIR ?= $(CURDIR)
 setup: $(STAMP)
 
 # Reinstalls when the lock or the project metadata changes; otherwise a no-op.
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml sample/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e sample
 	touch $(STAMP)
 
 demo: setup
@@ -80,15 +80,15 @@ chaos: setup
 # ruff (style, imports, complexity <= 10), sqlfluff (the dbt models and tests, compiled
 # against an in-memory DuckDB), and the contract page; .pre-commit-config.yaml runs the same
 lint: setup
-	$(BIN)/ruff check src plugins dags tests bench spark
-	$(BIN)/ruff format --check src plugins dags tests bench spark
+	$(BIN)/ruff check src sample plugins dags tests bench spark
+	$(BIN)/ruff format --check src sample plugins dags tests bench spark
 	KAIROS_WAREHOUSE=:memory: $(BIN)/sqlfluff lint --disable-progress-bar dbt_project/models dbt_project/tests
 	$(BIN)/kairos contract-doc --check
 	$(BIN)/kairos config-doc --check
 
 format: setup
-	$(BIN)/ruff format src plugins dags tests bench spark
-	$(BIN)/ruff check --fix src plugins dags tests bench spark
+	$(BIN)/ruff format src sample plugins dags tests bench spark
+	$(BIN)/ruff check --fix src sample plugins dags tests bench spark
 	KAIROS_WAREHOUSE=:memory: $(BIN)/sqlfluff fix --disable-progress-bar dbt_project/models dbt_project/tests
 
 contract-doc: setup

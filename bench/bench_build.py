@@ -31,7 +31,7 @@ START = dt.date(2026, 11, 1)
 def generator_fingerprint() -> str:
     """SHA-256 over the generator's source: a cached delivery is stale when it changes."""
     digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent / "src" / "kairos" / "sample"
+    root = Path(__file__).resolve().parent.parent / "sample" / "src" / "kairos_sample"
     for path in sorted(root.glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -39,7 +39,7 @@ def measured_code(code: str, env: dict) -> tuple[float, float, str]:
 def generate_code(landing: Path, subscribers: int, seed: int) -> str:
     return (
         "import datetime as dt, pathlib, json\n"
-        "from kairos.sample import generate\n"
+        "from kairos_sample import generate\n"
         f"m = generate(pathlib.Path({str(landing)!r}), dt.date.fromisoformat('{DAY}'), 1,"
         f" {subscribers}, {seed}, progress=False)\n"
         "print(json.dumps(sum(f['rows'] for d in m['files'].values() for f in d.values())))\n"

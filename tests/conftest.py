@@ -44,7 +44,7 @@ def cfg(kairos_home):
 @pytest.fixture
 def deliver(cfg):
     """Generate a small delivery into the landing area; returns the manifest."""
-    from kairos.sample import Fault, generate
+    from kairos_sample import Fault, generate
 
     def _deliver(day=DAY, days=1, subscribers=2000, seed=1, faults=()):
         return generate(
@@ -117,7 +117,7 @@ def closed_loop(tmp_path_factory):
     from kairos.ingest import ingest_dates
     from kairos.pipeline import daily
     from kairos.publish import approval
-    from kairos.sample import generate
+    from kairos_sample import generate
 
     mp, cfg = module_home(tmp_path_factory, "loop", KAIROS_PSEUDONYM_KEY="loop-key-" + "0" * 32)
     # every build step but the docs site (tested on its own; a third of a day's build here)

@@ -21,14 +21,16 @@ import pytest
 from tests.support import PROJECT
 
 PACKAGE = PROJECT / "src" / "kairos"
-# the command line is an edge: it imports the sample code for `generate`, `demo`, `evaluate`
-EDGES = {"cli.py"}
+SAMPLE = PROJECT / "sample" / "src" / "kairos_sample"
+# the edges that import the sample distribution: the command line (`generate`, `next-day`,
+# `evaluate`) and the demo driver
+EDGES = {"cli.py", "demo.py"}
 
 
 def _modules():
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE)
-        if relative.parts[0] == "sample" or str(relative) in EDGES:
+        if str(relative) in EDGES:
             continue
         yield relative, ast.parse(path.read_text(encoding="utf-8"))
 
@@ -67,8 +69,9 @@ LAYERS = {
     ),
     "pipeline": ("kairos.pipeline",),
     "orchestration": ("kairos.orchestration", "kairos.airflow_local", "kairos.operations"),
-    # sample deliveries and the demo: above the runtime, which never imports them (below)
-    "sample": ("kairos.sample",),
+    # the demo drives Airflow over a sample delivery: above the runtime, which never
+    # imports it or the sample distribution (below)
+    "demo": ("kairos.demo",),
     "edges": ("kairos.cli", "kairos.portal"),
 }
 RANK = {layer: i for i, layer in enumerate(LAYERS)}
@@ -206,10 +209,27 @@ def test_an_import_inside_a_function_says_why_it_is_lazy():
 
 def test_the_runtime_imports_nothing_from_the_sample_code():
     offenders = {
-        str(path): sorted(n for n in _imported(tree) if n.startswith("kairos.sample"))
+        str(path): sorted(n for n in _imported(tree) if n.startswith("kairos_sample"))
         for path, tree in _modules()
     }
     assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_the_sample_distribution_stands_on_the_foundations_only():
+    """kairos_sample writes deliveries to the contract and reads marts with DuckDB: of
+    Kairos it may use the foundations (contract, control files, configuration), nothing
+    that loads, builds or publishes."""
+    upward = []
+    for path in sorted(SAMPLE.rglob("*.py")):
+        for name in _imported(ast.parse(path.read_text(encoding="utf-8"))):
+            if name == "kairos" or not name.startswith("kairos."):
+                continue
+            module = name
+            while module and layer_of(module) is None:
+                module = module.rpartition(".")[0]
+            if layer_of(module) != "foundations":
+                upward.append(f"{path.relative_to(PROJECT)} imports {name}")
+    assert upward == []
 
 
 def test_importing_the_runtime_loads_no_sample_module():
@@ -218,7 +238,7 @@ def test_importing_the_runtime_loads_no_sample_module():
         import json, sys
         import kairos.ingest, kairos.warehouse, kairos.quality, kairos.pipeline.daily
         import kairos.portal, kairos.pipeline, kairos.operations, kairos.orchestration
-        print(json.dumps(sorted(m for m in sys.modules if m.startswith("kairos.sample"))))
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith("kairos_sample"))))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -311,3 +331,21 @@ def test_a_wheel_installed_outside_the_checkout_finds_its_project_by_configurati
     # the contract (package data) and the project's page agree: both were found
     page = run("contract-doc", "--check", KAIROS_PROJECT_DIR=str(PROJECT))
     assert page.returncode == 0, page.stderr
+    # the portal's templates are package data too
+    templates = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from kairos.portal import routes; routes._env.get_template('lists.html')",
+        ],
+        cwd=outside,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert templates.returncode == 0, templates.stderr
+    # kairos alone is the runtime: the sample commands say what they need
+    sample = run("generate", "--date", "2026-11-21", KAIROS_PROJECT_DIR=str(PROJECT))
+    assert sample.returncode == 2 and "needs the sample distribution, kairos-sample" in (
+        sample.stderr
+    )

@@ -128,7 +128,7 @@ def test_next_day_delivers_the_day_after_the_last_with_its_size_and_seed(cfg, ca
     the day after the last delivery, of its size and seed; a date still to come and an
     Airflow that does not answer are refused, saying why."""
     from kairos import dates
-    from kairos.sample import last_delivery
+    from kairos_sample import last_delivery
 
     first = dates.yesterday() - cli.WEEK
     args = ["next-day", "--deliver-only", "--subscribers", "300", "--seed", "7"]

@@ -15,7 +15,7 @@ import pytest
 
 from kairos import contract, warehouse
 from kairos.ingest import ingest_dates
-from kairos.sample import generate
+from kairos_sample import generate
 from tests.conftest import module_home
 from tests.support import redeliver
 

@@ -269,7 +269,7 @@ def test_the_demo_and_a_running_scheduler_refuse_each_other_and_the_scheduler_st
         while "ingest_boss" not in api.dag_ids():
             assert time.monotonic() < deadline, "ingest_boss never parsed"
             time.sleep(2)
-        logical = dt.datetime(2026, 11, 1, 16, tzinfo=dt.timezone.utc)
+        logical = dt.datetime(2026, 11, 1, 16, tzinfo=dt.UTC)
         first = api.trigger("ingest_boss", logical)
         assert api.trigger("ingest_boss", logical) == first
         time.sleep(10)  # a scheduler heartbeat later, everything still answers

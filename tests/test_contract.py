@@ -6,8 +6,8 @@ import csv
 import re
 
 from kairos import cli, contract
-from kairos.sample import catalogue
-from kairos.sample.day import USE_PRODUCTS
+from kairos_sample import catalogue
+from kairos_sample.day import USE_PRODUCTS
 from tests.support import PROJECT
 
 

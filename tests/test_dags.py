@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from kairos import contract
-from kairos.sample import generate
 from kairos.warehouse.store import WRITER_POOL
+from kairos_sample import generate
 from tests.conftest import DAY
 from tests.support import PROJECT
 

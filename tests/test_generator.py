@@ -11,7 +11,7 @@ import pytest
 
 from kairos import contract
 from kairos.control import read_control
-from kairos.sample import Fault, generate
+from kairos_sample import Fault, generate
 from tests.conftest import DAY
 
 

@@ -18,7 +18,7 @@ from kairos.ingest import (
     ingest_dates,
     ingest_extract,
 )
-from kairos.sample import release_late
+from kairos_sample import release_late
 from tests.conftest import DAY
 
 REASON_BY_KIND = {

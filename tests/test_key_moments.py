@@ -15,8 +15,8 @@ import pytest
 
 from kairos import warehouse
 from kairos.ingest import ingest_dates
-from kairos.sample import generate
-from kairos.sample.evaluation import load_truth
+from kairos_sample import generate
+from kairos_sample.evaluation import load_truth
 from tests.conftest import module_home
 from tests.support import PROJECT
 
@@ -535,7 +535,7 @@ def _close(row, truth):
 
 
 def test_mystery_shoppers_find_the_m_zone_hotline_slow(history):
-    from kairos.sample import measurement as ms
+    from kairos_sample import measurement as ms
 
     _, con = history
     brand_rows = rows(
@@ -552,7 +552,7 @@ def test_mystery_shoppers_find_the_m_zone_hotline_slow(history):
 
 
 def test_process_audits_find_the_planted_weak_steps(history):
-    from kairos.sample import measurement as ms
+    from kairos_sample import measurement as ms
 
     _, con = history
     audited = rows(con, STANDARD_GROUPS + " where method = 'pt' and checks >= 10")

@@ -19,8 +19,8 @@ import pytest
 
 from kairos import contract, pipeline, publish
 from kairos.ingest import ingest_dates
-from kairos.sample import generate
-from kairos.sample import world as w
+from kairos_sample import generate
+from kairos_sample import world as w
 from tests.conftest import LOOP_DATES, LOOP_SUBSCRIBERS
 
 pytestmark = pytest.mark.slow
@@ -269,7 +269,7 @@ def test_a_date_before_phone_managers_arrive_is_complete_without_them(cfg, deliv
 
 
 def test_kairos_evaluate_reports_the_capacity_per_day(loop):
-    from kairos.sample import evaluation
+    from kairos_sample import evaluation
 
     cfg, _ = loop
     result = evaluation.evaluate(cfg)

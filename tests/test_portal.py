@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from kairos import pipeline, portal, publish
 from kairos.ingest import ingest_dates
 from kairos.pipeline import daily
-from kairos.sample import generate
+from kairos_sample import generate
 from tests.conftest import DAY, module_home
 from tests.support import CHROMIUM, CHROMIUM_ARGS
 
@@ -355,7 +355,7 @@ def test_marketing_lists_wait_for_their_team_and_service_notices_approve_themsel
     notices are live at once; data-traffic-team's marketing lists wait, cannot be
     downloaded and are not worked by CRM until approved."""
     from kairos.publish.outcomes import read_outcome
-    from kairos.sample import execution
+    from kairos_sample import execution
 
     cfg, _ = published
     manifest = _manifest(cfg)

@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from kairos import warehouse
-from kairos.sample import evaluation, execution
+from kairos_sample import evaluation, execution
 from tests.conftest import LOOP_DATES
 from tests.support import PROJECT
 

@@ -21,9 +21,9 @@ import pytest
 
 from kairos.config import ConfigError, Settings
 from kairos.ingest import ingest_dates
-from kairos.sample import generate
 from kairos.warehouse import snapshot
 from kairos.warehouse.store import connect_writer
+from kairos_sample import generate
 from tests.conftest import module_home
 from tests.support import snapshot_differences
 

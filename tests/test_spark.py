@@ -75,7 +75,7 @@ def engines(tmp_path_factory, airflow_db):
     from kairos import airflow_local, warehouse
     from kairos.ingest import ingest_dates
     from kairos.ingest.lake import partition_path
-    from kairos.sample import generate
+    from kairos_sample import generate
 
     if not SPARK_PYTHON.exists():
         pytest.fail("no Spark environment: run `make spark-setup` (make test does)")

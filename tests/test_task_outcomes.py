@@ -20,9 +20,9 @@ import pytest
 
 from kairos import contract
 from kairos.ingest import ingest_dates
-from kairos.sample import execution, generate
 from kairos.warehouse import snapshot
 from kairos.warehouse import store as raw_warehouse
+from kairos_sample import execution, generate
 from tests.conftest import LOOP_DATES
 from tests.support import PROJECT, redeliver, snapshot_differences
 

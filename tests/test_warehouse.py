@@ -13,7 +13,7 @@ import pytest
 
 from kairos import warehouse
 from kairos.ingest import ingest_dates
-from kairos.sample import generate
+from kairos_sample import generate
 from tests.conftest import module_home
 
 pytestmark = pytest.mark.slow
@@ -427,9 +427,9 @@ def test_kano_classes_recover_the_planted_ones_and_tier_the_short_boards(novembe
 
 
 def test_process_audits_find_the_rural_cities_slow_to_repair_faults(november):
-    from kairos.sample import catalogue as cat
-    from kairos.sample import measurement as ms
-    from kairos.sample import world as w
+    from kairos_sample import catalogue as cat
+    from kairos_sample import measurement as ms
+    from kairos_sample import world as w
 
     cfg, _ = november
     rural = {name for name, _ in cat.CITIES[w.RURAL_CITY_FROM :]}

@@ -35,16 +35,20 @@ from kairos import airflow_local, contract, dates, locks, pipeline, warehouse
 from kairos.config import SECRET_VARIABLES, ConfigError, Settings, render_variables
 from kairos.ingest import ingest_dates
 from kairos.pipeline import daily
-from kairos.sample import (
-    DEFAULT_SEED,
-    DEFAULT_SUBSCRIBERS,
-    Fault,
-    demo,
-    evaluation,
-    generate,
-    last_delivery,
-    release_late,
-)
+
+try:  # the sample distribution (kairos-sample, sample/): `make setup` installs it beside
+    # kairos; a production install of kairos alone has no sample commands
+    import kairos_sample
+    from kairos import demo
+    from kairos_sample import evaluation
+except ModuleNotFoundError as exc:
+    if exc.name != "kairos_sample":
+        raise
+    kairos_sample = demo = evaluation = None
+
+SAMPLE_COMMANDS = {"demo", "next-day", "generate", "release-late", "evaluate"}
+DEFAULT_SUBSCRIBERS = kairos_sample.DEFAULT_SUBSCRIBERS if kairos_sample else None
+DEFAULT_SEED = kairos_sample.DEFAULT_SEED if kairos_sample else None
 
 
 def _date(text: str) -> dt.date:
@@ -61,7 +65,7 @@ def _positive(text: str) -> int:
     return value
 
 
-SIZE = f"subscribers (default: {DEFAULT_SUBSCRIBERS:,})"
+SIZE = f"subscribers (default: {DEFAULT_SUBSCRIBERS:,})" if kairos_sample else "subscribers"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kairos: {exc}", file=sys.stderr)
         return 2
     handler = COMMANDS[args.command]
+    if args.command in SAMPLE_COMMANDS and kairos_sample is None:
+        print(
+            f"kairos {args.command}: needs the sample distribution, kairos-sample"
+            " (`pip install ./sample`; `make setup` installs it)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return handler(args, cfg)
     except ConfigError as exc:
@@ -286,13 +297,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _generate(args, cfg: Settings) -> int:
     try:
-        faults = [Fault.parse(f) for f in args.fault]
+        faults = [kairos_sample.Fault.parse(f) for f in args.fault]
     except (ValueError, KeyError) as exc:
         print(f"kairos generate: {exc}", file=sys.stderr)
         return 2
     out = args.out or cfg.landing
     try:
-        manifest = generate(
+        manifest = kairos_sample.generate(
             out,
             args.date,
             args.days,
@@ -318,7 +329,7 @@ def _generate(args, cfg: Settings) -> int:
 
 
 def _release_late(args, cfg: Settings) -> int:
-    for path in release_late(args.out or cfg.landing):
+    for path in kairos_sample.release_late(args.out or cfg.landing):
         print(f"delivered {path}")
     return 0
 
@@ -630,7 +641,7 @@ WEEK = dt.timedelta(days=6)
 
 def _next_day(args, cfg: Settings) -> int:
     """The routine step of the first week: the next date's delivery, then its runs."""
-    last, params = last_delivery(cfg.landing)
+    last, params = kairos_sample.last_delivery(cfg.landing)
     # the first delivery starts a week back, so that a week of next-days ends yesterday
     day = args.date or (last + dt.timedelta(days=1) if last else dates.yesterday() - WEEK)
     if day > dates.today():
@@ -648,7 +659,9 @@ def _next_day(args, cfg: Settings) -> int:
         print(f"kairos next-day: {refusal}", file=sys.stderr)
         return 1
     print(f"delivering {day}: {subscribers:,} subscribers, seed {seed}, scenario {scenario}")
-    generate(cfg.landing, day, 1, subscribers, seed, scenario=scenario, executing=cfg.publish_dir)
+    kairos_sample.generate(
+        cfg.landing, day, 1, subscribers, seed, scenario=scenario, executing=cfg.publish_dir
+    )
     if args.deliver_only:
         return 0
     when = dates.run_time_for(day)

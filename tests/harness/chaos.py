@@ -47,7 +47,7 @@ import duckdb
 
 from kairos import contract, pipeline
 from kairos.config import Settings
-from kairos.sample import generate
+from kairos_sample import generate
 from tests.support import snapshot_differences
 
 FIRST = dt.date(2026, 11, 21)

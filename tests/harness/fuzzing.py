@@ -336,7 +336,7 @@ def run_case(con, cfg: Settings, case: Case, original: bytes) -> str:
 
 def fuzz(cases: int, seed: int, home: Path, subscribers: int = 120) -> collections.Counter:
     """Run ``cases`` cases under ``home``; return the tally (raises on a broken promise)."""
-    from kairos.sample import generate
+    from kairos_sample import generate
 
     cfg = Settings(
         home=home,

@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     from kairos import airflow_local
     from kairos.config import Settings
     from kairos.publish import approval
-    from kairos.sample import Fault, generate, release_late
+    from kairos_sample import Fault, generate, release_late
 
     cfg = Settings.from_env()
     airflow_local.configure(cfg, quiet=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 
 from kairos.config import Settings
-from kairos.sample import catalogue as cat
-from kairos.sample.execution import expected_uplift
-from kairos.sample.measurement import planted_cause
+from kairos_sample import catalogue as cat
+from kairos_sample.execution import expected_uplift
+from kairos_sample.measurement import planted_cause
 
 # planted key moment -> the catalogue rule meant to find it
 MOMENT_RULES = {
@@ -125,7 +125,7 @@ def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
 
 def _causes(con) -> list[dict]:
     """Per short board of a brand group or a city: the weak service-standard item the
-    report names beside the cause the generator planted (kairos.sample.measurement)."""
+    report names beside the cause the generator planted (kairos_sample.measurement)."""
     boards = _rows(
         con,
         """select group_type, group_value, indicator, surveys, weak_standard_item,

@@ -24,8 +24,8 @@ import datetime as dt
 
 import numpy as np
 
-from kairos.sample import catalogue as cat
-from kairos.sample import world as w
+from kairos_sample import catalogue as cat
+from kairos_sample import world as w
 
 MS_BASE, MS_WEAK = 0.92, 0.45
 PT_BASE = 0.93

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kairos.sample import catalogue as cat
-from kairos.sample import execution
-from kairos.sample import measurement as ms
-from kairos.sample import world as w
-from kairos.sample.execution import Tasks
-from kairos.sample.scenarios import Scenario
+from kairos_sample import catalogue as cat
+from kairos_sample import execution
+from kairos_sample import measurement as ms
+from kairos_sample import world as w
+from kairos_sample.execution import Tasks
+from kairos_sample.scenarios import Scenario
 
 SYS_TEXT = {
     "arrears": "欠费停机",

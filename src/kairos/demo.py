@@ -15,7 +15,7 @@ import duckdb
 
 from kairos import airflow_local, contract, locks, publish
 from kairos.config import Settings
-from kairos.sample import generate
+from kairos_sample import generate
 
 
 def _print_key_moments(con, business_date: dt.date) -> None:

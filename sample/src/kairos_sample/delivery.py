@@ -1,19 +1,5 @@
-"""The sample-extract generator: a complete, contract-conformant delivery of BOSS, CRM
-and BI for a range of business dates, with known effects planted and written to a
-ground-truth manifest beside it.
-
-``generate`` streams: subscribers are simulated in chunks (``world.CHUNK``) and each
-chunk's lines are encoded and appended to the open data files, so memory stays flat
-as the number of subscribers grows. Output is byte-identical for the same arguments, so
-running the same command again *is* a duplicate delivery.
-
-Layout under ``out`` (the landing area):
-    <system>/<YYYYMMDD>/<SYSTEM>_<EXTRACT>_<YYYYMMDD>.dat and .ctl
-    _late/<system>/<YYYYMMDD>/...ctl           control files held back by ``late`` faults
-    _ground_truth/manifest.json                 parameters, files, activities, faults
-    _ground_truth/customers.csv.gz              each customer's planted truth
-    _ground_truth/key_moments_<YYYYMMDD>.csv.gz planted key moments of each day
-"""
+"""A delivery: every extract of every system for a range of business dates, streamed to
+the landing area with its control files and ground truth (see :mod:`kairos_sample`)."""
 
 from __future__ import annotations
 
@@ -36,11 +22,11 @@ from kairos import contract
 from kairos.contract import Extract
 from kairos.control import ControlRecord, write_control
 from kairos.files import write_json
-from kairos.sample import catalogue as cat
-from kairos.sample import execution, scenarios
-from kairos.sample import world as w
-from kairos.sample.day import Ids, generate_chunk_day, months_for
-from kairos.sample.scenarios import Scenario
+from kairos_sample import catalogue as cat
+from kairos_sample import execution, scenarios
+from kairos_sample import world as w
+from kairos_sample.day import Ids, generate_chunk_day, months_for
+from kairos_sample.scenarios import Scenario
 
 FAULT_KINDS = ("malformed", "truncated", "wrong-count", "late", "volume-drop", "missing")
 MALFORMED_KINDS = (
@@ -351,7 +337,7 @@ def generate(
     """Write a delivery for ``days`` business dates from ``start`` into ``out``.
 
     ``executing``: a Kairos publish folder; CRM then executes, on each business date, the
-    target lists published there for the date before (``kairos.sample.execution``).
+    target lists published there for the date before (``kairos_sample.execution``).
     Returns the manifest (also written to ``out/_ground_truth/manifest.json``).
     """
     if subscribers < 1 or days < 1:

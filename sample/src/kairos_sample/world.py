@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kairos.sample import catalogue as cat
-from kairos.sample.scenarios import Scenario
+from kairos_sample import catalogue as cat
+from kairos_sample.scenarios import Scenario
 
 CHUNK = 20_000
 SUB_ID0 = 100_000_000

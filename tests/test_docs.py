@@ -95,3 +95,20 @@ def test_the_dbt_docs_site_opens_on_kairos_own_overview(tmp_path):
     assert "The marts, by question" in overview
     marts = {p.stem for p in (PROJECT / "dbt_project" / "models" / "marts").rglob("*.sql")}
     assert {m for m in marts if f"`{m}`" not in overview} == set(), "a mart the overview omits"
+
+
+def test_every_key_column_of_the_models_is_named_in_the_warehouse_keys_table():
+    """A key keeps one name across the models (the task mart once called the warning's
+    key ``task_key``): every documented ``*_id``/``*_key`` column is in the table."""
+    page = (PROJECT / "docs" / "warehouse.md").read_text(encoding="utf-8")
+    table = page.split("## Keys", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+_(?:id|key))`", table))
+    documented = {
+        name
+        for path in (PROJECT / "dbt_project" / "models").rglob("*.yml")
+        for name in re.findall(
+            r"^\s+- name: ([a-z_]+_(?:id|key))\s*$", path.read_text(encoding="utf-8"), re.M
+        )
+    }
+    assert documented, "no key column found: the pattern is wrong"
+    assert sorted(documented - listed) == []

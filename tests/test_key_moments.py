@@ -248,19 +248,19 @@ def test_do_not_disturb_and_frequency_cap_recomputed_from_crm(history):
             select t.*, r.is_marketing from marts.fct_key_moment_tasks t
             inner join reference.warning_rules r on t.rule_code = r.rule_code),
         contacts as (
-            select t.task_key,
+            select t.warning_key,
                    count(c.contact_id) filter (where c.business_date > t.business_date - 7) as week,
                    count(c.contact_id) filter (
                        where c.business_date > t.business_date - 2) as recent
             from tasks t left join staging.stg_crm__contacts c
               on c.customer_id = t.customer_id and c.direction = 'outbound'
              and c.business_date between t.business_date - 6 and t.business_date
-            group by t.task_key),
+            group by t.warning_key),
         optout as (
             select customer_id, business_date, is_marketing_opt_out from staging.stg_crm__customers)
         select t.decision, t.suppression_reason, t.is_marketing, c.week, c.recent,
                o.is_marketing_opt_out
-        from tasks t inner join contacts c using (task_key)
+        from tasks t inner join contacts c using (warning_key)
         left join optout o using (customer_id, business_date)
         where (t.decision <> 'suppressed' and t.is_marketing
                and (c.week >= 3 or c.recent > 0 or o.is_marketing_opt_out))

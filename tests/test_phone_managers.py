@@ -118,7 +118,7 @@ def test_calls_go_to_the_customers_own_manager_and_the_lists_follow_the_queue(lo
     placed = rows(
         con,
         """
-        select a.business_date, a.task_key, a.allocation, a.rule_code, a.customer_id,
+        select a.business_date, a.warning_key, a.allocation, a.rule_code, a.customer_id,
                a.phone_manager_id, a.withdrawn_reason, m.list_id,
                m.phone_manager_id as list_manager, m.task_date
         from marts.fct_phone_manager_call_allocations a
@@ -147,7 +147,7 @@ def test_calls_go_to_the_customers_own_manager_and_the_lists_follow_the_queue(lo
         where d.allocation = 'deferred' and d.business_date < ?
           and not exists (
               select 1 from marts.fct_phone_manager_call_allocations n
-              where n.task_key = d.task_key and n.is_carried
+              where n.warning_key = d.warning_key and n.is_carried
                 and n.business_date = d.business_date + 1)""",
         [LOOP_DATES[-1]],
     ).fetchone()

@@ -1,7 +1,7 @@
 {#- A phone manager's call queue on one day (fct_phone_manager_call_allocations): the
     calls deferred the day before first, then by the rule's priority, then the task key;
     the first daily_call_capacity of them are called. `queue` is a relation or subquery
-    with business_date, phone_manager_id, is_carried, priority and task_key; `extra`
+    with business_date, phone_manager_id, is_carried, priority and warning_key; `extra`
     one more partition column (the recursion's day marker). -#}
 {% macro call_queue_rank(queue, extra=none) -%}
     row_number() over (
@@ -10,7 +10,7 @@
         order by
             case when {{ queue }}.is_carried then 0 else 1 end,
             {{ queue }}.priority,
-            {{ queue }}.task_key
+            {{ queue }}.warning_key
     )
 {%- endmacro %}
 

@@ -119,7 +119,7 @@ calls as (
 
     select
         tasks.business_date,
-        tasks.task_key,
+        tasks.warning_key,
         tasks.business_date as task_date,
         tasks.customer_id,
         tasks.subscriber_id,
@@ -158,7 +158,7 @@ deferrals as (
     select
         {{ dbt.dateadd('day', -1, 'min(days.business_date)') }} as business_date,
         true as is_marker,
-        cast(null as {{ dbt.type_string() }}) as task_key,
+        cast(null as {{ dbt.type_string() }}) as warning_key,
         cast(null as date) as task_date,
         cast(null as bigint) as customer_id,
         cast(null as bigint) as subscriber_id,
@@ -173,7 +173,7 @@ deferrals as (
     select
         ranked.business_date,
         ranked.is_marker,
-        ranked.task_key,
+        ranked.warning_key,
         ranked.task_date,
         ranked.customer_id,
         ranked.subscriber_id,
@@ -191,7 +191,7 @@ deferrals as (
             select
                 calls.business_date,
                 false as is_marker,
-                calls.task_key,
+                calls.warning_key,
                 calls.task_date,
                 calls.customer_id,
                 calls.subscriber_id,
@@ -211,7 +211,7 @@ deferrals as (
             select
                 days.business_date,
                 false as is_marker,
-                deferrals.task_key,
+                deferrals.warning_key,
                 deferrals.task_date,
                 deferrals.customer_id,
                 deferrals.subscriber_id,
@@ -241,7 +241,7 @@ deferrals as (
             select
                 {{ dbt.dateadd('day', 1, 'deferrals.business_date') }} as business_date,
                 true as is_marker,
-                null as task_key,
+                null as warning_key,
                 null as task_date,
                 null as customer_id,
                 null as subscriber_id,
@@ -278,7 +278,7 @@ carried as (
     {% if is_incremental() %}
         select
             {{ business_date_literal() }} as business_date,
-            task_key,
+            warning_key,
             task_date,
             customer_id,
             subscriber_id,
@@ -298,7 +298,7 @@ carried as (
     {% else %}
         select
             days.business_date,
-            deferrals.task_key,
+            deferrals.warning_key,
             deferrals.task_date,
             deferrals.customer_id,
             deferrals.subscriber_id,
@@ -364,7 +364,7 @@ queued as (
 
     select
         business_date,
-        task_key,
+        warning_key,
         task_date,
         customer_id,
         subscriber_id,
@@ -386,7 +386,7 @@ withdrawn as (
 
     select
         carried_checked.business_date,
-        carried_checked.task_key,
+        carried_checked.warning_key,
         carried_checked.task_date,
         carried_checked.customer_id,
         carried_checked.subscriber_id,

@@ -75,7 +75,7 @@ slots as (
         managers.business_date,
         managers.phone_manager_id,
         managers.daily_call_capacity
-        - count(allocations.task_key) filter (where allocations.allocation = 'called')
+        - count(allocations.warning_key) filter (where allocations.allocation = 'called')
             as free_slots
     from managers
     left join allocations

@@ -163,7 +163,7 @@ ranked as (
 final as (
 
     select
-        warning_key as task_key,
+        warning_key,
         business_date,
         customer_id,
         subscriber_id,

@@ -63,7 +63,7 @@ tasks as (
     left join allocations
         on
             policy.business_date = allocations.business_date
-            and policy.task_key = allocations.task_key
+            and policy.warning_key = allocations.warning_key
     where
         {{ for_business_date('policy.business_date') }}
         and coalesce(allocations.allocation, '') != 'deferred'
@@ -93,7 +93,7 @@ tasks as (
     inner join policy
         on
             allocations.task_date = policy.business_date
-            and allocations.task_key = policy.task_key
+            and allocations.warning_key = policy.warning_key
     where allocations.is_carried and allocations.allocation in ('called', 'downgraded')
 
 ),

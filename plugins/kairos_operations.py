@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from typing import ClassVar
+from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException
@@ -74,6 +75,14 @@ def _cell(value) -> str:
     if isinstance(value, bool):
         return "<span class='ok'>passed</span>" if value else "<span class='bad'>failed</span>"
     return html.escape(str(value))
+
+
+def _run_link(dag_id: str, run_id: str | None):
+    """The run in Airflow's UI; a run from the command line (``manual-…``) is named only."""
+    if not run_id or run_id.startswith("manual"):
+        return run_id
+    href = f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    return Markup(f"<a href='{html.escape(href)}'>{html.escape(run_id)}</a>")
 
 
 def _table(rows: list[dict], columns: list[str] | None = None) -> str:
@@ -169,13 +178,13 @@ def _trend(days, width: int = 720, height: int = 120) -> str:
 
 
 def _detail_page(day: dt.date) -> HTMLResponse:
-    from kairos import operations
+    from kairos import dates, operations
 
     d = operations.detail(_settings(), day)
     gates = [
         {
             "gate": g["gate"],
-            "run": g["run_id"],
+            "run": _run_link("publish_target_lists", g["run_id"]),
             "result": g["success"],
             "suites": g["suites"],
             "failed checks": "; ".join(
@@ -201,11 +210,25 @@ def _detail_page(day: dt.date) -> HTMLResponse:
                 }
             ]
         ) + _table([{"list": k, "status": v} for k, v in sorted(cert["lists"].items())])
+
+    def local(row: dict) -> dict:  # the ledgers keep UTC; people read the operator's time
+        return {k: dates.local_text(v) if isinstance(v, dt.datetime) else v for k, v in row.items()}
+
+    loads = [
+        {**local(r), "run": _run_link(f"ingest_{r['system']}", r.get("dag_run_id"))}
+        for r in d.loads
+    ]
+    builds = [
+        {**{k: v for k, v in local(r).items() if k != "dag_run_id"},
+         "run": _run_link("build_warehouse", r.get("dag_run_id"))}
+        for r in d.builds
+    ]  # fmt: skip
     body = (
-        f"<p class='muted'>from the {d.source}; <a href='{PREFIX}/'>all dates</a></p>"
+        f"<p class='muted'>from the {d.source}; times in {dates.TIMEZONE};"
+        f" <a href='{PREFIX}/'>all dates</a></p>"
         "<h2>Load ledger</h2>"
         + _table(
-            d.loads,
+            loads,
             [
                 "system",
                 "extract",
@@ -214,13 +237,14 @@ def _detail_page(day: dt.date) -> HTMLResponse:
                 "rows_loaded",
                 "rows_quarantined",
                 "finished_at",
+                "run",
                 "message",
             ],
         )
         + "<h2>Quarantine (rows by reason)</h2>"
         + _table(d.quarantine)
         + "<h2>Build</h2>"
-        + _table(d.builds)
+        + _table(builds)
         + "<h2>Gates</h2>"
         + _table(gates)
         + "<h2>Certification</h2>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,7 +18,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import DAY
-from tests.support import CHROMIUM, CHROMIUM_ARGS
+from tests.support import CHROMIUM, CHROMIUM_ARGS, PROJECT
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +134,25 @@ def test_the_operations_view_refuses_anonymous_and_serves_a_signed_in_viewer(
     assert result["viewer date"] == 200
     text = result["date text"]
     assert "Load ledger" in text and "daily_usage" in text and "subscribers" in text
+    # the ledgers keep UTC; the page shows the operator's time, and says so
+    assert "times in Asia/Shanghai" in text, text[text.find("Load ledger"):][:1500]
+    assert re.search(r"\d\d:\d\d:\d\d \+0800", text), text[text.find("Load ledger") :][:1500]
     assert result["viewer docs escape"] == 404
+
+
+def test_a_run_links_to_its_airflow_run_and_a_command_line_run_is_only_named():
+    sys.path.insert(0, str(PROJECT / "plugins"))
+    try:
+        import kairos_operations as view
+    finally:
+        sys.path.pop(0)
+    link = view._run_link("ingest_boss", "scheduled__2026-11-21T22:00:00+00:00")
+    assert link == (
+        "<a href='/dags/ingest_boss/runs/scheduled__2026-11-21T22%3A00%3A00%2B00%3A00'>"
+        "scheduled__2026-11-21T22:00:00+00:00</a>"
+    )
+    assert view._run_link("build_warehouse", "manual-20261122T0600") == "manual-20261122T0600"
+    assert "<script>" not in view._run_link("x", "<script>")
 
 
 def test_in_a_real_browser_a_viewer_signs_in_to_airflow_and_reads_the_kairos_view(

@@ -38,3 +38,17 @@ def yesterday(now: dt.datetime | None = None) -> dt.date:
 def today(now: dt.datetime | None = None) -> dt.date:
     """Today in the operator's time zone: no business date can be later."""
     return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(TIMEZONE)).date()
+
+
+def utc_now() -> dt.datetime:
+    """Now in UTC, without a zone: how the audit tables keep their times (a ``TIMESTAMP``
+    is UTC in the warehouse, whatever the host's zone)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def local_text(when: dt.datetime) -> str:
+    """A time as people at the operator read it: in Asia/Shanghai, to the second, with
+    its offset. A time without a zone is UTC (the audit tables')."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M:%S %z")

@@ -51,7 +51,7 @@ import pyarrow as pa
 from kairos import contract
 from kairos.contract import Column, Extract
 from kairos.control import MAX_CONTROL_BYTES, ControlFileError, ControlRecord, parse_control
-from kairos.dates import today
+from kairos.dates import today, utc_now
 from kairos.ingest.landed import LandedFile, LandingProblem, open_landed
 from kairos.ingest.scan import DEFAULT_MAX_LINE_BYTES, ControlCheckError, ScanResult, is_utf8, scan
 from kairos.warehouse.store import withdraw_seal
@@ -270,7 +270,7 @@ def _ledger(
             result.message,
             dag_run_id,
             started_at,
-            dt.datetime.now(),
+            utc_now(),
         ],
     )
 
@@ -327,7 +327,7 @@ class _Load:
         self.landing = landing
         self.data_path = extract.data_path(landing, business_date)
         self.ctl_path = extract.control_path(landing, business_date)
-        self.started_at = dt.datetime.now()
+        self.started_at = utc_now()
         self.t0 = time.perf_counter()
         self.force = False
 

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from kairos import publish
+from kairos import dates, publish
 from kairos.config import Settings
 from kairos.portal.audit import audit
 from kairos.portal.throttle import begin_sign_in, record_sign_in
@@ -78,7 +78,8 @@ def _state_text(item: dict) -> tuple[str, str]:
     if item["status"] == "pending_approval":
         return "Pending your team's approval: nobody can download it and CRM does not work it.", ""
     if a.get("state") == "approved":
-        return f"Approved by {a['by']} at {a['at']}" + (
+        at = dates.local_text(dt.datetime.fromisoformat(a["at"]))
+        return f"Approved by {a['by']} at {at}" + (
             f": {a['comment']}" if a.get("comment") else ""
         ), "ok"
     if a.get("state") == "auto_approved":

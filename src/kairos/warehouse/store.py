@@ -280,6 +280,7 @@ def open_warehouse(cfg: Settings, deadline: float | None = None) -> duckdb.DuckD
         try:
             con = duckdb.connect(str(cfg.warehouse), config=config)
             quiet(con)
+            con.execute("set TimeZone = 'UTC'")  # current_timestamp::timestamp is UTC
             return con
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():

@@ -69,8 +69,17 @@ def test_ingest_dag_run_loads_the_day_and_emits_its_asset(cfg, airflow_db, deliv
     from kairos.airflow_local import asset_events, run_dag
 
     manifest = deliver(subscribers=1500)
+    before = dt.datetime.now(dt.UTC)
     result = run_dag(cfg, "ingest_crm", DAY)
     assert result.ok, result.task_states
+    # started when it started, not at its logical date: Airflow's duration charts are true
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter(DagRun.run_id == result.run_id).one()
+        assert before <= run.start_date <= run.end_date
+        assert run.end_date - run.start_date < dt.timedelta(minutes=10)
     files = manifest["files"]["20261121"]
     for e in contract.for_system("crm"):
         assert read_warehouse(f"select count(*) from {e.raw_table}")[0][0] == files[e.key]["rows"]

@@ -16,10 +16,14 @@ setup: $(STAMP)
 # Reinstalls when the lock or the project metadata changes; otherwise a no-op.
 $(STAMP): requirements.lock pyproject.toml sample/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e sample
-	touch $(STAMP)
+	@echo "setup 1/3: a virtual environment in $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: the locked dependencies, hashes checked (Airflow, dbt, GX, DuckDB: about 4 minutes the first time) ..."
+	@start=$$(date +%s); $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock \
+	  && echo "  done in $$(( $$(date +%s) - start )) s"
+	@echo "setup 3/3: kairos and kairos-sample (editable)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e sample
+	@touch $(STAMP)
 
 demo: setup
 	$(BIN)/kairos demo $(DEMO_ARGS)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +159,35 @@ def test_next_day_delivers_the_day_after_the_last_with_its_size_and_seed(cfg, ca
     assert cli.main(["next-day"]) == 1
     assert f"Kairos's Airflow for {cfg.home} is not running" in capsys.readouterr().err
     assert not (cfg.landing / "boss" / f"{third:%Y%m%d}").exists()
+
+
+def test_at_a_terminal_each_step_says_when_it_ran_and_piped_it_stays_quiet(tmp_path):
+    """Progress lines (time, step, what it did) go to a terminal only: a pipe, a log file
+    or CI gets the command's own output and warnings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "KAIROS_"))}
+    env.update(KAIROS_HOME=str(tmp_path / "home"), KAIROS_PROJECT_DIR=str(PROJECT))
+    kairos = str(Path(sys.executable).with_name("kairos"))
+    day = "2026-11-21"
+    subprocess.run(
+        [kairos, "generate", "--date", day, "--subscribers", "200"],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    piped = subprocess.run(
+        [kairos, "ingest", "--date", day, "--system", "bi"], env=env, capture_output=True, text=True
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert not re.search(r"^\d\d:\d\d:\d\d ", piped.stderr, re.M)
+    leader, follower = pty.openpty()
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        proc = subprocess.Popen(
+            [kairos, "ingest", "--date", day, "--system", "bi", "--force"],
+            env=env, stdout=subprocess.DEVNULL, stderr=follower,
+        )  # fmt: skip
+        os.close(follower)
+        seen = b""
+        with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+            while chunk := terminal.read(4096):
+                seen += chunk
+        assert proc.wait(120) == 0
+    text = seen.decode()
+    assert re.search(r"^\d\d:\d\d:\d\d .*bi\.", text, re.M), text

@@ -275,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if sys.stderr.isatty():
+        _show_progress()
     try:
         cfg = Settings.from_env()  # read once, here; passed to everything below
     except ConfigError as exc:
@@ -293,6 +295,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kairos {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _show_progress() -> None:
+    """At a terminal, every step says when it starts and what it took (a build is a
+    minute or more of dbt): Kairos's INFO lines, with the time. Piped or in CI, only
+    warnings and the command's own output."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("kairos")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = False
 
 
 def _generate(args, cfg: Settings) -> int:

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow next-day soak fuzz chaos
+.PHONY: review-sim celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow next-day soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -50,6 +50,11 @@ airflow: setup
 # ingest DAGs triggered in the running Airflow (make airflow); NEXT_ARGS="--date ..."
 next-day: setup
 	$(BIN)/kairos next-day $(NEXT_ARGS)
+
+# How often the rule review is wrong: 1,000 simulated reviews per world, 12 weekly looks,
+# at 30,000 and 1,000,000 subscribers (REVIEW_SIM_ARGS="--reviews 5000 --seed 3")
+review-sim: setup
+	$(BIN)/python -m tests.harness.review_sim $(REVIEW_SIM_ARGS)
 
 # 30 business dates under the real scheduler with faults planted (SOAK_ARGS to change)
 soak: setup

@@ -90,3 +90,43 @@
 {% macro goal_outcome_rewritten_days() -%}
     {{ return(var('rule_guardrail_window_days') + var('rule_outcome_settle_days')) }}
 {%- endmacro %}
+
+{#- The anytime-valid test of a proportion difference (a mixture sequential probability
+    ratio test, Gaussian mixture of spread tau = rule_review_mixture_sd over the effect):
+    for the Agresti-Caffo estimate `d` (one success and one failure added to each group)
+    and its variance `v`, the log of the mixture likelihood ratio against `d = null` is
+        ln L = 1/2 ln(v / (v + tau^2)) + tau^2 (d - null)^2 / (2 v (v + tau^2))
+    and its p-value exp(-ln L), capped at 1, is valid at every look however often one
+    looks: under the null, L ever reaching 1/alpha has chance at most alpha (Ville's
+    inequality). `<name>_p` is that p-value; with `one_sided`, only an estimate above the
+    null counts (harm: a rise beyond the tolerance). Computed in logs: no overflow. -#}
+{% macro anytime_p(name, x_t, x_h, null=0, one_sided=false) -%}
+    {%- set tau2 = var('rule_review_mixture_sd') ~ ' * ' ~ var('rule_review_mixture_sd') -%}
+    {%- set pt = '((cast(' ~ x_t ~ ' as double) + 1) / (targets + 2))' -%}
+    {%- set ph = '((cast(' ~ x_h ~ ' as double) + 1) / (holdouts + 2))' -%}
+    {%- set v = '(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
+        ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
+    {%- set d = '(' ~ pt ~ ' - ' ~ ph ~ ' - ' ~ null ~ ')' -%}
+    {%- set p = 'exp(-greatest(0.0, 0.5 * ln(' ~ v ~ ' / (' ~ v ~ ' + ' ~ tau2 ~ ')) + '
+        ~ tau2 ~ ' * ' ~ d ~ ' * ' ~ d ~ ' / (2 * ' ~ v ~ ' * (' ~ v ~ ' + ' ~ tau2 ~ '))))' -%}
+    {%- if one_sided %}
+    case when {{ d }} <= 0 then 1.0 else {{ p }} end as {{ name }}_p
+    {%- else %}
+    {{ p }} as {{ name }}_p
+    {%- endif %}
+{%- endmacro %}
+
+{#- The anytime-valid interval of the goal uplift at level `level` (the confidence
+    sequence the test above inverts: 0 lies outside it exactly when the p-value is below
+    `level`), as goal_uplift_cs_low / _cs_high, clipped to [-1, 1]. -#}
+{% macro anytime_interval(level) -%}
+    {%- set tau2 = var('rule_review_mixture_sd') ~ ' * ' ~ var('rule_review_mixture_sd') -%}
+    {%- set pt = '((cast(targets_goal_met as double) + 1) / (targets + 2))' -%}
+    {%- set ph = '((cast(holdouts_goal_met as double) + 1) / (holdouts + 2))' -%}
+    {%- set v = '(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
+        ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
+    {%- set half = 'sqrt(' ~ v ~ ' * (' ~ v ~ ' + ' ~ tau2 ~ ') / (' ~ tau2 ~ ') * (2 * ln(1 / ('
+        ~ level ~ ')) + ln((' ~ v ~ ' + ' ~ tau2 ~ ') / ' ~ v ~ ')))' -%}
+    greatest(-1.0, {{ pt }} - {{ ph }} - {{ half }}) as goal_uplift_cs_low,
+    least(1.0, {{ pt }} - {{ ph }} + {{ half }}) as goal_uplift_cs_high
+{%- endmacro %}

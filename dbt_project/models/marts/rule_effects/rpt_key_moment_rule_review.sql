@@ -3,20 +3,29 @@
 -- rule_effect_lookback_days. The verdict is a recommendation with its evidence: nothing
 -- here changes a rule's priority, parameter or holdout in the seed -- a person does.
 --
+-- Verdicts with a stated error rate (issue 34): each rule's goal, complaints and opt-outs
+-- are tested with an anytime-valid p-value (a mixture SPRT, macros/rule_effects.sql), so
+-- looking every week does not inflate the error, and the p-values of every rule and test
+-- in the review are corrected together by Holm's step-down. The chance that any rule
+-- without an effect is told keep or stop, at any weekly look of a look-back, is at most
+-- rule_review_alpha (docs/key-moments.md, "The guarantee"; tests/harness/review_sim.py
+-- measures it).
+--
 -- effect_flag, in this order:
---   harmful       complaints or opt-outs rose by more than rule_review_harm_tolerance,
---                 beyond doubt (the interval's low end is above it)         -> stop
---   negative      the goal fell, beyond doubt (interval below 0)            -> stop
---   positive      the goal rose, beyond doubt (interval above 0)            -> keep
---   no_effect     the interval holds 0 and rules out any effect of
---                 rule_review_min_effect or more either way                 -> tune
---   underpowered  the interval holds 0 but is too wide to rule out an
---                 effect of that size: too few holdouts yet                  -> keep
---                 (keep collecting; judge again when the interval narrows)
+--   harmful       complaints or opt-outs rose by more than rule_review_harm_tolerance
+--                 (corrected p-value <= alpha)                              -> stop
+--   negative      the goal fell (corrected p-value <= alpha)                -> stop
+--   positive      the goal rose (corrected p-value <= alpha)                -> keep
+--   insufficient  fewer than rule_review_min_contacts contacts spent or
+--                 rule_review_min_holdouts holdouts: nothing to judge yet    -> wait
+--   no_effect     the anytime interval (simultaneous over the rules) rules
+--                 out an effect of rule_review_min_effect or more either way -> tune
+--   underpowered  neither: the evidence cannot yet tell an effect from none  -> wait
 {{ config(materialized='table') }}
 
 {%- set tolerance = var('rule_review_harm_tolerance') %}
 {%- set min_effect = var('rule_review_min_effect') %}
+{%- set alpha = var('rule_review_alpha') %}
 
 with
 
@@ -43,8 +52,82 @@ statistics as (
 
     select
         *,
-        {{ rule_effect_statistics() }}
+        count(*) over () as rules_reviewed,
+        {{ rule_effect_statistics() }},
+        {{ anytime_p('goal', 'targets_goal_met', 'holdouts_goal_met') }},
+        {{ anytime_p(
+            'complaint', 'targets_complained', 'holdouts_complained', tolerance, one_sided=true
+        ) }},
+        {{ anytime_p(
+            'opt_out', 'targets_opted_out', 'holdouts_opted_out', tolerance, one_sided=true
+        ) }}
     from counts
+
+),
+
+-- Holm's step-down over every test of the review (three a rule): the i-th smallest of m
+-- p-values is adjusted to the largest (m - j + 1) p_j for j <= i, capped at 1.
+tests as (
+
+    select
+        rule_code,
+        'goal' as test,
+        goal_p as p,
+        3 * rules_reviewed as m
+    from statistics
+    union all
+    select
+        rule_code,
+        'complaint' as test,
+        complaint_p as p,
+        3 * rules_reviewed as m
+    from statistics
+    union all
+    select
+        rule_code,
+        'opt_out' as test,
+        opt_out_p as p,
+        3 * rules_reviewed as m
+    from statistics
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (order by p, rule_code, test) as p_rank
+    from tests
+
+),
+
+adjusted as (
+
+    select
+        rule_code,
+        test,
+        max(least(1.0, (m - p_rank + 1) * p)) over (
+            order by p_rank rows between unbounded preceding and current row
+        ) as p_adjusted
+    from ranked
+
+),
+
+corrected as (
+
+    select
+        statistics.*,
+        {{ anytime_interval(alpha ~ ' / statistics.rules_reviewed') }},
+        goal.p_adjusted as goal_p_adjusted,
+        complaint.p_adjusted as complaint_p_adjusted,
+        opt_out.p_adjusted as opt_out_p_adjusted
+    from statistics
+    inner join adjusted as goal
+        on statistics.rule_code = goal.rule_code and goal.test = 'goal'
+    inner join adjusted as complaint
+        on statistics.rule_code = complaint.rule_code and complaint.test = 'complaint'
+    inner join adjusted as opt_out
+        on statistics.rule_code = opt_out.rule_code and opt_out.test = 'opt_out'
 
 ),
 
@@ -63,21 +146,25 @@ goals as (
 flagged as (
 
     select
-        statistics.*,
+        *,
         case
             when
-                statistics.complaint_uplift_ci_low > {{ tolerance }}
-                or statistics.opt_out_uplift_ci_low > {{ tolerance }}
+                complaint_p_adjusted <= {{ alpha }}
+                or opt_out_p_adjusted <= {{ alpha }}
                 then 'harmful'
-            when statistics.goal_uplift_ci_high < 0 then 'negative'
-            when statistics.goal_uplift_ci_low > 0 then 'positive'
+            when goal_p_adjusted <= {{ alpha }} and goal_uplift < 0 then 'negative'
+            when goal_p_adjusted <= {{ alpha }} and goal_uplift > 0 then 'positive'
             when
-                statistics.goal_uplift_ci_low > -{{ min_effect }}
-                and statistics.goal_uplift_ci_high < {{ min_effect }}
+                contacts_spent < {{ var('rule_review_min_contacts') }}
+                or holdouts < {{ var('rule_review_min_holdouts') }}
+                then 'insufficient'
+            when
+                goal_uplift_cs_low > -{{ min_effect }}
+                and goal_uplift_cs_high < {{ min_effect }}
                 then 'no_effect'
             else 'underpowered'
         end as effect_flag
-    from statistics
+    from corrected
 
 ),
 
@@ -107,6 +194,10 @@ final as (
         flagged.goal_uplift,
         flagged.goal_uplift_ci_low,
         flagged.goal_uplift_ci_high,
+        flagged.goal_uplift_cs_low,
+        flagged.goal_uplift_cs_high,
+        flagged.goal_p,
+        flagged.goal_p_adjusted,
         flagged.goal_uplift_per_reached,
         flagged.uplift_per_100_contacts,
         flagged.targets_complained,
@@ -114,9 +205,16 @@ final as (
         flagged.complaint_uplift,
         flagged.complaint_uplift_ci_low,
         flagged.complaint_uplift_ci_high,
+        flagged.complaint_p,
+        flagged.complaint_p_adjusted,
+        flagged.targets_opted_out,
+        flagged.holdouts_opted_out,
         flagged.opt_out_uplift,
         flagged.opt_out_uplift_ci_low,
         flagged.opt_out_uplift_ci_high,
+        flagged.opt_out_p,
+        flagged.opt_out_p_adjusted,
+        flagged.rules_reviewed,
         flagged.targets_surveyed,
         flagged.holdouts_surveyed,
         flagged.survey_score_difference,
@@ -128,7 +226,7 @@ final as (
             when 'negative' then 'stop'
             when 'positive' then 'keep'
             when 'no_effect' then 'tune'
-            else 'keep'
+            else 'wait'
         end as verdict,
         case flagged.effect_flag
             when 'harmful'
@@ -140,7 +238,9 @@ final as (
             when 'positive' then 'the goal is met more often than by the holdout'
             when 'no_effect'
                 then 'no effect on the goal: change the offer, the channel or the moment'
-            else 'too few holdouts to judge yet: keep collecting'
+            when 'insufficient'
+                then 'too few contacts spent or holdouts to judge: nothing to say yet'
+            else 'the evidence cannot yet tell an effect from none: keep collecting'
         end as reason
     from flagged
     inner join rules on flagged.rule_code = rules.rule_code

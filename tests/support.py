@@ -34,8 +34,11 @@ def redeliver(cfg, key: str, data: bytes, day=None, rows: int | None = None) -> 
 
 def snapshot_differences(cfg) -> list[str]:
     """How the analysts' snapshot differs from the live warehouse: tables, views, rows
-    (both ways, duplicates counted) and comments; empty when it is an exact copy."""
+    (both ways, duplicates counted; the live rows with their identifying columns masked,
+    as the snapshot holds them) and comments; empty when it is an exact copy."""
     import duckdb
+
+    from kairos.warehouse.snapshot import rows_as_snapshot
 
     con = duckdb.connect(":memory:")
     try:
@@ -64,11 +67,13 @@ def snapshot_differences(cfg) -> list[str]:
         live, snap = catalog("live"), catalog("snap")
         out = [f"{k} differ" for k in live if live[k] != snap[k]]
         for schema, table, *_ in live["tables"]:
-            name = f'"{schema}"."{table}"'
+            rows = {
+                "live": rows_as_snapshot(con, (schema, table), "live"),
+                "snap": f'select * from snap."{schema}"."{table}"',
+            }
             for a, b in (("live", "snap"), ("snap", "live")):
                 extra = con.execute(
-                    f"select count(*) from (select * from {a}.{name}"
-                    f" except all select * from {b}.{name})"
+                    f"select count(*) from ({rows[a]} except all {rows[b]})"
                 ).fetchone()[0]
                 if extra:
                     out.append(f"{schema}.{table}: {extra} row(s) in {a} only")
@@ -90,3 +95,37 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# an 11-digit mainland mobile number, alone or inside text (not a run of digits inside a
+# hexadecimal hash or key)
+SUBSCRIBER_NUMBER = r"(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)"
+
+
+def subscriber_numbers_in(path) -> list[str]:
+    """Every table and column of the DuckDB file at ``path`` holding a value that reads as
+    an 11-digit subscriber number (cast to text: a number stored as BIGINT counts too):
+    ``schema.table.column (n rows)``."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        columns = con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns()"
+            " where database_name = current_database() and not internal"
+            " and data_type in ('VARCHAR', 'BIGINT', 'HUGEINT', 'UBIGINT', 'JSON')"
+            " and (schema_name, table_name) in (select (schema_name, table_name)"
+            "   from duckdb_tables() where database_name = current_database())"
+        ).fetchall()
+        found = []
+        for schema, table, column in columns:
+            n = con.execute(
+                f'select count(*) from "{schema}"."{table}"'
+                f' where regexp_matches(cast("{column}" as varchar), ?)',
+                [SUBSCRIBER_NUMBER],
+            ).fetchone()[0]
+            if n:
+                found.append(f"{schema}.{table}.{column} ({n} rows)")
+        return found
+    finally:
+        con.close()

@@ -24,7 +24,7 @@ from kairos.warehouse import snapshot
 from kairos.warehouse import store as raw_warehouse
 from kairos_sample import execution, generate
 from tests.conftest import LOOP_DATES
-from tests.support import PROJECT, redeliver, snapshot_differences
+from tests.support import PROJECT, redeliver, snapshot_differences, subscriber_numbers_in
 
 pytestmark = pytest.mark.slow
 
@@ -188,6 +188,16 @@ def test_the_snapshot_brought_up_to_date_day_by_day_equals_the_warehouse(loop):
         snapshot.Partitioned("dbt", days_back=2)
     )
     assert snapshot_differences(cfg) == []
+
+
+def test_no_subscriber_number_in_the_analysts_snapshot(loop):
+    """Issue 34: every table and column of the loop's snapshot -- raw, staging, marts,
+    ledgers -- holds no 11-digit subscriber number; the live warehouse does."""
+    cfg, _, _ = loop
+    assert any(
+        c.startswith("raw.boss_subscribers.msisdn") for c in subscriber_numbers_in(cfg.warehouse)
+    )
+    assert subscriber_numbers_in(cfg.snapshot) == []
 
 
 def test_the_generators_service_rules_are_the_seeds():

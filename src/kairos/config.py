@@ -420,8 +420,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     (
         "KAIROS_SNAPSHOT_MODE",
         "`auto`",
-        "how the analysts' snapshot is made: `update` the other generation, `copy` the whole file,"
-        " or `auto`: the cheaper as last measured",
+        "how the analysts' snapshot is made: `update` the other generation (`auto`, the"
+        " default, is the same), or `copy`: write a whole new generation every time",
     ),
     (
         "KAIROS_ALERT_HOOK",

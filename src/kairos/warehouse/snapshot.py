@@ -7,6 +7,11 @@ snapshot brings the other one -- the previous, which no one should be reading --
 the live warehouse and then swaps the link to it, so a reader sees one whole build or
 the next, never half of one, and an open session keeps the generation it opened.
 
+The snapshot holds no identifying value: the columns the extract contract marks ``pii``
+-- the mobile number, the customer's name and birth date, in raw and staging alike --
+are masked as every row is copied (138****1234; the name's first character; the birth
+date's year). Only the pipeline opens the live warehouse.
+
 Bringing a generation up to date copies what changed since it was last published, in
 one transaction:
 
@@ -26,8 +31,9 @@ the history does. Each partitioned table's row count is compared with the live o
 afterwards: one that changed beyond the dates recorded is copied whole, with a
 warning. A generation that cannot be brought up to date -- a reader still has it open
 (DuckDB's file lock says so), there is none yet, it grew past ``MAX_GROWTH`` times the
-warehouse, or the update fails -- is replaced by a copy of the whole file, as every
-snapshot was before. ``generations/<n>/generation.json`` says how each was made.
+warehouse, or the update fails -- is replaced by a new file every table is copied into
+(never a copy of the bytes: the identifying values would travel with them).
+``generations/<n>/generation.json`` says how each was made.
 """
 
 from __future__ import annotations
@@ -57,6 +63,21 @@ MAX_PARTITIONS = 31
 # DuckDB keeps the space of rows deleted from a file for reuse but never gives it back: a
 # generation grown past this multiple of the warehouse is copied whole instead
 MAX_GROWTH = 1.5
+
+
+# the version of the snapshot's masking a generation was made with (generation.json): a
+# generation made before the current one is written whole, never updated, so no row of it
+# keeps an identifier the masking now hides
+MASKING = 1
+
+
+def _masking_of(generation: Path) -> int:
+    try:
+        with (generation / "generation.json").open(encoding="utf-8") as fh:
+            made = json.load(fh)
+    except (OSError, ValueError):
+        return 0
+    return int(made.get("masking", 0)) if isinstance(made, dict) else 0
 
 
 class Busy(RuntimeError):
@@ -128,6 +149,7 @@ def publish(cfg: Settings) -> Path:
     record = {
         "generation": int(target.name),
         "made": "brought up to date" if synced else "copied whole",
+        "masking": MASKING,
         **({"why": why} if why else {}),
         **(synced.describe() if synced else {}),
         "seconds": round(seconds, 3),
@@ -172,21 +194,14 @@ def _remember(root: Path, costs: dict, name: str, seconds: float) -> None:
 
 
 def _copy_instead(cfg: Settings, costs: dict) -> str:
-    """Why the file is copied whole rather than a generation brought up to date ("":
-    it is not). ``auto`` copies while a copy of the warehouse as large as it is now is
-    predicted cheaper than the last update took: on a short history (or a small one, in
-    the page cache) a copy of bytes beats re-encoding a day's rows, and the update wins
-    as the history grows, its cost a day's, not the history's."""
+    """Why a whole new generation is written rather than the other one brought up to
+    date ("": it is not). Only when asked (``copy``): since the snapshot masks every
+    identifying column as it copies, a whole generation re-encodes every table, so it
+    never beats the update, whose cost is a day's rows and the whole-table marts (the
+    costs are still measured, in ``costs.json``). ``auto`` and ``update`` update."""
+    del costs
     if cfg.snapshot_mode == "copy":
         return "KAIROS_SNAPSHOT_MODE=copy"
-    if cfg.snapshot_mode == "update":
-        return ""
-    per_gib, update = costs.get("copy_seconds_per_gib"), costs.get("update_seconds")
-    if not isinstance(per_gib, int | float) or not isinstance(update, int | float):
-        return ""  # not measured both ways yet: update (the first snapshot is a copy)
-    predicted = per_gib * cfg.warehouse.stat().st_size / 2**30
-    if predicted < update:
-        return f"a copy is cheaper now (predicted {predicted:.1f} s, last update {update:.1f} s)"
     return ""
 
 
@@ -235,12 +250,14 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _copy_file(cfg: Settings, gens: Path) -> Path:
-    """A new generation: a copy of the (checkpointed) live file."""
+    """A new generation: every table of the live file copied into a new one, its
+    identifying columns masked. Not a copy of the bytes: a masked value written over the
+    original would leave the original in the file's free blocks."""
     name = _next_name(gens)
     part = gens / f".{name}.{os.getpid()}.part"
     part.mkdir()
     file = part / cfg.snapshot.name
-    shutil.copyfile(cfg.warehouse, file)
+    sync(cfg, file)
     with file.open("rb") as fh:
         os.fsync(fh.fileno())
     final = gens / name
@@ -258,6 +275,9 @@ def _update_other(
         return None, None, "no earlier generation"
     other = others[-1]
     file = other / cfg.snapshot.name
+    if _masking_of(other) < MASKING:
+        shutil.rmtree(other, ignore_errors=True)
+        return None, None, f"generation {other.name} was made before identifiers were masked"
     with contextlib.suppress(OSError):
         if file.stat().st_size > MAX_GROWTH * cfg.warehouse.stat().st_size:
             shutil.rmtree(other, ignore_errors=True)
@@ -446,7 +466,10 @@ def sync(cfg: Settings, file: Path) -> Sync:
 
 def _apply(con: duckdb.DuckDBPyConnection, here: str, partitioned: dict) -> Sync:
     live, mine = _catalog(con, "live"), _catalog(con, here)
-    changes = _changes(con, here)
+    if {("audit", "dbt_invocations"), ("audit", "load_ledger")} <= set(mine["tables"]):
+        changes = _changes(con, here)
+    else:  # a new generation: every table is copied whole
+        changes = Changes(frozenset(), frozenset(), every_date=True)
     result = Sync(dates=sorted(changes.loads | changes.builds), every_date=changes.every_date)
     for schema in sorted(live["schemas"] - mine["schemas"]):
         con.execute(f"create schema {_ident(here, schema)}")
@@ -465,12 +488,47 @@ def _apply(con: duckdb.DuckDBPyConnection, here: str, partitioned: dict) -> Sync
     return result
 
 
+def identifying_columns() -> frozenset[str]:
+    """The columns the extract contract marks ``pii`` (the mobile number, the customer's
+    name and birth date): wherever a live table carries one, the snapshot masks it."""
+    return frozenset(c.name for e in contract.extracts() for c in e.columns if c.pii)
+
+
+def _masked(column: str, data_type: str) -> str:
+    """What the snapshot holds for an identifying column: a number as the lists show it
+    (138****1234), a name's first character, a date's year (1 January); anything else
+    null."""
+    col = _ident(column)
+    if data_type == "VARCHAR" and "msisdn" in column:
+        return f"substr({col}, 1, 3) || '****' || substr({col}, 8, 4)"
+    if data_type == "VARCHAR":
+        return f"substr({col}, 1, 1) || '**'"
+    if data_type == "DATE":
+        return f"cast(date_trunc('year', {col}) as date)"
+    return f"cast(null as {data_type})"
+
+
+def rows_as_snapshot(con: duckdb.DuckDBPyConnection, key, db: str = "live") -> str:
+    """``select`` of a live table's rows (``db``: the live warehouse, attached) as the
+    snapshot holds them: identifying columns masked. The live warehouse keeps them for
+    the pipeline (the lists' masking, the pseudonyms); analysts never need them."""
+    pii = identifying_columns()
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns()"
+        " where database_name = ? and schema_name = ? and table_name = ?",
+        [db, *key],
+    ).fetchall()
+    masked = [f"{_masked(n, t)} as {_ident(n)}" for n, t in columns if n in pii]
+    replace = f" replace ({', '.join(masked)})" if masked else ""
+    return f"select *{replace} from {_ident(db, *key)}"
+
+
 def _copy_whole(con: duckdb.DuckDBPyConnection, here: str, key, sql: str) -> None:
     """Make the table again from its live definition and copy every row (a table
     emptied with DELETE would keep its deleted rows' space in the file)."""
     con.execute(f"drop table if exists {_ident(here, *key)}")
     con.execute(sql)  # unqualified: made in this generation (the default catalog)
-    con.execute(f"insert into {_ident(here, *key)} select * from {_ident('live', *key)}")
+    con.execute(f"insert into {_ident(here, *key)} {rows_as_snapshot(con, key)}")
 
 
 def _copy_tables(con, here, live: dict, mine: dict, partitioned: dict, changes, result: Sync):
@@ -489,9 +547,7 @@ def _copy_tables(con, here, live: dict, mine: dict, partitioned: dict, changes, 
             listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(dates))
             where = f"where business_date in ({listed})"
             con.execute(f"delete from {_ident(here, *key)} {where}")
-            con.execute(
-                f"insert into {_ident(here, *key)} select * from {_ident('live', *key)} {where}"
-            )
+            con.execute(f"insert into {_ident(here, *key)} {rows_as_snapshot(con, key)} {where}")
         result.partitions.append(name)
 
 

@@ -11,17 +11,25 @@
     A fit is made only when it is determined: more surveys than the four coefficients, and
     x_low and x_high not collinear once partialled (det above 1e-9 of smm * spp). Below
     that the system is singular in exact arithmetic and the slopes are rounding noise,
-    which differs by engine (DuckDB and Spark sum in different orders). -#}
-{% macro kano_fit(relation, y) -%}
+    which differs by engine (DuckDB and Spark sum in different orders).
+
+    With `stratum` (a column of `relation`), the fit is adjusted for it: every variable
+    is taken as its deviation from its stratum's mean (stratum fixed effects), so the
+    slopes compare respondents only with others of their own stratum, pooled over the
+    strata by their variation; a trait of a stratum -- rural customers whose network is
+    their short board, lower and weighing more -- no longer reads as a shape of the
+    indicator. The residual degrees of freedom lose one per stratum. -#}
+{% macro kano_fit(relation, y, stratum=none) -%}
 select
     group_type,
     group_value,
     indicator,
     surveys,
+    strata,
     penalty,
     reward,
     case when solvable then
-        greatest(syy - penalty * sym - reward * syp, 0) * surveys / (surveys - 4)
+        greatest(syy - penalty * sym - reward * syp, 0) * surveys / (surveys - 3 - strata)
     end as residual_variance,
     case when solvable then spp / det end as penalty_factor,
     case when solvable then smm / det end as reward_factor,
@@ -34,7 +42,7 @@ from (
     from (
         select
             *,
-            coalesce(surveys > 4 and det > 1e-9 * smm * spp, false) as solvable
+            coalesce(surveys > 3 + strata and det > 1e-9 * smm * spp, false) as solvable
         from (
             select
                 *,
@@ -45,22 +53,42 @@ from (
                     group_value,
                     indicator,
                     count(*) as surveys,
+                    {% if stratum -%}
+                    count(distinct {{ stratum }}) as strata,
+                    {%- else -%}
+                    1 as strata,
+                    {%- endif %}
                     {%- for name, a, b in [
-                        ('syy', y, y), ('sym', y, 'x_low'), ('syp', y, 'x_high'),
-                        ('smm', 'x_low', 'x_low'), ('spp', 'x_high', 'x_high'),
-                        ('smp', 'x_low', 'x_high'),
+                        ('syy', 'fit_y', 'fit_y'), ('sym', 'fit_y', 'fit_low'),
+                        ('syp', 'fit_y', 'fit_high'), ('smm', 'fit_low', 'fit_low'),
+                        ('spp', 'fit_high', 'fit_high'), ('smp', 'fit_low', 'fit_high'),
                     ] %}
                     covar_pop({{ a }}, {{ b }})
-                    - covar_pop({{ a }}, others_mean) * covar_pop({{ b }}, others_mean)
-                    / nullif(var_pop(others_mean), 0) as {{ name }}{{ ',' if not loop.last }}
+                    - covar_pop({{ a }}, fit_others) * covar_pop({{ b }}, fit_others)
+                    / nullif(var_pop(fit_others), 0) as {{ name }}{{ ',' if not loop.last }}
                     {%- endfor %}
                 from (
                     select
                         *,
-                        least(u, 0) as x_low,
-                        greatest(u, 0) as x_high
-                    from {{ relation }}
-                ) as pieces
+                        {%- for name, column in [
+                            ('fit_y', y), ('fit_low', 'x_low'), ('fit_high', 'x_high'),
+                            ('fit_others', 'others_mean'),
+                        ] %}
+                        {{ column }}
+                        {%- if stratum %}
+                        - avg({{ column }}) over (
+                            partition by group_type, group_value, indicator, {{ stratum }}
+                        )
+                        {%- endif %} as {{ name }}{{ ',' if not loop.last }}
+                        {%- endfor %}
+                    from (
+                        select
+                            *,
+                            least(u, 0) as x_low,
+                            greatest(u, 0) as x_high
+                        from {{ relation }}
+                    ) as pieces
+                ) as within_strata
                 group by group_type, group_value, indicator
             ) as partialled
         ) as determined

@@ -105,10 +105,14 @@ INDICATORS = ["network", "tariff", "billing", "hotline", "store", "reminders"]
 # KANO classes (docs/domain.md#kano) the simulated customers answer by, per brand, one letter per
 # indicator above: M must-be (a low score pulls overall satisfaction down, a high one does
 # not lift it), O one-dimensional (both, in proportion), A attractive (a high score lifts
-# it, a low one does not hurt). Network is a must-be and billing one-dimensional for every
-# brand; the rest differ by brand, so a group's class has to be found per group.
+# it, a low one does not hurt). Billing is one-dimensional for every brand; network is a
+# must-be for M-Zone and Easyown but one-dimensional for GoTone, whose rural customers
+# have network as their short board (world.build_static): pooled with the urban ones,
+# that segment difference reads as a must-be shape, so the KANO mart must adjust for
+# segment to name it right (issue 34). The rest differ by brand, so a group's class has to
+# be found per group.
 KANO_CLASSES = {"M": "must_be", "O": "one_dimensional", "A": "attractive"}
-KANO = ["MOOMAO", "MAOOOA", "MOOOAM"]  # GoTone, M-Zone, Easyown
+KANO = ["OOOMAO", "MAOOOA", "MOOOAM"]  # GoTone, M-Zone, Easyown
 
 # The service standard's items (contract version 4) as the simulated BI's mystery-shopper
 # and audit programmes know them: (item_code, method, channel or process, time limit in

@@ -13,8 +13,17 @@
 -- and the group has kano_min_surveys surveys; otherwise it is 'undetermined' and
 -- `leaning_class` says where the estimate points. Straight-lined long phone interviews
 -- (docs/domain.md#three-measurements) are left out. The intervals take the first round as known.
+--
+-- Adjusted for segment (issue 34): every fit is within strata of city x customer tier
+-- (kano_fit's stratum: fixed effects), and `u` is centred on the stratum's mean. A city
+-- is urban or rural, and in the generated data -- as in the operator's -- network is
+-- the short board of rural customers: lower there, and weighing more in their overall
+-- score. Pooled across strata, that difference between segments reads as a must-be
+-- shape of network for the whole brand; within strata it does not. `adjusted_for`
+-- names the adjustment on every row.
 {%- set indicators = satisfaction_indicators() %}
 {%- set margin = var('kano_margin') %}
+{%- set stratum = 'stratum' if var('kano_adjust_for_segment') else none %}
 with
 
 surveys as (
@@ -40,6 +49,7 @@ indicators as (
             customer_tier,
             arpu_band,
             survey_id,
+            concat_ws(' / ', coalesce(city, '?'), coalesce(customer_tier, '?')) as stratum,
             '{{ ind }}' as indicator,
             cast(overall_score as double) as overall_score,
             cast(score_{{ ind }} as double) as indicator_score,
@@ -61,7 +71,7 @@ centred as (
         *,
         indicator_score - others_mean
         - avg(indicator_score - others_mean) over (
-            partition by group_type, group_value, indicator
+            partition by group_type, group_value, indicator{{ ', stratum' if stratum }}
         ) as u
     from indicators
 
@@ -69,7 +79,7 @@ centred as (
 
 first_round as (
 
-    {{ kano_fit('centred', 'overall_score') }}
+    {{ kano_fit('centred', 'overall_score', stratum) }}
 
 ),
 
@@ -105,7 +115,7 @@ adjusted as (
 
 second_round as (
 
-    {{ kano_fit('adjusted', 'adjusted_score') }}
+    {{ kano_fit('adjusted', 'adjusted_score', stratum) }}
 
 ),
 
@@ -184,6 +194,8 @@ final as (
         classified.contrast_high,
         classified.kano_class,
         classified.leaning_class,
+        {{ "'city x customer_tier'" if stratum else "'nothing'" }} as adjusted_for,
+        classified.strata,
         case
             when classified.surveys < {{ var('kano_min_surveys') }} then 'too_few_surveys'
             when classified.contrast_se is null then 'no_variation'

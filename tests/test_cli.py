@@ -144,9 +144,11 @@ def test_next_day_delivers_the_day_after_the_last_with_its_size_and_seed(cfg, ca
     assert cli.main(["next-day", "--deliver-only"]) == 0
     second = first + dt.timedelta(days=1)
     assert f"delivering {second}: 300 subscribers, seed 7" in capsys.readouterr().out
+    from kairos_sample import Planting
+
     assert last_delivery(cfg.landing) == (
         second,
-        {"subscribers": 300, "seed": 7, "scenario": "default"},
+        {"subscribers": 300, "seed": 7, "scenario": "default", "planting": Planting.shipped()},
     )
     for system in contract.systems():
         assert (cfg.landing / system / f"{second:%Y%m%d}").is_dir()

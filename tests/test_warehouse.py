@@ -477,11 +477,11 @@ def test_kano_classes_recover_the_planted_ones_and_tier_the_short_boards(novembe
 
 def test_process_audits_find_the_rural_cities_slow_to_repair_faults(november):
     from kairos_sample import catalogue as cat
-    from kairos_sample import measurement as ms
-    from kairos_sample import world as w
 
-    cfg, _ = november
-    rural = {name for name, _ in cat.CITIES[w.RURAL_CITY_FROM :]}
+    cfg, manifest = november
+    planted = manifest["planted"]["service_standard"]
+    (cause,) = [c for c in planted["causes"] if c["item"] == "NW01"]
+    rural, nw01_share = set(cause["cities"]), cause["share_met"]
     nw01 = _query(
         cfg,
         "select * from intermediate.int_service_standard_compliance"
@@ -491,7 +491,7 @@ def test_process_audits_find_the_rural_cities_slow_to_repair_faults(november):
     judged = [r for r in nw01 if r["checks"] >= 20]
     assert len([r for r in judged if r["group_value"] in rural]) >= 3
     for r in judged:
-        truth = ms.PT_WEAK["NW01"] if r["group_value"] in rural else ms.PT_BASE
+        truth = nw01_share if r["group_value"] in rural else planted["share_met"]["pt"]
         se = (truth * (1 - truth) / r["checks"]) ** 0.5
         assert abs(r["compliance"] - truth) <= 4 * se, r
         assert r["is_weak_item"] == (r["group_value"] in rural), r

@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         " byte-identical.",
     )
     g.add_argument(
+        "--plant",
+        type=Path,
+        default=None,
+        metavar="FILE.json",
+        help="plant other truth than the shipped one: KANO classes per brand, the rules' goal"
+        " effects and harms (kairos_sample.planting); the ground-truth manifest says what"
+        " was planted and `kairos evaluate` scores the marts against it",
+    )
+    g.add_argument(
         "--executing",
         nargs="?",
         const="",
@@ -317,6 +326,11 @@ def _generate(args, cfg: Settings) -> int:
         return 2
     out = args.out or cfg.landing
     try:
+        plant = kairos_sample.Planting.from_file(args.plant) if args.plant else None
+    except ValueError as exc:
+        print(f"kairos generate: {exc}", file=sys.stderr)
+        return 2
+    try:
         manifest = kairos_sample.generate(
             out,
             args.date,
@@ -329,6 +343,7 @@ def _generate(args, cfg: Settings) -> int:
             executing=None
             if args.executing is None
             else (Path(args.executing) if args.executing else cfg.publish_dir),
+            plant=plant,
         )
     except ValueError as exc:
         print(f"kairos generate: {exc}", file=sys.stderr)
@@ -674,7 +689,14 @@ def _next_day(args, cfg: Settings) -> int:
         return 1
     print(f"delivering {day}: {subscribers:,} subscribers, seed {seed}, scenario {scenario}")
     kairos_sample.generate(
-        cfg.landing, day, 1, subscribers, seed, scenario=scenario, executing=cfg.publish_dir
+        cfg.landing,
+        day,
+        1,
+        subscribers,
+        seed,
+        scenario=scenario,
+        executing=cfg.publish_dir,
+        plant=params.get("planting"),  # what the last delivery planted
     )
     if args.deliver_only:
         return 0

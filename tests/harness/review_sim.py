@@ -13,7 +13,7 @@ member meets the goal, complains or opts out at the world's rates. Three worlds:
 
 * ``all_zero``: no rule moves its goal, none is harmful (the contacts' own opt-outs and
   complaints stay, below the tolerance);
-* ``shipped``: the generator's planted effects (``kairos_sample.execution``): ten rules
+* ``shipped``: the generator's planted effects (``kairos_sample.planting``): ten rules
   with a goal effect, KM12 harmful on complaints;
 * ``one_harmful``: no goal effects; one rule (KM06, a service notice) raises complaints.
 
@@ -217,14 +217,15 @@ class World:
 
 
 def worlds() -> list[World]:
-    from kairos_sample import execution
+    from kairos_sample.planting import Planting
 
+    shipped = Planting.shipped()
     return [
         World("all_zero", {}, {}),
         World(
             "shipped",
-            {rule: share for rule, (_, share) in execution.GOAL_EFFECTS.items()},
-            dict(execution.HARM),
+            {rule: share for rule, (_, share) in shipped.goal_effects.items()},
+            dict(shipped.harm),
         ),
         World("one_harmful", {}, {"KM06_LOW_BALANCE": 0.10}),
     ]

@@ -27,6 +27,7 @@ from kairos_sample.delivery import (
     last_delivery,
     release_late,
 )
+from kairos_sample.planting import Planting, PlantingError
 
 __all__ = [
     "DEFAULT_SEED",
@@ -35,6 +36,8 @@ __all__ = [
     "MALFORMED_KINDS",
     "ExtractWriter",
     "Fault",
+    "Planting",
+    "PlantingError",
     "Progress",
     "generate",
     "last_delivery",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kairos_sample import catalogue as cat
-from kairos_sample import execution
+from kairos_sample import execution, planting
 from kairos_sample import measurement as ms
 from kairos_sample import world as w
 from kairos_sample.execution import Tasks
@@ -573,7 +573,7 @@ def _contacts(c: _Chunk) -> list[Contact]:
 
 def _task_effects(c: _Chunk) -> None:
     """What reached targets did because of yesterday's Kairos tasks (the planted rule
-    effects, ``execution.GOAL_EFFECTS`` and ``HARM``): an order, a top-up or payment, a
+    effects, ``planting.current()``): an order, a top-up or payment, a
     credit boot, or a complaint, later the same day. Own random stream and identifiers
     taken after the day's own, so a day without lists changes nothing."""
     if not c.effects:
@@ -748,7 +748,12 @@ def _event_time(y: int, m: int, dom: int, day: dt.date, hour: int) -> str:
 # E[min(d, 0)] for d ~ N(0, 5): -5 / sqrt(2 pi); a KANO shape's mean is taken back out, so
 # the class changes how an indicator moves the overall score, not the score's level.
 _HALF_NORMAL_MEAN = 5.0 / np.sqrt(2 * np.pi)
-_KANO = np.array([[cat.KANO_CLASSES[c] for c in brand] for brand in cat.KANO])
+
+
+def _kano_classes() -> np.ndarray:
+    """Per brand and indicator, the KANO class planted (kairos_sample.planting)."""
+    kano = planting.current().kano
+    return np.array([[kano[b][i] for i in cat.INDICATORS] for b in cat.BRAND_CODES])
 
 
 def _kano_response(d: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -766,7 +771,7 @@ def _scores(st: w.Static, pos: np.ndarray, level: np.ndarray, r: np.random.Gener
 
     Each group has a planted short board: its indicator sits 12 points lower and weighs
     double in the overall score, so it is the one that pulls satisfaction down. Each
-    indicator moves the overall score by its brand's KANO class (catalogue.KANO).
+    indicator moves the overall score by its brand's KANO class (the planting in force).
     """
     k = len(cat.INDICATORS)
     board = st.short_board[pos]
@@ -777,7 +782,7 @@ def _scores(st: w.Static, pos: np.ndarray, level: np.ndarray, r: np.random.Gener
     weights[np.flatnonzero(has), board[has]] = 2.0
     expected = level[:, None] + 4 + offs
     ind = np.clip(np.round(expected + r.normal(0, 5, (len(pos), k))), 0, 100)
-    pull = _kano_response(ind - expected, _KANO[st.brand[pos]])
+    pull = _kano_response(ind - expected, _kano_classes()[st.brand[pos]])
     overall = ((expected + pull) * weights).sum(axis=1) / weights.sum(axis=1)
     overall = np.clip(np.round(overall + r.normal(0, 2, len(pos))), 0, 100)
     return overall.astype(int), ind.astype(int)

@@ -23,7 +23,7 @@ from kairos.contract import Extract
 from kairos.control import ControlRecord, write_control
 from kairos.files import write_json
 from kairos_sample import catalogue as cat
-from kairos_sample import execution, scenarios
+from kairos_sample import execution, measurement, planting, scenarios
 from kairos_sample import world as w
 from kairos_sample.day import Ids, generate_chunk_day, months_for
 from kairos_sample.scenarios import Scenario
@@ -320,6 +320,7 @@ def last_delivery(landing: Path) -> tuple[dt.date | None, dict]:
             "seed": int(manifest["seed"]),
             "scenario": manifest["scenario"]["name"],
         }
+        params["planting"] = planting.Planting.from_manifest(manifest.get("planted", {}))
     return (max(days) if days else None), params
 
 
@@ -333,13 +334,31 @@ def generate(
     progress: bool = True,
     scenario: str = "default",
     executing: Path | None = None,
+    plant: planting.Planting | None = None,
 ) -> dict:
     """Write a delivery for ``days`` business dates from ``start`` into ``out``.
 
     ``executing``: a Kairos publish folder; CRM then executes, on each business date, the
     target lists published there for the date before (``kairos_sample.execution``).
-    Returns the manifest (also written to ``out/_ground_truth/manifest.json``).
+    ``plant``: what to plant (None: the shipped truth, ``kairos_sample.planting``).
+    Returns the manifest (also written to ``out/_ground_truth/manifest.json``), whose
+    ``planted`` section is written from the same planting.
     """
+    with planting.planted(plant):
+        return _generate(out, start, days, subscribers, seed, faults, progress, scenario, executing)
+
+
+def _generate(
+    out: Path,
+    start: dt.date,
+    days: int,
+    subscribers: int,
+    seed: int,
+    faults: list[Fault] | None,
+    progress: bool,
+    scenario: str,
+    executing: Path | None,
+) -> dict:
     if subscribers < 1 or days < 1:
         raise ValueError("subscribers and days must be at least 1")
     plan = scenarios.get(scenario)
@@ -393,13 +412,9 @@ def generate(
                 "effect": "the board indicator is 12 points lower and weighs double in overall",
             },
             # docs/domain.md#kano: how each indicator moves overall satisfaction, per brand
-            "kano": {
-                code: {
-                    ind: cat.KANO_CLASSES[c]
-                    for ind, c in zip(cat.INDICATORS, cat.KANO[b], strict=True)
-                }
-                for b, code in enumerate(cat.BRAND_CODES)
-            },
+            "kano": {b: dict(classes) for b, classes in planting.current().kano.items()},
+            # the weak standard items behind the short boards (measurement.CAUSES)
+            "service_standard": measurement.planted(),
             "care_activities": {
                 "timeline": f"monthly: screening survey day 1-2 of a segment sample, members"
                 f" = screened with score < {w.SCREEN_THRESHOLD}, 10% control,"

@@ -2,6 +2,13 @@
 generator's planted truth (``<landing>/_ground_truth``): the figures a data scientist
 reads before changing a rule's parameter or the pool's threshold.
 
+Every planted value -- the rules' effects, harms and zero rules, the KANO classes, the
+short boards' causes, the execution rates -- is read from the delivery's ground-truth
+manifest, which the generator writes from the values it planted; never from the
+generator's code, so a delivery planted otherwise (``kairos generate --plant``) is scored
+against what it holds. A KANO class the mart leaves undetermined is its own outcome,
+neither right nor wrong.
+
 Read-only: it opens the warehouse with a read-only connection and never writes.
 """
 
@@ -15,9 +22,7 @@ from pathlib import Path
 import duckdb
 
 from kairos.config import Settings
-from kairos_sample import catalogue as cat
 from kairos_sample.execution import expected_uplift
-from kairos_sample.measurement import planted_cause
 
 # planted key moment -> the catalogue rule meant to find it
 MOMENT_RULES = {
@@ -116,16 +121,48 @@ def evaluate(cfg: Settings, day: dt.date | None = None) -> Evaluation:
         if effects:
             result.sections["rule effects vs planted (goal uplift against the holdout)"] = effects
         result.sections["phone managers' capacity per day (all managers)"] = _rows(con, CAPACITY)
-        result.sections["short boards: the weak standard item named vs planted"] = _causes(con)
-        result.sections["KANO classes per brand: named vs planted"] = _kano(con)
+        planted = _planted(cfg.landing)
+        result.sections["short boards: the weak standard item named vs planted"] = _causes(
+            con, planted.get("service_standard", {}).get("causes", [])
+        )
+        result.sections["KANO classes per brand: named vs planted"] = _kano(
+            con, planted.get("kano", {})
+        )
         return result
     finally:
         con.close()
 
 
-def _causes(con) -> list[dict]:
+def _planted(landing: Path) -> dict:
+    """The manifest's ``planted`` section ({} without a manifest)."""
+    path = Path(landing) / "_ground_truth" / "manifest.json"
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return json.load(fh).get("planted", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def planted_cause(causes: list[dict], group_type: str, group_value: str, indicator: str):
+    """The weak item the manifest's causes plant behind ``indicator`` in a brand x tier x
+    ARPU group or a city (None: none, or the group mixes planted and unplanted customers:
+    a cause of rural cities in a brand group, of one ARPU band in a city)."""
+    for c in causes:
+        if c["indicator"] != indicator:
+            continue
+        if group_type == "city" and c.get("cities") and not c.get("brand"):
+            if group_value in c["cities"] and not c.get("arpu_band"):
+                return c["item"]
+        elif group_type == "brand_tier_arpu" and not c.get("cities"):
+            brand, _tier, band = group_value.split(" / ")
+            if c.get("brand") in (None, brand) and c.get("arpu_band") in (None, band):
+                return c["item"]
+    return None
+
+
+def _causes(con, causes: list[dict]) -> list[dict]:
     """Per short board of a brand group or a city: the weak service-standard item the
-    report names beside the cause the generator planted (kairos_sample.measurement)."""
+    report names beside the cause the manifest says was planted."""
     boards = _rows(
         con,
         """select group_type, group_value, indicator, surveys, weak_standard_item,
@@ -135,19 +172,16 @@ def _causes(con) -> list[dict]:
         order by group_type, surveys desc""",
     )
     for b in boards:
-        b["planted_cause"] = planted_cause(b["group_type"], b["group_value"], b["indicator"])
-        b["agrees"] = b["planted_cause"] == b["weak_standard_item"]
+        b["planted_cause"] = planted_cause(
+            causes, b["group_type"], b["group_value"], b["indicator"]
+        )
+        b["outcome"] = "right" if b["planted_cause"] == b["weak_standard_item"] else "wrong"
     return boards
 
 
-def _kano(con) -> list[dict]:
+def _kano(con, planted: dict) -> list[dict]:
     """Per brand and indicator: the KANO class the report names (or leans to) beside the
-    class the generator planted (catalogue.KANO)."""
-    planted = {
-        (code, ind): cat.KANO_CLASSES[c]
-        for code, classes in zip(cat.BRAND_CODES, cat.KANO, strict=True)
-        for ind, c in zip(cat.INDICATORS, classes, strict=True)
-    }
+    class the manifest says was planted: right, wrong, or undetermined (named neither)."""
     rows = _rows(
         con,
         """select group_value as brand, indicator, surveys, contrast, contrast_se,
@@ -156,8 +190,11 @@ def _kano(con) -> list[dict]:
         order by group_value, indicator""",
     )
     for r in rows:
-        r["planted"] = planted.get((r["brand"], r["indicator"]))
-        r["agrees"] = r["kano_class"] in (r["planted"], "undetermined")
+        r["planted"] = planted.get(r["brand"], {}).get(r["indicator"])
+        if r["kano_class"] == "undetermined":
+            r["outcome"] = "undetermined"
+        else:
+            r["outcome"] = "right" if r["kano_class"] == r["planted"] else "wrong"
     return rows
 
 
@@ -225,11 +262,7 @@ def _pool(con, day) -> list[dict]:
 
 def planted_effects(landing: Path) -> dict | None:
     """The planted rule effects of the generator's manifest (None: not a loop delivery)."""
-    path = Path(landing) / "_ground_truth" / "manifest.json"
-    if not path.exists():
-        return None
-    planted = json.loads(path.read_text(encoding="utf-8")).get("planted", {})
-    return planted.get("task_execution", {}).get("effects")
+    return _planted(landing).get("task_execution", {}).get("effects")
 
 
 def rule_effects(con, landing: Path) -> list[dict]:
@@ -245,6 +278,7 @@ def rule_effects(con, landing: Path) -> list[dict]:
         return []
     goal = effects.get("goal_event_share_of_reached", {})
     harm = effects.get("complaint_share_of_reached", {})
+    zero = set(effects.get("zero_effect_rules", []))
     rows = _rows(
         con,
         """select rule_code, goal_metric, targets, holdouts, reached_share, holdout_goal_rate,
@@ -280,6 +314,17 @@ def rule_effects(con, landing: Path) -> list[dict]:
                 "complaint_ci_high": r["complaint_uplift_ci_high"],
                 "flag": r["effect_flag"],
                 "verdict": r["verdict"],
+                "verdict_is": _verdict_outcome(
+                    r["verdict"], r["rule_code"] in harm, share, r["rule_code"] in zero
+                ),
             }
         )
     return out
+
+
+def _verdict_outcome(verdict: str, harmful: bool, share: float, zero: bool) -> str:
+    """The review's verdict against the planting: right, wrong, or none yet (wait)."""
+    if verdict == "wait":
+        return "none yet"
+    right = "stop" if harmful else "keep" if share > 0 else "tune" if zero else None
+    return "right" if verdict == right else "wrong"

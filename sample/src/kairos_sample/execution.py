@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from kairos_sample import planting
+
 # Share of a list's tasks executed at all, by channel.
 EXECUTED = {"outbound_call": 0.88, "sms": 0.97, "mms": 0.97, "app": 0.95}
 # A call is answered / a message read, by tier.
@@ -51,29 +53,9 @@ SERVICE_RULES = frozenset(
 )
 
 
-# What a reached target does *because of* the contact, on the day it is executed: the
-# planted true effect of each rule on its goal metric (seeds/rule_goals.csv says which
-# metric and window). Per rule: the goal event the generator writes to BOSS and the share
-# of reached targets who do it on top of whatever they would have done anyway. A rule
-# absent here has no effect at all -- KM10 is the planted zero (the 4G-device offer moves
-# nobody); KM11, KM13, KM14 and KM15 have goals the generator cannot move (no hotline
-# call suppressed, no complaint re-delivered resolved), so their true effect is zero too.
-GOAL_EFFECTS: dict[str, tuple[str, float]] = {
-    "KM01_DATA_QUOTA_RISK": ("order", 0.25),
-    "KM02_DATA_OVERAGE": ("order", 0.20),
-    "KM03_EVENING_HEAVY": ("order", 0.15),
-    "KM04_PLAN_4G_MIGRATION": ("order", 0.15),
-    "KM05_PLAN_OVERSIZED": ("order", 0.10),
-    "KM06_LOW_BALANCE": ("payment", 0.30),
-    "KM07_PAYMENT_DUE": ("payment", 0.35),
-    "KM08_ARREARS_SUSPENDED": ("credit_boot", 0.25),
-    "KM09_OLD_DEVICE": ("order", 0.10),
-    "KM12_CONTRACT_ANNIVERSARY": ("order", 0.20),
-}
-# The harmful one: a hard-sell contract-renewal contact -- a reached target files a
-# complaint (a CRM complaint, opened the day of the contact) with this probability, while
-# the renewals it brings are real.
-HARM = {"KM12_CONTRACT_ANNIVERSARY": 0.20}
+# What a reached target does *because of* the contact -- the planted true effect of each
+# rule on its goal metric, and the harmful rule's complaints -- is the planting in force
+# (kairos_sample.planting: shipped, or a planting file), read while the CRM executes.
 # What BOSS records as ordered, per rule (its service product, or the offer's package).
 ORDER_PRODUCT = {
     "KM01_DATA_QUOTA_RISK": "SP_ALLOWANCE_REMIND",
@@ -88,7 +70,9 @@ ORDER_PRODUCT = {
 
 
 def planted() -> dict:
-    """The execution model, for the ground-truth manifest."""
+    """The execution model and the planted effects in force, for the ground-truth
+    manifest."""
+    plant = planting.current()
     return {
         "lag_days": 1,
         "executed_share": EXECUTED,
@@ -105,10 +89,10 @@ def planted() -> dict:
             " would have done anyway; holdouts are never contacted, so never affected",
             "goal_event_share_of_reached": {
                 rule: {"event": event, "share": share}
-                for rule, (event, share) in sorted(GOAL_EFFECTS.items())
+                for rule, (event, share) in sorted(plant.goal_effects.items())
             },
-            "complaint_share_of_reached": HARM,
-            "zero_effect": "every rule not listed (KM10 is the planted zero)",
+            "complaint_share_of_reached": dict(sorted(plant.harm.items())),
+            "zero_effect_rules": plant.zero_rules(),
         },
     }
 
@@ -208,10 +192,11 @@ def _effects(i: int, rule: str, outcome: str, u: np.ndarray) -> list[Effect]:
     if outcome in ("no_answer", "ignored"):
         return []
     out = []
-    event, share = GOAL_EFFECTS.get(rule, ("", 0.0))
+    plant = planting.current()
+    event, share = plant.goal_effects.get(rule, ("", 0.0))
     if u[0] < share:
         out.append((i, event, rule))
-    if u[1] < HARM.get(rule, 0.0):
+    if u[1] < plant.harm.get(rule, 0.0):
         out.append((i, "complaint", rule))
     return out
 

@@ -21,15 +21,15 @@ the first two groups, hotline for M-Zone, network for the rural cities.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
 from kairos_sample import catalogue as cat
 from kairos_sample import world as w
 
-MS_BASE, MS_WEAK = 0.92, 0.45
+MS_BASE = 0.92
 PT_BASE = 0.93
-PT_WEAK = {"RM03": 0.30, "RM02": 0.35, "NW01": 0.40}
 AUDIT_SHARE = 0.03  # of a chunk's living customers audited a day...
 AUDIT_CAP = 600  # ...but no more than this many cases per chunk and day
 VIP_AUDIT_WEIGHT = 10  # the programme samples a VIP's cases ten times as often
@@ -38,20 +38,64 @@ LONG_PHONE_SHARE = 0.2  # phone interviews that run over 15 minutes
 EASYOWN, GOTONE, MZONE = 2, 0, 1
 
 
-def planted_cause(group_type: str, group_value: str, indicator: str) -> str | None:
-    """The weak item planted behind ``indicator`` in a brand x tier x ARPU group or a city
-    (None: none planted, or the group mixes planted and unplanted customers)."""
-    if group_type == "city":
-        rural = {name for name, _ in cat.CITIES[w.RURAL_CITY_FROM :]}
-        return "NW01" if indicator == "network" and group_value in rural else None
-    if group_type != "brand_tier_arpu":
-        return None
-    brand, _tier, band = group_value.split(" / ")
+@dataclass(frozen=True)
+class Cause:
+    """A planted weak point: standard item ``item`` is met on ``share`` of its checks for
+    the customers of ``brand`` (index; None: any) in ARPU band ``band`` (None: any) --
+    or in the rural cities -- and is the cause behind their short board ``indicator``."""
+
+    item: str
+    indicator: str
+    share: float
+    brand: int | None = None
+    band: str | None = None
+    rural: bool = False
+
+    def weak(self, st: w.Static, pos: np.ndarray) -> np.ndarray:
+        """Which of the customers at ``pos`` the weak point applies to."""
+        out = np.ones(len(pos), dtype=bool)
+        if self.brand is not None:
+            out &= st.brand[pos] == self.brand
+        if self.band is not None:
+            names = [name for _, name in cat.ARPU_BANDS]
+            k = names.index(self.band)
+            low = cat.ARPU_BANDS[k - 1][0] if k else -np.inf
+            out &= (st.arpu[pos] >= low) & (st.arpu[pos] < cat.ARPU_BANDS[k][0])
+        if self.rural:
+            out &= st.city[pos] >= w.RURAL_CITY_FROM
+        return out
+
+    def manifest(self) -> dict:
+        return {
+            "item": self.item,
+            "indicator": self.indicator,
+            "share_met": self.share,
+            "brand": None if self.brand is None else cat.BRAND_CODES[self.brand],
+            "arpu_band": self.band,
+            "cities": [name for name, _ in cat.CITIES[w.RURAL_CITY_FROM :]] if self.rural else None,
+        }
+
+
+# The planted causes: the mystery shopper finds M-Zone's hotline line slow (HL01); the
+# audits find GoTone's top customers reminded by SMS where they want a call (RM03),
+# Easyown's low spenders' reminders without their spending (RM02), and faults in rural
+# cities repaired late (NW01).
+CAUSES = (
+    Cause("HL01", "hotline", 0.45, brand=MZONE),
+    Cause("RM03", "reminders", 0.30, brand=GOTONE, band="ge500"),
+    Cause("RM02", "reminders", 0.35, brand=EASYOWN, band="lt50"),
+    Cause("NW01", "network", 0.40, rural=True),
+)
+
+
+def planted() -> dict:
+    """The service standard's planted truth, as the manifest states it
+    (``planted.service_standard``): the share of checks that meet an item where nothing
+    is planted, by method, and the causes."""
     return {
-        ("hotline", "mzone", band): "HL01",
-        ("reminders", "gotone", "ge500"): "RM03",
-        ("reminders", "easyown", "lt50"): "RM02",
-    }.get((indicator, brand, band))
+        "share_met": {"ms": MS_BASE, "pt": PT_BASE},
+        "causes": [c.manifest() for c in CAUSES],
+    }
 
 
 def _items(method: str, where: str) -> list[tuple[str, int | None]]:
@@ -72,7 +116,7 @@ def mystery_shopper_rows(seed: int, day: dt.date, ids) -> list[str]:
             (check_id,) = ids.take("mystery_shopper_checks", 1).tolist()
             line = "" if brand is None else cat.BRAND_CODES[brand]
             for code, _limit in _items("ms", channel):
-                p = MS_WEAK if (code == "HL01" and brand == MZONE) else MS_BASE
+                p = next((c.share for c in CAUSES if c.item == code and c.brand == brand), MS_BASE)
                 ok = int(r.random() < p)
                 rows.append(f"{check_id}|{d_iso}|{channel}|{city}|{line}|{code}|{ok}")
     return rows
@@ -80,15 +124,10 @@ def mystery_shopper_rows(seed: int, day: dt.date, ids) -> list[str]:
 
 def _pt_share(st: w.Static, pos: np.ndarray, code: str) -> np.ndarray:
     p = np.full(len(pos), PT_BASE)
-    if code == "RM03":
-        weak = (st.brand[pos] == GOTONE) & (st.arpu[pos] >= 500)
-    elif code == "RM02":
-        weak = (st.brand[pos] == EASYOWN) & (st.arpu[pos] < 50)
-    elif code == "NW01":
-        weak = st.city[pos] >= w.RURAL_CITY_FROM
-    else:
-        return p
-    return np.where(weak, PT_WEAK[code], p)
+    for cause in CAUSES:
+        if cause.item == code:
+            p = np.where(cause.weak(st, pos), cause.share, p)
+    return p
 
 
 def process_audit_rows(seed: int, st: w.Static, day: dt.date, alive: np.ndarray, ids) -> list[str]:

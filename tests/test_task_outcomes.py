@@ -156,7 +156,8 @@ def _within(observed: int, n: int, p: float) -> bool:
 
 
 def test_outcome_rates_follow_the_planted_ones_by_channel_and_tier(loop):
-    _, con, _ = loop
+    _, con, manifests = loop
+    planted = manifests[DATES[-1]]["planted"]["task_execution"]  # the manifest's rates
     rows = con.execute(
         """select case when channel = 'outbound_call' then 'outbound_call' else 'sms' end,
                   customer_tier, count(*) filter (where execution_status = 'executed'),
@@ -168,8 +169,8 @@ def test_outcome_rates_follow_the_planted_ones_by_channel_and_tier(loop):
     ).fetchall()
     assert {r[0] for r in rows} == {"outbound_call", "sms"}
     for family, tier, executed, reached, settled in rows:
-        assert _within(executed, settled, execution.EXECUTED[family]), (family, executed, settled)
-        assert _within(reached, executed, execution.REACHED[family][tier]), (family, tier)
+        assert _within(executed, settled, planted["executed_share"][family]), (family, executed)
+        assert _within(reached, executed, planted["reached_share_by_tier"][family][tier]), tier
     calls = {r[1]: r[3] / r[2] for r in rows if r[0] == "outbound_call" and r[2] >= 30}
     if "vip" in calls and "below_four_star" in calls:
         assert calls["vip"] > calls["below_four_star"]

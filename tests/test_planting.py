@@ -7,6 +7,7 @@ with effects, another harmful rule -- is generated, ingested and built for real,
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -167,3 +168,21 @@ def test_a_planting_that_cannot_be_planted_is_refused_with_its_path(tmp_path, do
     )
     assert run.returncode == 2 and says in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "home" / "landing").exists()  # nothing written
+
+
+def test_the_generators_rules_and_goal_windows_are_the_seeds():
+    with (PROJECT / "seeds" / "rule_goals.csv").open(encoding="utf-8") as fh:
+        windows = {r["rule_code"]: int(r["goal_window_days"]) for r in csv.DictReader(fh)}
+    assert windows == planting.GOAL_WINDOW
+    assert tuple(sorted(windows)) == planting.RULES
+
+
+def test_a_goal_effect_spreads_over_its_window():
+    """k = floor(window u^2): every lag inside the window, most early; shown_by is its
+    distribution function."""
+    u = np.random.default_rng(3).random(100_000)
+    for rule, window in planting.GOAL_WINDOW.items():
+        lags = np.array([planting.lag_days(rule, x) for x in u[:20_000]])
+        assert lags.min() == 0 and lags.max() == window - 1
+        for d in (1, 2, window):
+            assert (lags <= d - 1).mean() == pytest.approx(planting.shown_by(d, window), abs=0.02)

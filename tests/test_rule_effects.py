@@ -263,8 +263,10 @@ def test_the_review_flags_the_zero_and_the_harmful_rule(loop, planted):
         ), zero
     assert (harmful["flag"], harmful["verdict"]) == ("harmful", "stop"), harmful
     assert harmful["verdict_is"] == "right"
-    # the harmful rule's goal effect is real: it is stopped for its complaints, not its goal
-    assert harmful["ci_low"] > 0
+    # the harmful rule's goal effect is real (what of it has shown, spread over its 14-day
+    # window, is within the interval): it is stopped for its complaints, not its goal
+    assert harmful["expected_uplift"] > 0
+    assert harmful["ci_low"] <= harmful["expected_uplift"] <= harmful["ci_high"]
     assert any(
         effects[r]["flag"] == "positive"
         for r in planted["goal"].keys() - planted["harm"].keys()
@@ -369,3 +371,29 @@ def test_kairos_evaluate_reports_each_planted_effect(loop, planted):
     # the verdict against the planting: none wrong, the harm's right
     assert not [line for line in rules.values() if line.rstrip().endswith("wrong")], rules
     assert lines[harm_rule].rstrip().endswith("right")
+
+
+def test_planted_goal_events_spread_over_the_goal_window(loop, planted):
+    """Issue 34: a goal effect is not all on the contact day. The first list date's
+    targets of the rule with the most planted orders order on the contact day and on
+    the day after, about as the manifest's spread says (sqrt(d / window))."""
+    _, con = loop
+    first = LOOP_DATES[0]
+    by_day = dict(
+        con.execute(
+            """select cast(e.event_at as date) - m.business_date, count(distinct m.customer_id)
+               from marts.fct_target_list_members m
+               inner join raw.boss_service_product_events e
+                 on e.subscriber_id = m.subscriber_id and e.event_type = 'order'
+                 and cast(e.event_at as date) > m.business_date
+               where m.rule_code = 'KM01_DATA_QUOTA_RISK' and m.business_date = ?
+                 and m.contact_group = 'target'
+               group by 1""",
+            [first],
+        ).fetchall()
+    )
+    assert "KM01_DATA_QUOTA_RISK" in planted["goal"]
+    assert by_day.get(1, 0) >= 20 and by_day.get(2, 0) >= 5, by_day
+    # day 1 carries sqrt(1/7) = 0.38 of the effect, day 2 a further 0.16 (plus the few
+    # orders anyone makes): the second day well under the first
+    assert by_day[2] < by_day[1], by_day

@@ -275,3 +275,37 @@ def test_a_warehouse_from_contract_version_1_is_migrated_in_place(tmp_path):
     finally:
         con.close()
     assert json.dumps(execution.planted())  # the planted model is plain data
+
+
+def test_an_opt_out_on_a_task_reaches_crm_and_the_marketing_rules_skip_it(loop):
+    """Issue 34: a customer who opted out on an executed task (contacts of the second
+    date) is marked is_marketing_opt_out in CRM's next customers extract, and no
+    marketing rule targets them on the third date; service notices still may."""
+    _, con, _ = loop
+    opted = {
+        r[0]
+        for r in con.execute(
+            """select distinct customer_id from raw.crm_contacts
+               where business_date = ? and task_ref is not null and outcome = 'opted_out'""",
+            [DATES[1]],
+        ).fetchall()
+    }
+    assert len(opted) >= 20
+    marked = dict(
+        con.execute(
+            """select business_date, count(*) filter (where is_marketing_opt_out)
+               from raw.crm_customers where customer_id in (select unnest(?))
+               group by 1""",
+            [sorted(opted)],
+        ).fetchall()
+    )
+    assert marked[DATES[2]] == len(opted)  # from the next delivery on
+    assert marked[DATES[1]] < len(opted)  # not before: most were not opted out
+    targeted = con.execute(
+        """select count(*) from marts.fct_target_list_members m
+           inner join reference.warning_rules r using (rule_code)
+           where m.business_date = ? and r.is_marketing and m.contact_group = 'target'
+             and m.customer_id in (select unnest(?))""",
+        [DATES[2], sorted(opted)],
+    ).fetchone()[0]
+    assert targeted == 0

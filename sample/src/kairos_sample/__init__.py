@@ -13,6 +13,7 @@ Layout under ``out`` (the landing area):
     _ground_truth/manifest.json                 parameters, files, activities, faults
     _ground_truth/customers.csv.gz              each customer's planted truth
     _ground_truth/key_moments_<YYYYMMDD>.csv.gz planted key moments of each day
+    _ground_truth/opt_outs_<YYYYMMDD>.csv.gz    customers who opted out on a task that day
 """
 
 from kairos_sample.delivery import (

@@ -56,6 +56,9 @@ class DayOutput:
 
     lines: dict[str, list[str]] = field(default_factory=dict)
     key_moments: list[str] = field(default_factory=list)
+    opt_outs: list[int] = field(default_factory=list)  # customers opting out on a task today
+    # goal events of today's contacts due on a later day: (due ordinal, position, event, rule)
+    later: list[tuple[int, int, str, str]] = field(default_factory=list)
 
     def add(self, extract: str, rows: list[str]) -> None:
         self.lines.setdefault(extract, []).extend(rows)
@@ -97,9 +100,14 @@ def generate_chunk_day(
     ids: Ids,
     scenario: Scenario,
     tasks: Tasks | None = None,
+    opted_out: np.ndarray | None = None,
+    due: list[tuple[int, str, str]] | None = None,
 ) -> DayOutput:
     """Every extract's lines for the chunk's subscribers on ``day`` (and CRM's execution
-    of ``tasks``, the target lists Kairos published the day before).
+    of ``tasks``, the target lists Kairos published the day before). ``opted_out``: the
+    customers who asked, on a task executed before ``day``, not to be marketed to again
+    (sorted ids): CRM records it (``is_marketing_opt_out``) and offers them nothing more.
+    ``due``: goal events of earlier contacts that come today, (position, event, rule).
 
     The sections run in a fixed order and share one random stream: the order of the
     draws is the data, so a section must not be moved or skipped."""
@@ -127,6 +135,10 @@ def generate_chunk_day(
         scenario=scenario,
         out=DayOutput(),
         tasks=tasks,
+        opted_out=np.isin(st.cust_id, opted_out)
+        if opted_out is not None and len(opted_out)
+        else np.zeros(st.n, dtype=bool),
+        due=list(due or []),
     )
     _boss_lines(c)
     _usage(c)
@@ -163,6 +175,8 @@ class _Chunk:
     scenario: Scenario
     out: DayOutput
     tasks: Tasks | None = None
+    opted_out: np.ndarray | None = None  # per position: opted out on an earlier task
+    due: list = field(default_factory=list)  # earlier contacts' goal events due today
     effects: list = field(default_factory=list)
 
 
@@ -418,7 +432,7 @@ def _crm(c: _Chunk):
             f"{cid[i]}|{st.name[i]}|{'MF'[st.gender[i]]}|{dt.date.fromordinal(int(st.birth[i]))}|"
             f"{cat.CITIES[st.city[i]][0]}|{st.star[i]}|{int(st.vip[i])}|"
             f"{st.family[i] or ''}|{st.enterprise[i] or ''}|{dt.date.fromordinal(int(st.join[i]))}|"
-            f"{int(st.opt_out[i])}|{st.manager[i] or ''}"
+            f"{int(st.opt_out[i] or c.opted_out[i])}|{st.manager[i] or ''}"
             for i in prim.tolist()
         ],
     )
@@ -539,7 +553,8 @@ def _contacts(c: _Chunk) -> list[Contact]:
     o_accept = o_ok < (
         0.04 + 0.5 * (o_ch == st.pref_channel) + 0.12 * ((o_hour >= lo_h) & (o_hour <= hi_h))
     )
-    for i in np.flatnonzero(active & st.is_primary & ~st.opt_out & (o_draw < OFFER_RATE)).tolist():
+    offered = active & st.is_primary & ~st.opt_out & ~c.opted_out & (o_draw < OFFER_RATE)
+    for i in np.flatnonzero(offered).tolist():
         ch = cat.CONTACT_CHANNELS[o_ch[i]]
         if ch in ("sms", "mms", "app", "web"):
             outcome = "opened" if o_accept[i] else "ignored"
@@ -563,25 +578,45 @@ def _contacts(c: _Chunk) -> list[Contact]:
                 "",
             )
         )
-    # Kairos tasks: own random stream, so a day without lists changes nothing else
-    rx = w.rng(seed, 7, ordinal - w.EPOCH, st.chunk)
+    contacts.extend(_executed_tasks(c))
+    return contacts
+
+
+def _executed_tasks(c: _Chunk) -> list[Contact]:
+    """CRM's contacts executing yesterday's Kairos tasks; its own random stream, so a day
+    without lists changes nothing else. An opt-out is remembered for tomorrow's CRM."""
+    st = c.st
+    rx = w.rng(c.seed, 7, c.ordinal - w.EPOCH, st.chunk)
     executed, c.effects = execution.execute(c.tasks, c.sid, st.vip, st.star, rx)
+    contacts = []
     for i, ch, tp, oc, ref in executed:
         contacts.append((i, ch, "outbound", int(rx.integers(9 * 3600, 20 * 3600)), "", tp, oc, ref))
+        if oc == "opted_out":
+            c.out.opt_outs.append(int(c.cid[i]))
     return contacts
 
 
 def _task_effects(c: _Chunk) -> None:
-    """What reached targets did because of yesterday's Kairos tasks (the planted rule
-    effects, ``planting.current()``): an order, a top-up or payment, a
-    credit boot, or a complaint, later the same day. Own random stream and identifiers
-    taken after the day's own, so a day without lists changes nothing."""
-    if not c.effects:
+    """What reached targets did because of Kairos tasks (the planted rule effects,
+    ``planting.current()``): an order, a top-up or payment, a credit boot -- within the
+    rule's goal window, k days after the contact (``planting.lag_days``): today's share
+    now, the rest on the day it is due (``DayOutput.later``, then ``due``) -- or a
+    complaint, later the same day. Own random streams and identifiers taken after the
+    day's own, so a day without lists changes nothing."""
+    if not c.effects and not c.due:
         return
     st, sid, cid, day, ids, out = c.st, c.sid, c.cid, c.day, c.ids, c.out
+    lag = w.rng(c.seed, 9, c.ordinal - w.EPOCH, st.chunk)
+    now = list(c.due)
+    for i, event, rule in c.effects:
+        k = 0 if event == "complaint" else planting.lag_days(rule, float(lag.random()))
+        if k:
+            out.later.append((c.ordinal + k, i, event, rule))
+        else:
+            now.append((i, event, rule))
     r = w.rng(c.seed, 8, c.ordinal - w.EPOCH, st.chunk)
     rows: dict[str, list[str]] = {}
-    for i, event, rule in c.effects:
+    for i, event, rule in now:
         t = _ts(day, r.integers(20 * 3600, 23 * 3600, 1))[0]
         if event == "payment":
             amount = round(float(st.arpu[i]), 2) if st.postpaid[i] else 50.0

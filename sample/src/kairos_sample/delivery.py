@@ -489,13 +489,24 @@ def _generate_day(
     }
     ids = Ids(day)
     tasks = _tasks_to_execute(executing, day, manifest)
+    opted_out = _opted_out_before(truth_dir, day)
+    opt_outs: list[int] = []
+    due = _effects_due(truth_dir, day)
+    later: list[str] = []
     # the truth files too: their bytes depend on the content only, so reruns are identical
     with _gzip_text(truth_dir / f"key_moments_{day_key}.csv.gz") as moments_fh:
         moments_fh.write("subscriber_id|customer_id|moment\n")
         for chunk in range(w.n_chunks(subscribers)):
             st = w.build_static(seed, chunk, subscribers)
             months = _month_cache(seed, st, day, scenario)
-            result = generate_chunk_day(seed, st, months, day, ids, scenario, tasks)
+            result = generate_chunk_day(
+                seed, st, months, day, ids, scenario, tasks, opted_out, due.get(chunk)
+            )
+            opt_outs += result.opt_outs
+            later += [
+                f"{dt.date.fromordinal(when):%Y%m%d}|{chunk}|{i}|{event}|{rule}\n"
+                for when, i, event, rule in result.later
+            ]
             rows = 0
             for name, lines in result.lines.items():
                 if name in dropped:  # a consistent delivery of half the rows
@@ -511,6 +522,12 @@ def _generate_day(
             if first:
                 _write_customer_truth(customers_truth, st)
             bar.step(rows, day_key)
+    # today's opt-outs on executed tasks: CRM marks those customers from tomorrow on
+    with _gzip_text(truth_dir / f"opt_outs_{day_key}.csv.gz") as fh:
+        fh.write("customer_id\n" + "".join(f"{c}\n" for c in sorted(set(opt_outs))))
+    # today's contacts' goal events that come on a later day (within the goal window)
+    with _gzip_text(truth_dir / f"effects_due_{day_key}.csv.gz") as fh:
+        fh.write("due_date|chunk|position|event|rule\n" + "".join(later))
     manifest["files"][day_key] = {}
     for e in contract.extracts():
         info = writers[e.name].close()
@@ -520,6 +537,42 @@ def _generate_day(
             manifest["faults"].append(
                 {"date": str(day), "extract": e.key, "fault": "malformed", **item}
             )
+
+
+def _opted_out_before(truth_dir: Path, day: dt.date) -> np.ndarray:
+    """The customers who opted out on a task executed before ``day`` (sorted ids), from
+    the ground truth of the days generated before it: what CRM knows on ``day``."""
+    found: list[int] = []
+    for path in sorted(truth_dir.glob("opt_outs_[0-9]*.csv.gz")):
+        stem = path.name.removeprefix("opt_outs_").removesuffix(".csv.gz")
+        try:
+            when = dt.datetime.strptime(stem, "%Y%m%d").date()
+        except ValueError:
+            continue
+        if when < day:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                next(fh, None)
+                found.extend(int(line) for line in fh if line.strip())
+    return np.unique(np.array(found, dtype=np.int64))
+
+
+def _effects_due(truth_dir: Path, day: dt.date) -> dict[int, list[tuple[int, str, str]]]:
+    """Goal events of earlier days' contacts that come on ``day``, per chunk: (position,
+    event, rule), from the ground truth of the goal windows' days before it."""
+    longest = max(planting.GOAL_WINDOW.values())
+    due: dict[int, list[tuple[int, str, str]]] = {}
+    for back in range(longest, 0, -1):
+        path = truth_dir / f"effects_due_{day - dt.timedelta(days=back):%Y%m%d}.csv.gz"
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                next(fh, None)
+                for line in fh:
+                    when, chunk, i, event, rule = line.rstrip("\n").split("|")
+                    if when == f"{day:%Y%m%d}":
+                        due.setdefault(int(chunk), []).append((int(i), event, rule))
+        except FileNotFoundError:
+            continue  # no contacts that day, or a delivery generated before the spread
+    return due
 
 
 def _tasks_to_execute(executing: Path | None, day: dt.date, manifest: dict):

@@ -287,9 +287,10 @@ def rule_effects(con, landing: Path) -> list[dict]:
                   effect_flag, verdict
            from marts.rpt_key_moment_rule_review order by rule_code""",
     )
+    shown = _shown(con, effects)
     out = []
     for r in rows:
-        share = goal.get(r["rule_code"], {}).get("share", 0.0)
+        share = goal.get(r["rule_code"], {}).get("share", 0.0) * shown.get(r["rule_code"], 1.0)
         reached = r["reached_share"] or 0.0
         expected = expected_uplift(share, reached, r["holdout_goal_rate"] or 0.0)
         c_share = harm.get(r["rule_code"], 0.0)
@@ -301,7 +302,8 @@ def rule_effects(con, landing: Path) -> list[dict]:
                 "goal": r["goal_metric"],
                 "targets": r["targets"],
                 "holdouts": r["holdouts"],
-                "planted_share": share,
+                "planted_share": goal.get(r["rule_code"], {}).get("share", 0.0),
+                "shown_so_far": shown.get(r["rule_code"], 1.0),
                 "expected_uplift": expected,
                 "estimate": r["goal_uplift"],
                 "ci_low": r["goal_uplift_ci_low"],
@@ -320,6 +322,31 @@ def rule_effects(con, landing: Path) -> list[dict]:
             }
         )
     return out
+
+
+def _shown(con, effects: dict) -> dict[str, float]:
+    """Per rule, the share of its planted goal effect observable so far: the generator
+    spreads a goal event over the goal window (the manifest's spread_over_goal_window:
+    within d days of the contact a share sqrt(d / window)), and a list date whose window
+    is still open has seen only its first days. Averaged over the rule's targets."""
+    windows = effects.get("goal_window_days")
+    if not effects.get("spread_over_goal_window") or not isinstance(windows, dict):
+        return {}  # a delivery from before the spread: every effect on the contact day
+    counts = con.execute(
+        """select rule_code, goal_days_observed, count(*)
+           from marts.fct_key_moment_goal_outcomes
+           where contact_group = 'target'
+             and business_date >= (select min(first_list_date)
+                                   from marts.rpt_key_moment_rule_review)
+           group by all"""
+    ).fetchall()
+    total: dict[str, list[float]] = {}
+    for rule, observed, n in counts:
+        window = windows.get(rule) or 1
+        t = total.setdefault(rule, [0.0, 0.0])
+        t[0] += n * min(1.0, (max(observed, 0) / window) ** 0.5)
+        t[1] += n
+    return {rule: shown / n for rule, (shown, n) in total.items() if n}
 
 
 def _verdict_outcome(verdict: str, harmful: bool, share: float, zero: bool) -> str:

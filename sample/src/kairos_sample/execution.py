@@ -85,13 +85,16 @@ def planted() -> dict:
             "sms": "ignored | opened | accepted | complained | opted_out",
         },
         "effects": {
-            "applies_to": "reached targets, on the day of the contact, on top of what they"
-            " would have done anyway; holdouts are never contacted, so never affected",
+            "applies_to": "reached targets, on top of what they would have done anyway;"
+            " holdouts are never contacted, so never affected; a complaint comes the day of"
+            " the contact, a goal event within the goal window (spread_over_goal_window)",
             "goal_event_share_of_reached": {
                 rule: {"event": event, "share": share}
                 for rule, (event, share) in sorted(plant.goal_effects.items())
             },
             "complaint_share_of_reached": dict(sorted(plant.harm.items())),
+            "spread_over_goal_window": planting.SPREAD,
+            "goal_window_days": dict(planting.GOAL_WINDOW),
             "zero_effect_rules": plant.zero_rules(),
         },
     }

@@ -45,6 +45,46 @@ GOAL_EVENT = {
     "KM10_NON_4G_DEVICE": "order",
     "KM12_CONTRACT_ANNIVERSARY": "order",
 }
+# The days after the list date a rule's goal counts over (the seed rule_goals; a test
+# holds the two together). A planted goal event comes within it: k days after the
+# contact (the day after the list date), k = floor(window x u^2) for u uniform on [0, 1)
+# -- most act soon, some late -- so d days after the contact a share
+# sqrt(d / window) of the effect has shown (``shown_by``).
+GOAL_WINDOW = {
+    "KM01_DATA_QUOTA_RISK": 7,
+    "KM02_DATA_OVERAGE": 7,
+    "KM03_EVENING_HEAVY": 7,
+    "KM04_PLAN_4G_MIGRATION": 14,
+    "KM05_PLAN_OVERSIZED": 14,
+    "KM06_LOW_BALANCE": 3,
+    "KM07_PAYMENT_DUE": 3,
+    "KM08_ARREARS_SUSPENDED": 3,
+    "KM09_OLD_DEVICE": 14,
+    "KM10_NON_4G_DEVICE": 14,
+    "KM11_BIRTHDAY": 30,
+    "KM12_CONTRACT_ANNIVERSARY": 14,
+    "KM13_REPEATED_HOTLINE": 7,
+    "KM14_UNRESOLVED_COMPLAINT": 7,
+    "KM15_LOW_SATISFACTION": 30,
+}
+SPREAD = (
+    "a goal event comes k days after the contact (the day after the list date),"
+    " k = floor(goal window x u^2), u uniform on [0, 1): within d days of the contact"
+    " (d = 1 the contact's own day) a share sqrt(d / goal window) of the effect has shown"
+)
+
+
+def lag_days(rule: str, u: float) -> int:
+    """Days after the contact the goal event of ``rule`` comes, for a uniform draw ``u``."""
+    return int(GOAL_WINDOW[rule] * u * u)
+
+
+def shown_by(days_observed: int, window: int) -> float:
+    """The share of a planted goal effect shown within ``days_observed`` days of the
+    contact (1: the contact's own day), for a goal window of ``window`` days."""
+    return min(1.0, (max(days_observed, 0) / window) ** 0.5) if window else 1.0
+
+
 # Every key-moment rule (the seed warning_rules; a test holds the two together).
 RULES = (
     "KM01_DATA_QUOTA_RISK",

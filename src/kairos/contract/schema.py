@@ -34,6 +34,29 @@ class Column:
     def is_text(self) -> bool:
         return self.type.upper() == "VARCHAR"
 
+    @property
+    def masked_pattern(self) -> str | None:
+        """The pattern the column's values match where they are masked (the analysts'
+        snapshot, which the gates read): a mobile number shows its first three and last
+        four digits; other identifying text is not checked there."""
+        if not self.pii:
+            return self.pattern
+        return "1[3-9][0-9][*]{4}[0-9]{4}" if "msisdn" in self.name else None
+
+
+def masked(column: str, data_type: str) -> str:
+    """SQL for an identifying column's value as the analysts' snapshot holds it: a
+    number as the lists show it (138****1234), a name's first character, a date's year
+    (1 January); anything else null."""
+    col = '"' + column.replace('"', '""') + '"'
+    if data_type == "VARCHAR" and "msisdn" in column:
+        return f"substr({col}, 1, 3) || '****' || substr({col}, 8, 4)"
+    if data_type == "VARCHAR":
+        return f"substr({col}, 1, 1) || '**'"
+    if data_type == "DATE":
+        return f"cast(date_trunc('year', {col}) as date)"
+    return f"cast(null as {data_type})"
+
 
 @dataclass(frozen=True)
 class Extract:

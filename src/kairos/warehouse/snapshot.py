@@ -494,20 +494,6 @@ def identifying_columns() -> frozenset[str]:
     return frozenset(c.name for e in contract.extracts() for c in e.columns if c.pii)
 
 
-def _masked(column: str, data_type: str) -> str:
-    """What the snapshot holds for an identifying column: a number as the lists show it
-    (138****1234), a name's first character, a date's year (1 January); anything else
-    null."""
-    col = _ident(column)
-    if data_type == "VARCHAR" and "msisdn" in column:
-        return f"substr({col}, 1, 3) || '****' || substr({col}, 8, 4)"
-    if data_type == "VARCHAR":
-        return f"substr({col}, 1, 1) || '**'"
-    if data_type == "DATE":
-        return f"cast(date_trunc('year', {col}) as date)"
-    return f"cast(null as {data_type})"
-
-
 def rows_as_snapshot(con: duckdb.DuckDBPyConnection, key, db: str = "live") -> str:
     """``select`` of a live table's rows (``db``: the live warehouse, attached) as the
     snapshot holds them: identifying columns masked. The live warehouse keeps them for
@@ -518,7 +504,7 @@ def rows_as_snapshot(con: duckdb.DuckDBPyConnection, key, db: str = "live") -> s
         " where database_name = ? and schema_name = ? and table_name = ?",
         [db, *key],
     ).fetchall()
-    masked = [f"{_masked(n, t)} as {_ident(n)}" for n, t in columns if n in pii]
+    masked = [f"{contract.masked(n, t)} as {_ident(n)}" for n, t in columns if n in pii]
     replace = f" replace ({', '.join(masked)})" if masked else ""
     return f"select *{replace} from {_ident(db, *key)}"
 

@@ -29,16 +29,27 @@
     min(goal_days_observed) as min_goal_days_observed
 {%- endmacro %}
 
+{#- The Agresti-Caffo terms of a difference of proportions -- `x_t` of `targets` against
+    `x_h` of `holdouts`, one success and one failure added to each group -- as SQL text:
+    pt and ph, the smoothed rates, and v, the variance of their difference. Shared by the
+    fixed interval and the anytime test, so both smooth alike. -#}
+{% macro smoothed_difference(x_t, x_h) -%}
+    {%- set pt = '((cast(' ~ x_t ~ ' as double) + 1) / (targets + 2))' -%}
+    {%- set ph = '((cast(' ~ x_h ~ ' as double) + 1) / (holdouts + 2))' -%}
+    {%- set v = '(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
+        ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
+    {{ return({'pt': pt, 'ph': ph, 'v': v}) }}
+{%- endmacro %}
+
 {#- The treated-minus-holdout difference of a proportion -- `x_t` of `targets` against
     `x_h` of `holdouts` -- as `<name>_uplift`, with its 95% interval by Agresti and Caffo
     (one success and one failure added to each group: honest coverage even when a group
     is small or a rate is 0), clipped to [-1, 1], as `<name>_uplift_ci_low` / `_ci_high`.
     In doubles throughout: Spark divides decimals (a literal like 1.0) to six places. -#}
 {% macro uplift_columns(name, x_t, x_h) -%}
-    {%- set pt = '((cast(' ~ x_t ~ ' as double) + 1) / (targets + 2))' -%}
-    {%- set ph = '((cast(' ~ x_h ~ ' as double) + 1) / (holdouts + 2))' -%}
-    {%- set se = 'sqrt(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
-        ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
+    {%- set terms = smoothed_difference(x_t, x_h) -%}
+    {%- set pt, ph = terms.pt, terms.ph -%}
+    {%- set se = 'sqrt' ~ terms.v -%}
     {{ safe_ratio(x_t, 'targets') }} - {{ safe_ratio(x_h, 'holdouts') }} as {{ name }}_uplift,
     greatest(-1.0, {{ pt }} - {{ ph }} - 1.96 * {{ se }}) as {{ name }}_uplift_ci_low,
     least(1.0, {{ pt }} - {{ ph }} + 1.96 * {{ se }}) as {{ name }}_uplift_ci_high
@@ -102,10 +113,8 @@
     null counts (harm: a rise beyond the tolerance). Computed in logs: no overflow. -#}
 {% macro anytime_p(name, x_t, x_h, null=0, one_sided=false) -%}
     {%- set tau2 = var('rule_review_mixture_sd') ~ ' * ' ~ var('rule_review_mixture_sd') -%}
-    {%- set pt = '((cast(' ~ x_t ~ ' as double) + 1) / (targets + 2))' -%}
-    {%- set ph = '((cast(' ~ x_h ~ ' as double) + 1) / (holdouts + 2))' -%}
-    {%- set v = '(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
-        ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
+    {%- set terms = smoothed_difference(x_t, x_h) -%}
+    {%- set pt, ph, v = terms.pt, terms.ph, terms.v -%}
     {%- set d = '(' ~ pt ~ ' - ' ~ ph ~ ' - ' ~ null ~ ')' -%}
     {%- set p = 'exp(-greatest(0.0, 0.5 * ln(' ~ v ~ ' / (' ~ v ~ ' + ' ~ tau2 ~ ')) + '
         ~ tau2 ~ ' * ' ~ d ~ ' * ' ~ d ~ ' / (2 * ' ~ v ~ ' * (' ~ v ~ ' + ' ~ tau2 ~ '))))' -%}
@@ -121,10 +130,8 @@
     `level`), as goal_uplift_cs_low / _cs_high, clipped to [-1, 1]. -#}
 {% macro anytime_interval(level) -%}
     {%- set tau2 = var('rule_review_mixture_sd') ~ ' * ' ~ var('rule_review_mixture_sd') -%}
-    {%- set pt = '((cast(targets_goal_met as double) + 1) / (targets + 2))' -%}
-    {%- set ph = '((cast(holdouts_goal_met as double) + 1) / (holdouts + 2))' -%}
-    {%- set v = '(' ~ pt ~ ' * (1 - ' ~ pt ~ ') / (targets + 2.0) + '
-        ~ ph ~ ' * (1 - ' ~ ph ~ ') / (holdouts + 2.0))' -%}
+    {%- set terms = smoothed_difference('targets_goal_met', 'holdouts_goal_met') -%}
+    {%- set pt, ph, v = terms.pt, terms.ph, terms.v -%}
     {%- set half = 'sqrt(' ~ v ~ ' * (' ~ v ~ ' + ' ~ tau2 ~ ') / (' ~ tau2 ~ ') * (2 * ln(1 / ('
         ~ level ~ ')) + ln((' ~ v ~ ' + ' ~ tau2 ~ ') / ' ~ v ~ ')))' -%}
     greatest(-1.0, {{ pt }} - {{ ph }} - {{ half }}) as goal_uplift_cs_low,

@@ -23,6 +23,7 @@ import duckdb
 
 from kairos.config import Settings
 from kairos_sample.execution import expected_uplift
+from kairos_sample.planting import shown_by
 
 # planted key moment -> the catalogue rule meant to find it
 MOMENT_RULES = {
@@ -342,9 +343,8 @@ def _shown(con, effects: dict) -> dict[str, float]:
     ).fetchall()
     total: dict[str, list[float]] = {}
     for rule, observed, n in counts:
-        window = windows.get(rule) or 1
         t = total.setdefault(rule, [0.0, 0.0])
-        t[0] += n * min(1.0, (max(observed, 0) / window) ** 0.5)
+        t[0] += n * shown_by(observed, windows.get(rule) or 1)
         t[1] += n
     return {rule: shown / n for rule, (shown, n) in total.items() if n}
 

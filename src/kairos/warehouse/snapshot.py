@@ -129,7 +129,7 @@ def publish(cfg: Settings) -> Path:
             con.close()
         current = _current(link)
         costs = _costs(root)
-        why = _copy_instead(cfg, costs)
+        why = _copy_instead(cfg)
         target, synced = None, None
         begun = time.perf_counter()
         if not why:
@@ -193,13 +193,12 @@ def _remember(root: Path, costs: dict, name: str, seconds: float) -> None:
     write_json(root / COSTS, costs)
 
 
-def _copy_instead(cfg: Settings, costs: dict) -> str:
+def _copy_instead(cfg: Settings) -> str:
     """Why a whole new generation is written rather than the other one brought up to
     date ("": it is not). Only when asked (``copy``): since the snapshot masks every
     identifying column as it copies, a whole generation re-encodes every table, so it
     never beats the update, whose cost is a day's rows and the whole-table marts (the
     costs are still measured, in ``costs.json``). ``auto`` and ``update`` update."""
-    del costs
     if cfg.snapshot_mode == "copy":
         return "KAIROS_SNAPSHOT_MODE=copy"
     return ""

@@ -84,10 +84,21 @@ def test_the_preference_taxonomy_has_six_classes_and_38_preferences():
     }
 
 
+def _key_moment_rules() -> list[dict]:
+    """The seed's rules that a signal fires (all but the planned call's pseudo-rule)."""
+    return [r for r in _seed("warning_rules") if r["subject"] in ("subscriber", "customer")]
+
+
 def test_the_rule_catalogue_covers_the_four_types_and_the_named_moments():
-    rules = _seed("warning_rules")
+    rules = _key_moment_rules()
     assert len(rules) >= 14
     assert {r["warning_type"] for r in rules} == {"package", "data_traffic", "device", "care"}
+    # one pseudo-rule besides: the phone managers' planned calls, fired by capacity left
+    assert [
+        (r["rule_code"], r["warning_type"])
+        for r in _seed("warning_rules")
+        if r["subject"] == "capacity"
+    ] == [("PC01_PLANNED_CALL", "planned_call")]
     named = {
         "quota",
         "overage",
@@ -138,7 +149,7 @@ def test_every_rule_fires_and_every_warning_carries_its_evidence(history):
             con, "select rule_code, count(*) as n from marts.fct_key_moment_warnings group by 1"
         )
     }
-    assert set(fired) == {r["rule_code"] for r in _seed("warning_rules")}
+    assert set(fired) == {r["rule_code"] for r in _key_moment_rules()}
     bad = one(
         con,
         """select count(*) from marts.fct_key_moment_warnings

@@ -197,6 +197,7 @@ def test_planned_calls_fill_what_is_left_with_the_managers_own_eligible_customer
           on w.customer_id = p.customer_id and w.business_date = p.business_date
         left join marts.fct_target_list_members m
           on m.customer_id = p.customer_id and m.business_date = p.business_date
+         and m.rule_code != 'PC01_PLANNED_CALL'
         where c.phone_manager_id is distinct from p.phone_manager_id
            or c.is_marketing_opt_out or w.customer_id is not null or m.customer_id is not null
         """,

@@ -176,6 +176,73 @@ def test_outcome_rates_follow_the_planted_ones_by_channel_and_tier(loop):
         assert calls["vip"] > calls["below_four_star"]
 
 
+def test_call_sheets_are_executed_and_the_capacity_mart_reconciles(loop):
+    """Each phone manager's published call sheet is worked by CRM at the planted call
+    rate, never beyond the sheet or the capacity, and the capacity mart's execution
+    columns recount from the sheet files and the raw contacts."""
+    cfg, con, manifests = loop
+    planted = manifests[DATES[-1]]["planted"]["task_execution"]
+    day = DATES[0]  # its execution window has closed by the last date
+    version = (cfg.publish_dir / "lists" / day.isoformat()).resolve()
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    sheets = {s["phone_manager_id"]: s for s in manifest["call_sheets"]}
+    assert sheets and {s["status"] for s in sheets.values()} == {"published"}
+    # the sheets as the managers got them: customer keys per manager
+    on_sheet: dict[int, set[tuple[str, str]]] = {}
+    for pm, sheet in sheets.items():
+        with (version / sheet["files"]["csv"]["name"]).open(encoding="utf-8-sig") as fh:
+            on_sheet[pm] = {(r["list_id"], r["customer_key"]) for r in csv.DictReader(fh)}
+    private = duckdb.connect()
+    key_of = dict(
+        private.execute(
+            "select customer_id || '|' || list_id, customer_key from read_parquet(?)",
+            [str(cfg.publish_dir / "_private" / version.name / "list_members.parquet")],
+        ).fetchall()
+    )
+    private.close()
+    # what CRM executed: the raw contacts naming a task of the date
+    executed = {
+        (list_id, key_of[f"{customer}|{list_id}"])
+        for customer, list_id in con.execute(
+            """select distinct customer_id, substr(task_ref, 10) from raw.crm_contacts
+               where task_ref like ? || ':%'""",
+            [f"{day:%Y%m%d}"],
+        ).fetchall()
+    }
+    mart = {
+        r[0]: r[1:]
+        for r in con.execute(
+            """select phone_manager_id, daily_call_capacity, used, planned, sheet_calls,
+                      executed, reached, pending, never_executed
+               from marts.fct_phone_manager_capacity_daily where business_date = ?""",
+            [day],
+        ).fetchall()
+    }
+    total_sheet = total_done = 0
+    for pm, calls in on_sheet.items():
+        capacity, used, planned_calls, sheet_calls, done, reached, pending, never = mart[pm]
+        assert sheet_calls == len(calls) == used + planned_calls <= capacity, pm
+        assert done == len(calls & executed) and pending == 0, pm
+        assert done + never == sheet_calls and reached <= done <= capacity, pm
+        total_sheet += sheet_calls
+        total_done += done
+    assert _within(total_done, total_sheet, planted["executed_share"]["outbound_call"])
+    # the planned calls were made, held out and measured like a rule's
+    pc = con.execute(
+        """select count(*) filter (where contact_group = 'target'),
+                  count(*) filter (where contact_group = 'holdout'),
+                  count(*) filter (where contact_group = 'target' and is_executed)
+           from marts.fct_key_moment_goal_outcomes
+           where business_date = ? and rule_code = 'PC01_PLANNED_CALL'""",
+        [day],
+    ).fetchone()
+    assert pc[0] > 0 and pc[1] > 0 and pc[2] > 0, pc
+    assert con.execute(
+        "select count(*) from marts.rpt_key_moment_rule_review"
+        " where rule_code = 'PC01_PLANNED_CALL'"
+    ).fetchone() == (1,)
+
+
 def test_the_snapshot_brought_up_to_date_day_by_day_equals_the_warehouse(loop):
     """The loop's last build brought the first generation up to date with two dates of
     builds, the outcome marts rewriting the window before each: not a row differs."""

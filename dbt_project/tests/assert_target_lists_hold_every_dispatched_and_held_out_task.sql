@@ -1,6 +1,7 @@
 -- The list mart holds exactly the tasks the contact policy dispatched or held out, per
 -- business date and rule, as the phone managers' queues moved them: less the calls
--- deferred that day, plus those deferred the day before. A task lost in a join (a line
+-- deferred that day, plus those deferred the day before -- and the phone managers'
+-- planned calls, targets and holdouts, on their pseudo-rule's list. A task lost in a join (a line
 -- missing from the day's subscribers) would silently shorten a list.
 with
 
@@ -14,6 +15,14 @@ tasks as (
     where
         {{ for_business_date() }}
         and decision in ('dispatched', 'holdout')
+    group by business_date, rule_code
+    union all
+    select
+        business_date,
+        rule_code,
+        count(*) as n_tasks
+    from {{ ref('fct_phone_manager_planned_calls') }}
+    where {{ for_business_date() }}
     group by business_date, rule_code
 
 ),

@@ -10,7 +10,9 @@ written to the ground-truth manifest so a test can hold the outcome mart to them
 
 Only published lists are executed: a list the gate withheld, or a date with nothing
 published, executes nothing. The tasks are read from the publication's private member
-file (list row -> customer and line, 0600, never served), never from the warehouse.
+file (list row -> customer and line, 0600, never served), never from the warehouse. A
+phone manager works their call sheet: a call on a sheet that is not live (withheld, or
+waiting for a list's approval) is not made, whatever its list's status.
 """
 
 from __future__ import annotations
@@ -37,7 +39,13 @@ REACHED = {
 ACCEPTED = {"outbound_call": 0.30, "sms": 0.10}
 COMPLAINED = {"outbound_call": 0.010, "sms": 0.004}
 OPTED_OUT = {"outbound_call": 0.020, "sms": 0.030}
-TOPIC = {"data_traffic": "data", "package": "package", "device": "device", "care": "care"}
+TOPIC = {
+    "data_traffic": "data",
+    "package": "package",
+    "device": "device",
+    "care": "care",
+    "planned_call": "offer",
+}
 # Service notices: reached is the goal, there is no offer to take (the seed warning_rules
 # says is_marketing = false for exactly these; a test holds the two together).
 SERVICE_RULES = frozenset(
@@ -66,6 +74,7 @@ ORDER_PRODUCT = {
     "KM09_OLD_DEVICE": "SP_PREPAY_VIP",
     "KM10_NON_4G_DEVICE": "SP_PREPAY_VIP",
     "KM12_CONTRACT_ANNIVERSARY": "SP_CUSTOMER_MANAGER",
+    "PC01_PLANNED_CALL": "SP_PARTNER_MERCHANTS",
 }
 
 
@@ -144,12 +153,20 @@ def published_tasks(publish_root: Path | None, list_date: dt.date) -> Tasks | No
     if not lists or not members.exists():
         return None
     index = {x["list_id"]: k for k, x in enumerate(lists)}
-    table = pq.read_table(members, columns=["list_id", "subscriber_id", "contact_group"])
+    table = pq.read_table(
+        members, columns=["list_id", "customer_key", "subscriber_id", "contact_group"]
+    )
     sub = table.column("subscriber_id").to_numpy()
     list_id = table.column("list_id").to_pylist()
     group = table.column("contact_group").to_pylist()
+    not_called = _calls_on_sheets_not_live(version, manifest)
+    keys = table.column("customer_key").to_pylist() if not_called else [None] * len(sub)
     keep = np.array(
-        [g == "target" and x in index for g, x in zip(group, list_id, strict=True)], dtype=bool
+        [
+            g == "target" and x in index and (x, k) not in not_called
+            for g, x, k in zip(group, list_id, keys, strict=True)
+        ],
+        dtype=bool,
     )
     li = np.array([index.get(x, -1) for x in list_id], dtype=np.int32)[keep]
     sub = sub[keep].astype(np.int64)
@@ -161,6 +178,26 @@ def published_tasks(publish_root: Path | None, list_date: dt.date) -> Tasks | No
         tuple(x["list_id"] for x in lists),
         tuple(x["warning_type"] for x in lists),
     )
+
+
+def _calls_on_sheets_not_live(version: Path, manifest: dict) -> set[tuple[str, str]]:
+    """(list_id, customer_key) of the calls whose manager's call sheet is not live, read
+    from the lists' own files (the rows naming that phone manager), not from the sheet."""
+    blocked = {
+        s["phone_manager_id"] for s in manifest.get("call_sheets", []) if s["status"] != "published"
+    }
+    if not blocked:
+        return set()
+    out = set()
+    for item in manifest["lists"]:
+        name = item.get("files", {}).get("parquet", {}).get("name")
+        if name is None or not (version / name).exists():
+            continue
+        table = pq.read_table(version / name, columns=["customer_key", "phone_manager_id"])
+        for r in table.to_pylist():
+            if r["phone_manager_id"] in blocked:
+                out.add((item["list_id"], r["customer_key"]))
+    return out
 
 
 def _tier(vip: bool, star: int) -> str:

@@ -44,6 +44,7 @@ GOAL_EVENT = {
     "KM09_OLD_DEVICE": "order",
     "KM10_NON_4G_DEVICE": "order",
     "KM12_CONTRACT_ANNIVERSARY": "order",
+    "PC01_PLANNED_CALL": "order",
 }
 # The days after the list date a rule's goal counts over (the seed rule_goals; a test
 # holds the two together). A planted goal event comes within it: k days after the
@@ -66,6 +67,7 @@ GOAL_WINDOW = {
     "KM13_REPEATED_HOTLINE": 7,
     "KM14_UNRESOLVED_COMPLAINT": 7,
     "KM15_LOW_SATISFACTION": 30,
+    "PC01_PLANNED_CALL": 14,
 }
 SPREAD = (
     "a goal event comes k days after the contact (the day after the list date),"
@@ -85,7 +87,8 @@ def shown_by(days_observed: int, window: int) -> float:
     return min(1.0, (max(days_observed, 0) / window) ** 0.5) if window else 1.0
 
 
-# Every key-moment rule (the seed warning_rules; a test holds the two together).
+# Every rule of the seed warning_rules (a test holds the two together): the key-moment
+# rules and the pseudo-rule of the phone managers' planned calls.
 RULES = (
     "KM01_DATA_QUOTA_RISK",
     "KM02_DATA_OVERAGE",
@@ -102,6 +105,7 @@ RULES = (
     "KM13_REPEATED_HOTLINE",
     "KM14_UNRESOLVED_COMPLAINT",
     "KM15_LOW_SATISFACTION",
+    "PC01_PLANNED_CALL",
 )
 
 # The shipped truth. Per rule, the share of *reached* targets who meet the goal because
@@ -118,6 +122,7 @@ SHIPPED_GOAL_EFFECTS = {
     "KM08_ARREARS_SUSPENDED": 0.25,
     "KM09_OLD_DEVICE": 0.10,
     "KM12_CONTRACT_ANNIVERSARY": 0.20,
+    "PC01_PLANNED_CALL": 0.10,
 }
 # The harmful one: a hard-sell contract-renewal contact -- a reached target files a
 # complaint (opened the day of the contact) with this probability; its renewals are real.

@@ -1,15 +1,32 @@
 -- Planned marketing calls (docs/domain.md#tiers-and-phone-managers): a phone manager's
 -- capacity left after the day's key-moment calls is filled with calls to their own
 -- customers who have no warning that day, chosen by preference. One row per business date,
--- manager and customer called.
+-- manager and customer chosen: the calls made (contact_group 'target') and the customers
+-- held out of them ('holdout'), so the calls' effect is measured like a rule's -- they
+-- are the pseudo-rule PC01_PLANNED_CALL of the seed warning_rules (its holdout_pct, owner,
+-- approval and goal), on that rule's list and on the manager's call sheet.
 --
 -- Eligible: the manager's customer that day with no key-moment warning (whatever its
 -- decision -- a suppressed warning is a reason not to call either) and no call in the
 -- manager's queue, not opted out of marketing, no open complaint, not contacted in the
--- recent-contact window, under the weekly frequency cap. Chosen in order: those whose
--- strongest channel is the phone manager's call, then those with a known business
--- preference (the offer to talk about), then a stable hash of customer and date (so
--- ties do not always favour the same customers).
+-- recent-contact window, under the weekly frequency cap. Ranked: those whose strongest
+-- channel is the phone manager's call, then those with a known business preference (the
+-- offer to talk about), then a stable hash of customer and date (so ties do not always
+-- favour the same customers).
+--
+-- A customer comes up for a planned call once in the rule's cooldown_days: on the day
+-- whose number (days since 2000-01-01) modulo the cooldown is their stable bucket. So a
+-- target is not called again the next day, and -- what the measurement needs -- a holdout
+-- is not met again the next day either: an eligibility that remembered who was called
+-- would leave the held-out customers in the pool while the targets leave it, and day by
+-- day the holdout would drift to the top of the ranking. Stateless, so a full build and
+-- a daily build choose the same calls.
+--
+-- The holdout: a stable hash of customer and rule, below the rule's holdout_pct, as for
+-- every rule. The ranking is walked down until the targets fill the slots (the capacity
+-- left times the rule's parameter capacity_left_share); a holdout met on the way is held
+-- out and takes no slot. Targets and holdouts are thus one random split of the same top of
+-- the ranking, and comparing them measures the calls' effect.
 {{ config(
     materialized='incremental',
     incremental_strategy=partition_strategy(),
@@ -69,15 +86,29 @@ preferences as (
 
 ),
 
+rules as (
+
+    select * from {{ ref('warning_rules') }}
+    where rule_code = 'PC01_PLANNED_CALL'
+
+),
+
 slots as (
 
     select
         managers.business_date,
         managers.phone_manager_id,
-        managers.daily_call_capacity
-        - count(allocations.warning_key) filter (where allocations.allocation = 'called')
-            as free_slots
+        count(allocations.warning_key) filter (where allocations.allocation = 'called')
+            as used,
+        floor(
+            (
+                managers.daily_call_capacity
+                - count(allocations.warning_key) filter (where allocations.allocation = 'called')
+            )
+            * max(rules.parameter_value)
+        ) as free_slots
     from managers
+    cross join rules
     left join allocations
         on
             managers.business_date = allocations.business_date
@@ -92,6 +123,18 @@ candidates as (
         customers.business_date,
         customers.phone_manager_id,
         customers.customer_id,
+        signals.main_subscriber_id as subscriber_id,
+        signals.customer_tier,
+        rules.rule_code,
+        case
+            when {{ stable_bucket(
+                "cast(customers.customer_id as " ~ dbt.type_string() ~ ") || '|' || "
+                ~ "rules.rule_code",
+                100
+            ) }} < rules.holdout_pct
+                then 'holdout'
+            else 'target'
+        end as contact_group,
         preferences.top_channel as preferred_channel,
         preferences.top_business_preference,
         coalesce(preferences.best_contact_window, 'any') as contact_window,
@@ -108,6 +151,7 @@ candidates as (
                 customers.customer_id
         ) as planned_rank
     from customers
+    cross join rules
     inner join signals
         on
             customers.business_date = signals.business_date
@@ -129,25 +173,59 @@ candidates as (
         and signals.open_complaints = 0
         and signals.outbound_contacts_recent = 0
         and signals.outbound_contacts_7d < {{ var('contact_cap_per_week') }}
+        and signals.active_lines > 0
+        and {{ stable_bucket(
+            "cast(customers.customer_id as " ~ dbt.type_string() ~ ") || '|due|' || "
+            ~ "rules.rule_code",
+            "rules.cooldown_days"
+        ) }}
+        = ({{ dbt.datediff("cast('2000-01-01' as date)", 'customers.business_date', 'day') }})
+        % rules.cooldown_days
+
+),
+
+-- the targets up to and including each row, walking the ranking down
+walked as (
+
+    select
+        *,
+        sum(case when contact_group = 'target' then 1 else 0 end) over (
+            partition by business_date, phone_manager_id
+            order by planned_rank
+            rows between unbounded preceding and current row
+        ) as targets_so_far
+    from candidates
 
 ),
 
 final as (
 
     select
-        candidates.business_date,
-        candidates.phone_manager_id,
-        candidates.customer_id,
-        candidates.planned_rank,
-        candidates.preferred_channel,
-        candidates.top_business_preference,
-        candidates.contact_window
-    from candidates
+        walked.business_date,
+        walked.phone_manager_id,
+        walked.customer_id,
+        walked.subscriber_id,
+        walked.customer_tier,
+        walked.rule_code,
+        walked.contact_group,
+        walked.planned_rank,
+        -- the call's place on the manager's call sheet, after the day's key-moment calls
+        case
+            when walked.contact_group = 'target' then slots.used + walked.targets_so_far
+        end as call_order,
+        walked.preferred_channel,
+        walked.top_business_preference,
+        walked.contact_window
+    from walked
     inner join slots
         on
-            candidates.business_date = slots.business_date
-            and candidates.phone_manager_id = slots.phone_manager_id
-    where candidates.planned_rank <= slots.free_slots
+            walked.business_date = slots.business_date
+            and walked.phone_manager_id = slots.phone_manager_id
+    -- a target while the slots last; a holdout met before they ran out
+    where
+        walked.targets_so_far
+        - case when walked.contact_group = 'target' then 1 else 0 end
+        < slots.free_slots
 
 )
 

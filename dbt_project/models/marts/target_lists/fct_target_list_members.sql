@@ -4,7 +4,11 @@
 --
 -- Call tasks follow their phone manager's queue (fct_phone_manager_call_allocations): a
 -- task deferred today is on tomorrow's list (task_date the day before), one downgraded
--- is on the rule's SMS list; a call carries its phone_manager_id.
+-- is on the rule's SMS list; a call carries its phone_manager_id and its place in the
+-- manager's day (call_order). The managers' planned marketing calls
+-- (fct_phone_manager_planned_calls, targets and holdouts) are the list of the pseudo-rule
+-- PC01_PLANNED_CALL and follow the day's key-moment calls on each manager's call sheet:
+-- the rows with a phone_manager_id, in call_order, are the manager's call sheet.
 --
 -- Everything a campaign team's file carries is here but the customer's keyed pseudonym:
 -- it needs the secret key, so publishing adds it while it streams this mart into files.
@@ -20,6 +24,12 @@
 ) }}
 
 with
+
+rules as (
+
+    select * from {{ ref('warning_rules') }}
+
+),
 
 allocations as (
 
@@ -58,6 +68,8 @@ tasks as (
         coalesce(allocations.channel, policy.channel) as channel,
         case when allocations.allocation = 'called' then allocations.phone_manager_id end
             as phone_manager_id,
+        case when allocations.allocation = 'called' then allocations.queue_rank end
+            as call_order,
         policy.contact_window
     from policy
     left join allocations
@@ -88,6 +100,8 @@ tasks as (
         allocations.channel,
         case when allocations.allocation = 'called' then allocations.phone_manager_id end
             as phone_manager_id,
+        case when allocations.allocation = 'called' then allocations.queue_rank end
+            as call_order,
         policy.contact_window
     from allocations
     inner join policy
@@ -96,11 +110,42 @@ tasks as (
             and allocations.warning_key = policy.warning_key
     where allocations.is_carried and allocations.allocation in ('called', 'downgraded')
 
-),
+    union all
 
-rules as (
-
-    select * from {{ ref('warning_rules') }}
+    -- the managers' planned calls, after their key-moment calls
+    select
+        planned.business_date,
+        planned.business_date as task_date,
+        planned.customer_id,
+        planned.subscriber_id,
+        planned.rule_code,
+        rules.warning_type,
+        rules.priority,
+        planned.customer_tier,
+        case when planned.contact_group = 'holdout' then 'holdout' else 'dispatched' end
+            as decision,
+        planned.planned_rank as evidence_value,
+        rules.evidence_unit,
+        'top business preference: ' || coalesce(planned.top_business_preference, 'unknown')
+        || '; preferred channel: ' || coalesce(planned.preferred_channel, 'unknown')
+            as evidence_detail,
+        rules.service_product_code,
+        replace(
+            rules.script_template,
+            '{value}',
+            coalesce(taxonomy.preference_name, '我们的服务')
+        ) as script,
+        'outbound_call' as channel,
+        case when planned.contact_group = 'target' then planned.phone_manager_id end
+            as phone_manager_id,
+        planned.call_order,
+        planned.contact_window
+    from {{ ref('fct_phone_manager_planned_calls') }} as planned
+    inner join rules
+        on planned.rule_code = rules.rule_code
+    left join {{ ref('preference_taxonomy') }} as taxonomy
+        on planned.top_business_preference = taxonomy.preference_code
+    where {{ for_business_date('planned.business_date') }}
 
 ),
 
@@ -182,6 +227,7 @@ members as (
         tasks.channel,
         tasks.contact_window,
         tasks.phone_manager_id,
+        tasks.call_order,
         tasks.task_date,
         rules.owner_team,
         rules.holdout_pct

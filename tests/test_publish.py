@@ -20,7 +20,7 @@ from kairos import contract, pipeline, publish, quality
 from kairos.config import Settings
 from kairos.ingest import ingest_dates
 from kairos.pipeline import daily
-from kairos.publish import outcomes
+from kairos.publish import approval, outcomes
 from kairos_sample import generate
 from tests.conftest import module_home
 from tests.support import PROJECT
@@ -429,17 +429,28 @@ def test_no_phone_number_or_name_leaves_the_warehouse(home, built):
 
 
 def test_republishing_a_day_yields_byte_identical_files(home):
+    def files(version: str) -> dict[str, bytes]:
+        root = Path(version)
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and p.suffix != ".json"
+        }
+
     a = daily.run(home, DAY, "run-a")
     assert a.ok
-    files_a = {p.name: p.read_bytes() for p in Path(a.published).iterdir() if p.suffix != ".json"}
-    lists_a = json.loads((Path(a.published) / "manifest.json").read_text())["lists"]
+    files_a = files(a.published)
+    manifest_a = json.loads((Path(a.published) / "manifest.json").read_text())
     b = daily.run(home, DAY, "run-b")
     assert b.ok and a.published != b.published
     assert not Path(a.published).exists()  # superseded: the retention removed it
-    files_b = {p.name: p.read_bytes() for p in Path(b.published).iterdir() if p.suffix != ".json"}
+    files_b = files(b.published)
     assert files_a and files_a == files_b
-    lists_b = json.loads((Path(b.published) / "manifest.json").read_text())["lists"]
-    assert lists_a == lists_b  # only the certification (run ids, gate results) differs
+    assert any(name.startswith("call_sheets/") for name in files_a)
+    manifest_b = json.loads((Path(b.published) / "manifest.json").read_text())
+    # only the certification (run ids, gate results) differs
+    for part in ("lists", "call_sheets", "call_sheets_file"):
+        assert manifest_a[part] == manifest_b[part], part
 
 
 def test_a_failed_gate_publishes_nothing_and_keeps_the_last_good_lists(home):
@@ -649,6 +660,148 @@ def test_a_list_level_failure_withholds_that_list_only(home, monkeypatch):
         for line in Path(__import__("os").environ["KAIROS_TEST_ALERTS"]).read_text().splitlines()
     ]
     assert alerts[-1]["info"]["severity"] == "warning" and list_id in alerts[-1]["text"]
+
+
+# --- the phone managers' call sheets ------------------------------------------------
+
+
+def _sheets(staging: Path) -> Path:
+    return staging / publish.SHEETS_DIR / publish.SHEETS_FILE
+
+
+def _a_sheet(staging: Path) -> str:
+    """The id of the longest call sheet."""
+    sheets = json.loads((staging / "manifest.json").read_text())["call_sheets"]
+    sheet = max(sheets, key=lambda s: (s["rows"], s["sheet_id"]))
+    assert sheet["rows"] >= 1, sheets
+    return sheet["sheet_id"]
+
+
+def test_call_sheets_are_each_managers_calls_in_order(home):
+    """One sheet per manager with calls: the key-moment calls their queue made, then the
+    planned calls, numbered 1..n, within capacity, and the same calls as the lists."""
+    staging = stage(home)
+    manifest = json.loads((staging / "manifest.json").read_text())
+    sheets = manifest["call_sheets"]
+    assert sheets and all(s["status"] == "published" for s in sheets)
+    rows = pq.read_table(_sheets(staging)).to_pylist()
+    assert sum(s["rows"] for s in sheets) == len(rows)
+    con = duckdb.connect(str(snapshot(home)), read_only=True)
+    capacity = dict(
+        con.execute(
+            "select phone_manager_id, daily_call_capacity from staging.stg_crm__phone_managers"
+            " where business_date = ?",
+            [DAY],
+        ).fetchall()
+    )
+    made = dict(
+        con.execute(
+            "select phone_manager_id, used from marts.fct_phone_manager_capacity_daily"
+            " where business_date = ?",
+            [DAY],
+        ).fetchall()
+    )
+    con.close()
+    for sheet in sheets:
+        pm = sheet["phone_manager_id"]
+        mine = [r for r in rows if r["phone_manager_id"] == pm]
+        assert [r["call_order"] for r in mine] == list(range(1, len(mine) + 1))
+        assert len(mine) <= capacity[pm]
+        # the queue's calls first, then the planned ones
+        kinds = [r["rule_code"] == "PC01_PLANNED_CALL" for r in mine]
+        assert kinds == [False] * made[pm] + [True] * (len(mine) - made[pm])
+        with (staging / sheet["files"]["csv"]["name"]).open(encoding="utf-8-sig") as fh:
+            assert [int(r["call_order"]) for r in csv.DictReader(fh)] == [
+                r["call_order"] for r in mine
+            ]
+    assert any(r["rule_code"] == "PC01_PLANNED_CALL" for r in rows)
+    # every call on a sheet is a target row of its rule's list, under the same key
+    listed = {
+        (r["list_id"], r["customer_key"])
+        for p in staging.glob("*.parquet")
+        if not p.name.endswith(".holdout.parquet")
+        for r in pq.read_table(p, columns=["list_id", "customer_key"]).to_pylist()
+    }
+    assert {(r["list_id"], r["customer_key"]) for r in rows} <= listed
+    # the planned calls' list has its holdout, like a rule's
+    planned = next(i for i in manifest["lists"] if i["rule_code"] == "PC01_PLANNED_CALL")
+    assert planned["rows"] > 0 and planned["owner_team"] == "care-team"
+
+
+@pytest.mark.parametrize(
+    ("break_", "column"),
+    [
+        ("repeat", "distinct_orders"),
+        ("drop", "sheet_rows"),
+        ("unmask", "msisdn_masked"),
+    ],
+)
+def test_call_sheet_suites_fail_on_a_broken_sheet(home, break_, column):
+    staging = stage(home)
+    victim = _a_sheet(staging)
+
+    def change(rows):
+        mine = [r for r in rows if r["sheet_id"] == victim]
+        if break_ == "repeat":  # a call twice: the same number twice
+            rows.append(dict(mine[0]))
+        elif break_ == "drop":
+            rows.remove(mine[-1])
+        else:
+            mine[0]["msisdn_masked"] = "13812345678"
+
+    _rewrite(_sheets(staging), change)
+    result = gate(home, "target_lists", lists_dir=str(staging))
+    assert column in failed_columns(result), result.summary()
+    if break_ != "unmask":  # a sheet-level check: only that sheet is refused
+        assert set(result.withheld_lists()) == {victim}, result.summary()
+    else:  # masking concerns every file: the whole gate fails
+        assert not result.gate_level_success
+        assert "13812345678" not in result.summary()
+
+
+def test_a_broken_call_sheet_is_withheld_and_its_calls_are_not_made(home, monkeypatch):
+    """A sheet that lost a call is withheld (files aside, reason named) while the lists
+    publish; CRM then makes none of that sheet's calls, and every other call."""
+    from kairos_sample import execution
+
+    real = publish.build_lists
+    broken: dict[str, str] = {}
+
+    def thin(*args, **kwargs):
+        built = real(*args, **kwargs)
+        broken["sheet_id"] = _a_sheet(built.directory)
+        _rewrite(
+            _sheets(built.directory),
+            lambda rows: rows.remove([r for r in rows if r["sheet_id"] == broken["sheet_id"]][-1]),
+        )
+        return built
+
+    monkeypatch.setattr(publish, "build_lists", thin)
+    outcome = daily.run(home, DAY, "thin-sheet")
+    assert outcome.ok and outcome.status == "partial", outcome.report.read_text()
+    target = publish.published_dir(home, DAY)
+    manifest = json.loads((target / "manifest.json").read_text())
+    sheets = {s["sheet_id"]: s for s in manifest["call_sheets"]}
+    bad = sheets.pop(broken["sheet_id"])
+    assert bad["status"] == "withheld" and "files" not in bad
+    assert "the sheet holds exactly" in " ".join(bad["withheld_reasons"])
+    assert not (target / publish.SHEETS_DIR / f"{bad['phone_manager_id']}.csv").exists()
+    assert all(i["status"] != "withheld" for i in manifest["lists"])
+    # the others wait for their lists' approval, then go live with them
+    assert all(s["status"] == "pending_approval" for s in sheets.values())
+    before = execution.published_tasks(home.publish_dir, DAY)
+    approval.approve_pending(home, DAY, "tester", "ok")
+    manifest = json.loads((target / "manifest.json").read_text())
+    statuses = {s["sheet_id"]: s["status"] for s in manifest["call_sheets"]}
+    assert statuses.pop(broken["sheet_id"]) == "withheld"
+    assert set(statuses.values()) == {"published"}
+    after = execution.published_tasks(home.publish_dir, DAY)
+    # pending lists execute nothing; once approved, all their tasks but the withheld
+    # sheet's calls -- every one the manager had, the one missing from the file too
+    private = home.publish_dir / "_private" / target.name / "list_members.parquet"
+    groups = pq.read_table(private, columns=["contact_group"]).column(0).to_pylist()
+    assert after.size == groups.count("target") - bad["rows"]
+    assert before is None or before.size < after.size
 
 
 def test_publishing_refuses_a_snapshot_older_than_the_build(home):

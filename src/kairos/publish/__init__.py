@@ -6,7 +6,9 @@ Layout under ``$KAIROS_HOME/publish``::
     lists/<date>            symlink -> versions/<date>.<seq>   (what readers see)
     current                 symlink -> lists/<latest date>
     versions/<date>.<seq>/  immutable: <list>.csv, <list>.parquet, <list>.holdout.parquet,
-                            <list>.diff.csv, manifest.json
+                            <list>.diff.csv, manifest.json; call_sheets/<manager>.csv
+                            (one per phone manager, in call order) and
+                            call_sheets/call_sheets.parquet (all of them, as gated)
     _staging/<date>.<run>/  work in progress, never read by the portal
     _private/<date>.<seq>/  list row -> customer_id, for the list gate; never served
     _withheld/<date>.<seq>/ files of lists a list-level check withheld; never served
@@ -37,6 +39,10 @@ from kairos.publish.lists import (
     LIST_QUERY,
     LIST_SCHEMA,
     PRIVATE_SCHEMA,
+    SHEET_COLUMNS,
+    SHEET_QUERY,
+    SHEETS_DIR,
+    SHEETS_FILE,
     SUPPRESSION_QUERY,
     BuiltLists,
     _ListWriter,
@@ -57,6 +63,7 @@ from kairos.publish.store import (
     publish_lock,
     published_dates,
     published_dir,
+    settle_call_sheets,
     staging_dir,
     withhold,
     write_report,
@@ -70,6 +77,10 @@ __all__ = [
     "PRIVATE_ROOTS",
     "PRIVATE_SCHEMA",
     "PUBLISH_LOCK_WAIT_S",
+    "SHEETS_DIR",
+    "SHEETS_FILE",
+    "SHEET_COLUMNS",
+    "SHEET_QUERY",
     "STAGING_GRACE_S",
     "SUPPRESSION_QUERY",
     "BuiltLists",
@@ -85,6 +96,7 @@ __all__ = [
     "publish_lock",
     "published_dates",
     "published_dir",
+    "settle_call_sheets",
     "sha256_file",
     "staging_dir",
     "withhold",

@@ -11,7 +11,10 @@ list files stay as certified -- under a lock, atomically:
 * **approve** -> status ``published``; the approval (who, team, when, comment) is kept;
 * **reject** -> status ``withheld``, with ``rejected by <user>: <comment>`` as its reason.
 
-Either is final for that version and audited (``publish/_audit/downloads.jsonl``, the
+A phone manager's call sheet has no decision of its own: it goes live when every list
+whose calls are on it is live, and is withheld with any of them
+(:func:`kairos.publish.settle_call_sheets`). Either decision is final for that version and
+audited (``publish/_audit/downloads.jsonl``, the
 portal's audit). A republished date is a new version: a list whose CSV is byte-identical
 to the one decided in the version before keeps that decision; a changed list waits again.
 """
@@ -79,6 +82,7 @@ def apply_policies(staging: Path, policies: dict[str, str], previous: Path | Non
             continue
         item["status"] = PENDING
         item["approval"] = {"policy": "owner_team", "state": "pending"}
+    publish.settle_call_sheets(manifest)
     write_json(path, manifest)
 
 
@@ -148,6 +152,7 @@ def decide(
                 "comment": text,
             },
         )
+        publish.settle_call_sheets(manifest)  # a sheet goes live with its lists
         write_json(path, manifest)
         outcome = read_outcome(cfg, day)
         if outcome is not None and outcome.get("version") == directory.name:

@@ -1,6 +1,7 @@
 """The day's list files: rows of ``marts.fct_target_list_members`` streamed into one
 CSV, Parquet, holdout and diff per list in a staging folder, customers under a keyed
-pseudonym (see :mod:`kairos.publish` for the layout and the guarantees)."""
+pseudonym, and one call sheet per phone manager (see :mod:`kairos.publish` for the layout
+and the guarantees)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 
 from kairos.config import Settings
 from kairos.files import write_json
-from kairos.publish.store import latest_published
+from kairos.publish.store import latest_published, settle_call_sheets
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,113 @@ def _parquet_writer(path: Path) -> pq.ParquetWriter:
     return pq.ParquetWriter(path, LIST_SCHEMA, compression="zstd", write_statistics=True)
 
 
+# A phone manager's call sheet: the calls they make that day, in call order -- the
+# key-moment calls their queue gave them, then the planned calls -- from the same mart
+# rows as the lists (a call is on its rule's list and on its manager's sheet).
+SHEET_QUERY = """
+select * from marts.fct_target_list_members
+where business_date = $business_date and contact_group = 'target'
+  and phone_manager_id is not null
+order by phone_manager_id, call_order
+"""
+SHEET_COLUMNS = [
+    "sheet_id",
+    "phone_manager_id",
+    "call_order",
+    "list_id",
+    "customer_key",
+    "msisdn_masked",
+    "customer_tier",
+    "segment",
+    "rule_code",
+    "rule_name",
+    "offer",
+    "script",
+    "evidence_detail",
+    "contact_window",
+    "task_date",
+]
+SHEET_SCHEMA = pa.schema(
+    [
+        ("sheet_id", pa.string()),
+        ("phone_manager_id", pa.int64()),
+        ("call_order", pa.int64()),
+        *[(c, LIST_SCHEMA.field(c).type) for c in SHEET_COLUMNS[3:]],
+    ]
+)
+SHEETS_DIR = "call_sheets"
+SHEETS_FILE = "call_sheets.parquet"  # every sheet's rows: what the list gate checks
+
+
+def sheet_id(phone_manager_id: int) -> str:
+    return f"call_sheet__{phone_manager_id}"
+
+
+def _write_call_sheets(con, business_date: dt.date, staging: Path, key: bytes) -> list[dict]:
+    """One CSV per phone manager under ``call_sheets/`` and every row in one Parquet file
+    (written even when empty, so the gate always has a file to read); returns the
+    manifest's entries."""
+    directory = staging / SHEETS_DIR
+    directory.mkdir()
+    everything = pq.ParquetWriter(
+        directory / SHEETS_FILE, SHEET_SCHEMA, compression="zstd", write_statistics=True
+    )
+    sheets: dict[int, dict] = {}
+    fh = writer = None
+    try:
+        reader = con.sql(SHEET_QUERY, params={"business_date": business_date}).to_arrow_reader(
+            50_000
+        )
+        for batch in reader:
+            rows = batch.to_pylist()
+            records = []
+            for r in rows:
+                pm = r["phone_manager_id"]
+                if pm not in sheets:
+                    if fh is not None:
+                        fh.close()
+                    name = f"{pm}.csv"
+                    fh = (directory / name).open("w", encoding=CSV_ENCODING, newline="")
+                    writer = csv.writer(fh, lineterminator="\r\n")
+                    writer.writerow(SHEET_COLUMNS[1:])
+                    sheets[pm] = {"sheet_id": sheet_id(pm), "name": name, "rows": 0, "lists": {}}
+                record = {
+                    **{c: r.get(c) for c in SHEET_COLUMNS[1:]},
+                    "sheet_id": sheet_id(pm),
+                    "customer_key": customer_key(key, r["customer_id"]),
+                }
+                writer.writerow(["" if record[c] is None else record[c] for c in SHEET_COLUMNS[1:]])
+                sheet = sheets[pm]
+                sheet["rows"] += 1
+                sheet["lists"][r["list_id"]] = sheet["lists"].get(r["list_id"], 0) + 1
+                records.append(record)
+            everything.write_table(pa.Table.from_pylist(records, schema=SHEET_SCHEMA))
+    finally:
+        if fh is not None:
+            fh.close()
+        everything.close()
+    out = []
+    for pm, sheet in sorted(sheets.items()):
+        path = directory / sheet["name"]
+        out.append(
+            {
+                "sheet_id": sheet["sheet_id"],
+                "phone_manager_id": pm,
+                "status": "published",
+                "rows": sheet["rows"],
+                "lists": dict(sorted(sheet["lists"].items())),
+                "files": {
+                    "csv": {
+                        "name": f"{SHEETS_DIR}/{sheet['name']}",
+                        "bytes": path.stat().st_size,
+                        "sha256": sha256_file(path),
+                    }
+                },
+            }
+        )
+    return out
+
+
 @dataclass
 class BuiltLists:
     business_date: dt.date
@@ -268,6 +376,7 @@ def build_lists(
             SUPPRESSION_QUERY, {"business_date": business_date}
         ).fetchall():
             suppressed.setdefault(list_id, {})[reason] = n
+        call_sheets = _write_call_sheets(con, business_date, staging, key)
     finally:
         con.close()
         private.close()
@@ -303,6 +412,14 @@ def build_lists(
                 "files": files,
             }
         )
+    manifest["call_sheets"] = call_sheets
+    path = staging / SHEETS_DIR / SHEETS_FILE
+    manifest["call_sheets_file"] = {
+        "name": f"{SHEETS_DIR}/{SHEETS_FILE}",
+        "bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }
+    settle_call_sheets(manifest)
     write_json(staging / "manifest.json", manifest)
     return BuiltLists(business_date, staging, manifest)
 

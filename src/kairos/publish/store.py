@@ -52,9 +52,10 @@ def staging_dir(cfg: Settings, business_date: dt.date, run_id: str) -> Path:
 
 
 def withhold(staging: Path, withheld: dict[str, list[str]]) -> None:
-    """Take the lists a list-level check refused out of the staged set: their files go to
-    ``_withheld`` (kept for inspection, never served) and the manifest marks them withheld
-    with the reasons; the other lists publish as usual."""
+    """Take the lists (and call sheets) a list-level check refused out of the staged set:
+    their files go to ``_withheld`` (kept for inspection, never served) and the manifest
+    marks them withheld with the reasons; the others publish as usual, but a call sheet
+    holding calls of a withheld list is withheld with it (``settle_call_sheets``)."""
     if not withheld:
         return
     path = staging / "manifest.json"
@@ -66,11 +67,50 @@ def withhold(staging: Path, withheld: dict[str, list[str]]) -> None:
         if not reasons:
             continue
         for entry in item.pop("files", {}).values():
-            os.chmod(staging / entry["name"], 0o600)
-            os.replace(staging / entry["name"], aside / entry["name"])
+            _set_aside(staging, aside, entry["name"])
         item["status"] = "withheld"
         item["withheld_reasons"] = reasons
+    for sheet in manifest.get("call_sheets", []):
+        reasons = withheld.get(sheet["sheet_id"])
+        if reasons:
+            sheet["gate_reasons"] = reasons
+    settle_call_sheets(manifest)
+    for sheet in manifest.get("call_sheets", []):
+        if sheet["status"] == "withheld":
+            for entry in sheet.pop("files", {}).values():
+                _set_aside(staging, aside, entry["name"])
     write_json(path, manifest)
+
+
+def settle_call_sheets(manifest: dict) -> None:
+    """Each call sheet's status from its own check and its lists': a sheet goes live with
+    the lists whose calls are on it. Withheld when the gate refused the sheet or any list
+    on it is withheld (its manager must not make those calls, and a sheet is called in
+    order); pending approval while any list on it waits for its team; else published."""
+    status = {item["list_id"]: item["status"] for item in manifest["lists"]}
+    for sheet in manifest.get("call_sheets", []):
+        refused = sheet.get("gate_reasons", [])
+        withheld = sorted(x for x in sheet["lists"] if status.get(x, "withheld") == "withheld")
+        pending = sorted(x for x in sheet["lists"] if status.get(x) == "pending_approval")
+        if refused or withheld:
+            sheet["status"] = "withheld"
+            sheet["withheld_reasons"] = [*refused, *(f"list {x} is withheld" for x in withheld)]
+        elif pending:
+            sheet["status"] = "pending_approval"
+            sheet["waiting_for"] = pending
+        else:
+            sheet["status"] = "published"
+        if sheet["status"] != "pending_approval":
+            sheet.pop("waiting_for", None)
+        if sheet["status"] != "withheld":
+            sheet.pop("withheld_reasons", None)
+
+
+def _set_aside(staging: Path, aside: Path, name: str) -> None:
+    target = aside / name
+    target.parent.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(staging / name, 0o600)
+    os.replace(staging / name, target)
 
 
 def certify(staging: Path, certification: dict) -> None:

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: review-sim celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale docs contract-doc lock clean portal airflow next-day soak fuzz chaos
+.PHONY: review-sim celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-daily bench-scale bench-airflow docs contract-doc lock clean portal airflow next-day soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -137,6 +137,11 @@ bench-daily: setup
 # bench-daily at 1 million and at 10 million subscribers (8 days each), step by step growth
 bench-scale: setup
 	$(BIN)/python -m bench.bench_scale $(BENCH_ARGS)
+
+# one business date under the real scheduler against the CLI's and the floor (2,000 and
+# 300,000 subscribers)
+bench-airflow: setup
+	$(BIN)/python -m bench.bench_airflow $(BENCH_ARGS)
 
 bench-ingest: setup
 	$(BIN)/python -m bench.bench_ingest $(BENCH_ARGS)

@@ -5,12 +5,15 @@ Loads the day's
 **BOSS (billing and usage, GBK-encoded)**
 extracts into `raw.boss_*` in the DuckDB warehouse.
 
-Per extract: `wait_<extract>` waits for the control file (deferrable sensor; past
-`KAIROS_SENSOR_TIMEOUT_S` it skips softly, with an alert, and blocks no other run), then
-`load_<extract>` checks row count, size and MD5, refuses a mismatching file whole,
-quarantines malformed rows with file, line and reason, and replaces the business date's
-partition in one transaction (pool `kairos_duckdb_writer`, one writer at a time).
-`day_complete` updates the Asset `raw_boss` once every extract of the day is in.
+`wait_delivery` waits for the extracts' control files (deferrable sensor; past
+`KAIROS_SENSOR_TIMEOUT_S` it skips softly, `missing_deliveries` alerts naming what did not
+arrive, and no other run is blocked). Then `load` loads the delivered extracts one after
+another in one process (pool `kairos_duckdb_writer`, one writer at a time): each checks
+row count, size and MD5, is refused whole on a mismatch, quarantines malformed rows with
+file, line and reason, and replaces the business date's partition in one transaction,
+with its own ledger row; a failed extract does not stop the others, and a retry re-loads
+only what failed. Once every extract of the day is in, `load` seals the day and updates
+the Asset `raw_boss`.
 
 Business date: the `business_date` param, else the day before the logical date
 (Asia/Shanghai), else (a manual run) the day before it was started. Same code as `kairos

@@ -54,15 +54,15 @@ def test_ingest_dag_shape(dagbag, system):
     assert _acyclic(dag)
     assert dag.catchup is False
     assert dag.doc_md and f"ingest_{system}" in dag.doc_md
-    for e in contract.for_system(system):
-        wait = dag.task_dict[f"wait_{e.name}"]
-        load = dag.task_dict[f"load_{e.name}"]
-        assert load.pool == WRITER_POOL
-        assert wait.task_id in load.upstream_task_ids
-        assert load.task_id in dag.task_dict["day_complete"].upstream_task_ids
-        assert wait.task_id in dag.task_dict["missing_deliveries"].upstream_task_ids
-    outlets = dag.task_dict["day_complete"].outlets
-    assert [a.uri for a in outlets] == [f"kairos://warehouse/raw/{system}"]
+    # one sensor for the system's delivery and one load task (not a sensor and a load per
+    # extract, each paying a task's start-up, the loads queued on the one-slot pool)
+    assert set(dag.task_dict) == {"wait_delivery", "load", "missing_deliveries"}
+    wait, load = dag.task_dict["wait_delivery"], dag.task_dict["load"]
+    assert wait.extract_keys == [e.key for e in contract.for_system(system)]
+    assert load.pool == WRITER_POOL and load.trigger_rule == "all_done"
+    assert load.upstream_task_ids == {"wait_delivery"}
+    assert dag.task_dict["missing_deliveries"].upstream_task_ids == {"wait_delivery"}
+    assert [a.uri for a in load.outlets] == [f"kairos://warehouse/raw/{system}"]
 
 
 def test_ingest_dag_run_loads_the_day_and_emits_its_asset(cfg, airflow_db, deliver, read_warehouse):
@@ -99,17 +99,42 @@ def test_a_refused_file_fails_the_run_and_emits_no_asset(cfg, airflow_db, delive
     deliver(subscribers=800, faults=["wrong-count:bi.customer_tags"])
     result = run_dag(cfg, "ingest_bi", DAY)
     assert result.state == "failed"
-    assert result.task_states["load_customer_tags"] == "failed"
-    assert result.task_states["load_satisfaction_surveys"] == "success"
-    assert result.task_states["day_complete"] == "upstream_failed"
+    assert result.task_states["load"] == "failed"
     assert asset_events("ingest_bi", result.run_id) == []
-    assert read_warehouse(
-        "select status from audit.load_ledger where extract = 'customer_tags'"
-    ) == [("refused",)]
+    # the refused file did not stop the system's other extracts: each has its ledger row
+    ledger = dict(read_warehouse("select extract, status from audit.load_ledger"))
+    assert ledger.pop("customer_tags") == "refused"
+    assert set(ledger) == {e.name for e in contract.for_system("bi")} - {"customer_tags"}
+    assert set(ledger.values()) <= {"loaded", "replaced"}
+
+
+def test_a_retry_of_the_load_reloads_only_what_failed(cfg, airflow_db, deliver, read_warehouse):
+    """The operator fixes the refused file and runs the system's load again: the good
+    extracts are not loaded again (identical bytes), the fixed one is, and the day is
+    complete with its Asset."""
+    from kairos.airflow_local import asset_events, run_dag
+
+    manifest = deliver(subscribers=800, faults=["wrong-count:bi.customer_tags"])
+    assert run_dag(cfg, "ingest_bi", DAY).state == "failed"
+    deliver(subscribers=800)  # the same day delivered again, right this time
+    result = run_dag(cfg, "ingest_bi", DAY)
+    assert result.ok, result.task_states
+    statuses = read_warehouse(
+        "select extract, status from audit.load_ledger where dag_run_id = ? order by extract",
+        [result.run_id],
+    )
+    tags = [s for e, s in statuses if e == "customer_tags"]
+    others = {s for e, s in statuses if e != "customer_tags"}
+    assert tags == ["loaded"] and others == {"unchanged"}, statuses
+    assert asset_events("ingest_bi", result.run_id)
+    assert (
+        manifest["files"]["20261121"]["bi.customer_tags"]["rows"]
+        == read_warehouse("select count(*) from raw.bi_customer_tags")[0][0]
+    )
 
 
 def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
-    cfg, airflow_db, deliver, monkeypatch, tmp_path
+    cfg, airflow_db, deliver, monkeypatch, tmp_path, read_warehouse
 ):
     """A delivery that misses its deadline skips its load and the day's Asset (the run
     ends instead of blocking the runs behind it), and the alert hook hears of it."""
@@ -123,11 +148,12 @@ def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
     deliver(subscribers=500, faults=["late:boss.payments", "late:boss.daily_balances"])
     result = run_dag(cfg, "ingest_boss", DAY)
     assert result.state != "running"
-    for name in ("payments", "daily_balances"):
-        assert result.task_states[f"wait_{name}"] == "skipped"
-        assert result.task_states[f"load_{name}"] == "skipped"
-    assert result.task_states["day_complete"] == "skipped"
-    assert result.task_states["load_daily_usage"] == "success"
+    assert result.task_states["wait_delivery"] == "skipped"
+    # the delivered extracts are loaded; the day is not complete, so no Asset
+    assert result.task_states["load"] == "skipped"
+    assert read_warehouse(
+        "select count(*) from audit.load_ledger where extract = 'daily_usage'"
+    ) == [(1,)]
     assert result.task_states["missing_deliveries"] == "success"
     assert asset_events("ingest_boss", result.run_id) == []
     # one alert for the system and run, naming both, not one per extract

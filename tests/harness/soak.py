@@ -545,7 +545,7 @@ def _settle(
 
     while not all(airflow.run_state(d, r) in ("success", "failed") for d, r in runs.items()):
         sleep()
-    completed = all(airflow.task_state(d, r, "day_complete") == "success" for d, r in runs.items())
+    completed = all(airflow.task_state(d, r, "load") == "success" for d, r in runs.items())
     while completed and outcomes.read_outcome(cfg, day) is None:
         if airflow.failed_runs("build_warehouse", since):
             break

@@ -725,7 +725,7 @@ def test_call_sheets_are_each_managers_calls_in_order(home):
     assert {(r["list_id"], r["customer_key"]) for r in rows} <= listed
     # the planned calls' list has its holdout, like a rule's
     planned = next(i for i in manifest["lists"] if i["rule_code"] == "PC01_PLANNED_CALL")
-    assert planned["rows"] > 0 and planned["owner_team"] == "care-team"
+    assert planned["rows"] > 0 and planned["owner_team"] == "phone-manager-team"
 
 
 @pytest.mark.parametrize(

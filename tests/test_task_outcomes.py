@@ -178,8 +178,8 @@ def test_outcome_rates_follow_the_planted_ones_by_channel_and_tier(loop):
 
 def test_call_sheets_are_executed_and_the_capacity_mart_reconciles(loop):
     """Each phone manager's published call sheet is worked by CRM at the planted call
-    rate, never beyond the sheet or the capacity, and the capacity mart's execution
-    columns recount from the sheet files and the raw contacts."""
+    rate, never beyond the sheet or the capacity; the call-sheet mart recounts from the
+    sheet files and the raw contacts, and reconciles with the capacity mart."""
     cfg, con, manifests = loop
     planted = manifests[DATES[-1]]["planted"]["task_execution"]
     day = DATES[0]  # its execution window has closed by the last date
@@ -212,9 +212,12 @@ def test_call_sheets_are_executed_and_the_capacity_mart_reconciles(loop):
     mart = {
         r[0]: r[1:]
         for r in con.execute(
-            """select phone_manager_id, daily_call_capacity, used, planned, sheet_calls,
-                      executed, reached, pending, never_executed
-               from marts.fct_phone_manager_capacity_daily where business_date = ?""",
+            """select phone_manager_id, c.daily_call_capacity, c.used, c.planned, s.sheet_calls,
+                      s.executed, s.reached, s.pending, s.never_executed
+               from marts.fct_phone_manager_capacity_daily c
+               inner join marts.fct_phone_manager_call_sheets_daily s
+                 using (business_date, phone_manager_id)
+               where business_date = ?""",
             [day],
         ).fetchall()
     }

@@ -6,11 +6,12 @@ picks the oldest date built in the analysts' snapshot after the last date publis
 an outcome for (or the `business_date` param, to publish a date again). Scheduled on the
 Asset `warehouse_marts`.
 
-Steps (`kairos.pipeline.PUBLISH_STEPS`, the same functions as `kairos publish`): the
-Great Expectations gate on the raw extracts and key marts, the lists written to a staging
-directory, the gate on the lists, the atomic publication with manifest and day-over-day
-diff. A warehouse-level failure publishes nothing (yesterday's lists stay current); a
-list-level failure withholds that list only, marked in the manifest, the report and
+Steps (`kairos.pipeline.PUBLISH_STEPS`, the same functions as `kairos publish`), in one
+task `publish` whose report names a step that fails: the Great Expectations gate on the
+raw extracts and key marts, the lists written to a staging directory, the gate on the
+lists, the atomic publication with manifest and day-over-day diff. A warehouse-level
+failure publishes nothing (yesterday's lists stay current); a list-level failure
+withholds that list only, marked in the manifest, the report and
 `publish/_outcomes/<date>.json` with the check and the figures. Failures alert through
 `KAIROS_ALERT_HOOK`. Design: docs/publishing.md.
 """

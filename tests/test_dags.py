@@ -220,13 +220,18 @@ def test_build_warehouse_is_scheduled_on_the_three_raw_assets(dagbag):
     assert _acyclic(dag)
     uris = {a.uri for a in dag.timetable.asset_condition.objects}
     assert uris == {f"kairos://warehouse/raw/{s}" for s in ("boss", "crm", "bi")}
-    for layer in ("staging", "intermediate", "marts"):
-        assert dag.task_dict[f"dbt_build_{layer}"].pool == WRITER_POOL
+    # the build steps in two tasks, every step once and in the pipeline's order
+    from kairos import pipeline
+    from kairos.orchestration import BUILD_TASKS
+
+    assert [s for _, names in BUILD_TASKS for s in names] == [n for n, _ in pipeline.BUILD_STEPS]
+    assert {"dbt_build", "publish_snapshot"} <= set(dag.task_dict)
+    assert dag.task_dict["dbt_build"].pool == WRITER_POOL
     assert dag.task_dict["publish_snapshot"].pool == WRITER_POOL
     assert [a.uri for a in dag.task_dict["publish_snapshot"].outlets] == [
         "kairos://warehouse/marts"
     ]
-    assert dag.task_dict["dbt_build_marts"].outlets == []
+    assert dag.task_dict["dbt_build"].outlets == []
 
 
 def test_every_task_goes_to_the_configured_queue(airflow_db, dagbag, monkeypatch):
@@ -322,7 +327,8 @@ def test_publish_target_lists_is_scheduled_on_the_warehouse_asset(dagbag):
     dag = dagbag.get_dag("publish_target_lists")
     assert _acyclic(dag)
     assert {a.uri for a in dag.timetable.asset_condition.objects} == {"kairos://warehouse/marts"}
-    order = ["plan", "gate_warehouse", "build_lists", "gate_lists", "publish"]
+    # the four publishing steps run in one task (its report names a failing step)
+    order = ["plan", "publish", "has_more"]
     for before, after in itertools.pairwise(order):
         assert after in dag.task_dict[before].downstream_task_ids
 
@@ -432,8 +438,7 @@ def test_a_failing_dbt_test_stops_the_build_before_the_marts(
     con.close()
     result = run_dag(cfg, "build_warehouse", DAY)
     assert result.state == "failed"
-    assert result.task_states["dbt_build_staging"] == "failed"
-    assert result.task_states["dbt_build_marts"] == "upstream_failed"
+    assert result.task_states["dbt_build"] == "failed"
     assert result.task_states["publish_snapshot"] == "upstream_failed"
     assert not (cfg.home / "snapshot" / "kairos.duckdb").exists()
     assert asset_events("build_warehouse", result.run_id) == []
@@ -497,7 +502,7 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days, monkeypatch
     con.close()
     second = run_dag(cfg, "build_warehouse", d2, scheduled=True)
     assert second.state == "failed"
-    assert second.task_states["dbt_build_staging"] == "failed"
+    assert second.task_states["dbt_build"] == "failed"
     assert second.task_states["has_more"] == "success"  # d3 still goes ahead
     assert pipeline.plan_build(cfg).dates == (d3,)
 
@@ -527,7 +532,7 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days, monkeypatch
     assert daily.build_record(cfg, d1)["history_gaps"] == []
 
     idle = run_dag(cfg, "build_warehouse", d3, scheduled=True)
-    assert idle.ok and idle.task_states["dbt_seed"] == "skipped"
+    assert idle.ok and idle.task_states["dbt_build"] == "skipped"
 
     # d1 again: older than d3, so d3 (which depends on it) is rebuilt too, in order;
     # d2 stays refused until its data is fixed

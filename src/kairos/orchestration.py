@@ -20,6 +20,7 @@ import functools
 import logging
 import operator
 import os
+import time
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -37,6 +38,17 @@ log = logging.getLogger(__name__)
 TIMEZONE, SCHEDULE = dates.TIMEZONE, dates.SCHEDULE
 START = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
 OWNER = "kairos-data-engineering"
+
+# How build_warehouse groups the pipeline's build steps into tasks. A task per step paid
+# Airflow's start-up and dbt's import once per step: under the scheduler a day's build
+# took twice the CLI's. The dbt layers run in one task (a failure names its layer), the
+# ledger, docs site and snapshot in the next, which updates the warehouse Asset.
+# publish_target_lists runs its four steps (gates, lists, publish) in one task likewise:
+# its report names the step that failed.
+BUILD_TASKS = (
+    ("dbt_build", ("dbt_seed", "dbt_build_staging", "dbt_build_intermediate", "dbt_build_marts")),
+    ("publish_snapshot", ("record_build", "dbt_docs", "publish_snapshot")),
+)
 
 
 class KairosNotifier(BaseNotifier):
@@ -333,21 +345,42 @@ class DeliveryTrigger(BaseTrigger):
         yield TriggerEvent({"status": "delivered", "paths": self.paths})
 
 
-def _step_task(name: str, step, pool: str | None = None, outlets=None):
-    """One pipeline step as a task: takes the state of the step before, returns it with
-    this step's results merged in."""
+class StepFailed(Exception):
+    """A pipeline step failed inside a task that runs several: names the step."""
+
+
+def _steps_task(name: str, steps, pool: str | None = None, outlets=None):
+    """Pipeline steps as one task, run in order in its process (as the CLI runs them):
+    takes the state of the task before, returns it with these steps' results and seconds
+    merged in. A failing step fails the task, naming the step (the log and the alert say
+    which layer failed), and the steps after it do not run."""
 
     @task(task_id=name, pool=pool, outlets=outlets or [])
     def run(state: dict, **context) -> dict:
         day = dt.date.fromisoformat(state["business_date"])
-        done = step(Settings.from_env(), day, context["run_id"], state)
+        cfg = Settings.from_env()
+        timings = dict(state.get("timings", {}))
+        for step_name, step in steps:
+            log.info("step %s, business date %s", step_name, day)
+            started = time.perf_counter()
+            try:
+                done = step(cfg, day, context["run_id"], state)
+            except AirflowFailException:
+                raise
+            except Exception as exc:
+                if len(steps) == 1:
+                    raise
+                raise StepFailed(f"step {step_name} failed: {exc}") from exc
+            timings[step_name] = round(time.perf_counter() - started, 3)
+            log.info("step %s: %.1f s", step_name, timings[step_name])
+            state = {**state, **done}
         for asset in outlets or []:
             context["outlet_events"][asset].extra = {
                 "business_date": state["business_date"],
                 "dag_run_id": context["run_id"],
-                **done,
+                **{k: v for k, v in state.items() if k != "timings"},
             }
-        return {**state, **done}
+        return {**state, "timings": timings}
 
     return run
 
@@ -378,15 +411,16 @@ def _run_fails_with(steps: list) -> None:
         step >> watcher
 
 
-def _chain(dag_id: str, plan, steps, has_more, pools=None, outlets=None) -> None:
-    """plan -> the steps in order -> has_more -> continue_backlog, and the watcher leaf.
-    ``has_more`` runs also after a failed step: a failed date does not hold up the next.
-    ``pools`` names each step's pool (by step name)."""
+def _chain(dag_id: str, plan, tasks, has_more, pools=None, outlets=None) -> None:
+    """plan -> the tasks in order -> has_more -> continue_backlog, and the watcher leaf.
+    ``tasks`` is (task name, its steps) in order; ``has_more`` runs also after a failed
+    task: a failed date does not hold up the next. ``pools`` and ``outlets`` are by task
+    name."""
     first = state = plan()
     done = [first]
-    for name, step in steps:
+    for name, steps in tasks:
         pool, outlet = (pools or {}).get(name), (outlets or {}).get(name)
-        state = _step_task(name, step, pool=pool, outlets=outlet)(state)
+        state = _steps_task(name, steps, pool=pool, outlets=outlet)(state)
         done.append(state)
     state >> has_more(first) >> _continuation(dag_id)
     _run_fails_with(done)
@@ -411,7 +445,7 @@ def pools(cfg: Settings) -> list[tuple[str, int, str]]:
     return [(engine_pool(e), *described[e]) for e in cfg.engines]
 
 
-def _build_dag(dag_id: str, engine: str, steps, schedule_doc: str, doc_md, tags, outlets=None):
+def _build_dag(dag_id: str, engine: str, tasks, schedule_doc: str, doc_md, tags, outlets=None):
     """A build DAG for the engine: plan (the engine's pending dates, from its ledger) ->
     the steps, each in its engine's pool -> has_more -> continue_backlog. Scheduled on
     the three raw Assets; more pending dates trigger the next run."""
@@ -475,9 +509,9 @@ def _build_dag(dag_id: str, engine: str, steps, schedule_doc: str, doc_md, tags,
         _chain(
             dag_id,
             plan,
-            [(name, step) for name, step, _ in steps],
+            [(name, steps) for name, steps, _ in tasks],
             has_more,
-            pools={name: engine_pool(on) for name, _, on in steps},
+            pools={name: engine_pool(on) for name, _, on in tasks},
             outlets=outlets,
         )
 
@@ -490,10 +524,11 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
     # lazy: DAG files are parsed often; a step's code loads when its task runs
     from kairos import pipeline
 
+    steps = dict(pipeline.BUILD_STEPS)
     return _build_dag(
         "build_warehouse",
         "duckdb",
-        [(name, step, "duckdb") for name, step in pipeline.BUILD_STEPS],
+        [(task_name, [(s, steps[s]) for s in names], "duckdb") for task_name, names in BUILD_TASKS],
         "Business date to build; empty = every completely loaded date after the"
         " last built one, oldest first.",
         doc_md,
@@ -520,7 +555,7 @@ def build_warehouse_spark_dag(doc_md: str | None = None) -> DAG | None:
     return _build_dag(
         "build_warehouse_spark",
         "spark",
-        pipeline.SPARK_BUILD_STEPS,
+        [(name, [(name, step)], on) for name, step, on in pipeline.SPARK_BUILD_STEPS],
         "Business date to build on Spark; empty = every completely loaded date after"
         " the last one built on Spark, oldest first.",
         doc_md,
@@ -577,6 +612,6 @@ def publish_target_lists_dag(doc_md: str | None = None) -> DAG:
             except pipeline.PlanRefused:  # nothing built yet: the plan said so already
                 return False
 
-        _chain("publish_target_lists", plan, pipeline.PUBLISH_STEPS, has_more)
+        _chain("publish_target_lists", plan, [("publish", list(pipeline.PUBLISH_STEPS))], has_more)
 
     return _publish()

@@ -2,9 +2,10 @@
 
 Each step is a function ``step(cfg, day, run_id, state) -> dict``: it does one thing for
 one business date and returns what later steps need (merged into ``state``). The Airflow
-DAGs run every step as a task, in the order of :data:`BUILD_STEPS` and
-:data:`PUBLISH_STEPS`; ``kairos build`` and ``kairos publish`` run the same functions in
-the same order in one process (:func:`run_steps`). No step exists twice.
+DAGs run the steps in the order of :data:`BUILD_STEPS` and :data:`PUBLISH_STEPS`, a few
+to a task (``kairos.orchestration.BUILD_TASKS``); ``kairos build`` and ``kairos publish``
+run the same functions in the same order in one process (:func:`run_steps`). No step
+exists twice.
 
 Which dates to work on is decided from durable state, never from the payload of the
 event that woke a run up, so leftover Asset events, several pending dates and manual

@@ -1,5 +1,5 @@
 """The publishing steps, defined once (:data:`PUBLISH_STEPS`): gate the warehouse ->
-build the lists -> gate the lists -> publish. The publish DAG runs each as a task;
+build the lists -> gate the lists -> publish. The publish DAG runs them in one task;
 ``kairos publish`` runs them in one process (:func:`run`). Every step reads
 the analysts' snapshot, never the live warehouse file, so publishing never waits for (or
 blocks) a writer.

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from bench.bench_daily import finish, floor, run_day, start_generating
 from bench.measure import measured
-from tests.harness.soak import REPO, Airflow, _free_port
+from tests.harness.soak import Airflow, _free_port, airflow_environment
 
 START = dt.date(2026, 11, 1)
 MARK = "BENCH_RESULT "
@@ -105,10 +105,7 @@ def scheduler_days(
     airflow_local.configure(cfg, quiet=True)
     port = _free_port()
     env = {
-        **airflow_local.process_environment(cfg, quiet=True),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        **airflow_environment(cfg, port),
         # unpausing starts the latest scheduled run, for a date never delivered here: its
         # sensors give up soon instead of waiting the production deadline
         "KAIROS_SENSOR_TIMEOUT_S": "60",

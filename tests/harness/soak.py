@@ -289,6 +289,18 @@ class Airflow:
         return n
 
 
+def airflow_environment(cfg, port: int) -> dict[str, str]:
+    """What a harness's Airflow runs with on ``cfg``'s data root: Kairos's own Airflow
+    environment (PATH: ``airflow`` for its parts), the API on ``port``, this repository
+    importable (the alert sink)."""
+    return {
+        **airflow_local.process_environment(cfg, quiet=True),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -423,15 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     airflow_local.configure(cfg, quiet=True)
     port = _free_port()
     env = {
-        **airflow_local.process_environment(cfg, quiet=True),  # PATH: `airflow` for its parts
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        **airflow_environment(cfg, port),
         "KAIROS_SENSOR_POKE_S": "5",
         "KAIROS_SENSOR_TIMEOUT_S": "120",
         "KAIROS_RETRY_DELAY_S": "5",
         "KAIROS_ALERT_HOOK": "tests.harness.alert_sink:record",
         "KAIROS_TEST_ALERTS": str(args.home / "alerts.jsonl"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **(celery_environment(args.home.resolve()) if args.executor == "celery" else {}),
         **(spark_environment(args.home.resolve()) if spark else {}),
     }

@@ -1,10 +1,16 @@
 """Building the warehouse with dbt: the programmatic runner, under the writer lock.
 
-``build(business_date)`` runs ``dbt seed`` and ``dbt build`` layer by layer (staging,
-intermediate, marts) for one business date, as the ``build_warehouse`` DAG does task by
-task. Without a date it rebuilds every date in raw (a full refresh of the incremental
+``build(business_date)`` runs ``dbt seed`` and one ``dbt build`` of the three layers
+(staging, intermediate, marts) for one business date, as the ``build_warehouse`` DAG
+does. Without a date it rebuilds every date in raw (a full refresh of the incremental
 models). A failing model or a failing test of severity error raises ``DbtBuildError``
 naming the failed nodes.
+
+The models' checks are contract constraints (see
+``dbt_project/macros/tests/constraints_hold.sql``). DuckDB enforces them as the tables
+are written, so a broken one fails its model, and the error names the model, each broken
+constraint and how many rows break it -- counts only: DuckDB's own message may quote the
+offending values, and none reaches a log, a ledger or an error (:func:`redact_values`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +108,33 @@ def _release_duckdb() -> None:
 
 BUSINESS_DATE_ENV = "KAIROS_BUSINESS_DATE"
 
+# DuckDB quotes a row's values in some errors: a repeated key (`duplicate key "1001,
+# 2026-11-15"`), a failed cast (`Could not convert string 'x' to INT32`). Such a quote
+# never reaches dbt's log, the console, a ledger or an error: only what the project says.
+_QUOTED_VALUES = re.compile(r"""(duplicate key |Could not convert string |value )(["'])(.*?)\2""")
+# dbt's two loggers (dbt_common): the console's and the file's, configured anew by each
+# invocation -- their handlers, not the filters set on them here
+DBT_LOGGERS = ("stdout_log", "file_log")
+
+
+def redact_values(text: str) -> str:
+    """``text`` with the data values DuckDB's errors quote replaced by ``…``."""
+    return _QUOTED_VALUES.sub(lambda m: f"{m.group(1)}{m.group(2)}…{m.group(2)}", text)
+
+
+class _RedactValues(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_values(record.msg)
+        return True
+
+
+def _redact_dbt_logs() -> None:
+    for name in DBT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactValues) for f in logger.filters):
+            logger.addFilter(_RedactValues())
+
 
 def dbt(
     cfg: Settings,
@@ -153,13 +187,16 @@ def dbt(
             # not a --vars value, with which dbt parses the whole project again whenever
             # it changes -- every day (5 s); unset, a full build
             day = business_date.isoformat() if business_date else None
+            _redact_dbt_logs()
             with environment_variable(BUSINESS_DATE_ENV, day):
                 result = dbtRunner().invoke(argv)
         finally:
             _release_duckdb()
         seconds = (dt.datetime.now() - started).total_seconds()
         if result.exception is not None:
-            raise DbtBuildError(f"dbt {' '.join(args)} failed: {result.exception}")
+            raise DbtBuildError(
+                f"dbt {' '.join(args)} failed: {redact_values(str(result.exception))}"
+            )
         failures = []
         nodes = 0
         for r in getattr(result.result, "results", None) or []:
@@ -169,10 +206,13 @@ def dbt(
                 # a node's result names its node; run-operation's names only itself
                 node = getattr(r, "node", None)
                 unique_id = getattr(node, "unique_id", None) or getattr(r, "unique_id", "operation")
-                failure = f"{unique_id}: {status} {r.message or ''}".strip()
+                message = redact_values(r.message or "")
                 if status == "fail":
-                    failure += _null_columns(cfg, node)
-                failures.append(failure)
+                    message += _broken_constraints(cfg, node)
+                elif "Constraint Error" in message:
+                    # DuckDB refused the model's rows: say which constraints they break
+                    message = "a row breaks its contract" + _broken_constraints(cfg, node)
+                failures.append(f"{unique_id}: {status} {message}".strip())
     step = StepResult(" ".join(args), nodes, failures, seconds)
     if failures or not result.success:
         raise DbtBuildError(
@@ -183,15 +223,114 @@ def dbt(
     return step
 
 
-def _null_columns(cfg: Settings, node) -> str:
-    """For a failed ``not_null_columns`` test (one test for many columns): which of its
-    columns hold nulls, and in how many rows, e.g. ``"; null: tag_value in 3 rows"``.
-    Its failing row holds only those counts -- no value of the data reaches the message.
-    Empty for any other node, or when the counts cannot be read again."""
+def _constraint_counts(model: dict) -> tuple[list[tuple[str, str]], list[tuple[str, list]]]:
+    """The counts that check a model's declared constraints, as the constraints_hold test
+    takes them: (name, condition) for the rows that break a not_null or a check, and
+    (name, columns) for a key that must not repeat (a row key: two empty values equal, see
+    macros/row_keys.sql). ``model`` is a manifest node."""
+    counts: list[tuple[str, str]] = []
+    keys: list[tuple[str, list]] = []
+    for column in model.get("columns", {}).values():
+        checks = 0
+        for constraint in column.get("constraints") or []:
+            kind, name = constraint.get("type"), column["name"]
+            if kind == "not_null":
+                counts.append((f"{name}__not_null", f"{name} is null"))
+            elif kind == "check":
+                checks += 1
+                counts.append((f"{name}__check_{checks}", f"not ({constraint['expression']})"))
+            elif kind in ("unique", "primary_key"):
+                keys.append((f"{name}__unique", [name]))
+    for constraint in model.get("constraints") or []:
+        columns = list(constraint.get("columns") or [])
+        if constraint.get("type") == "primary_key":
+            named = {name for name, _ in counts}
+            counts += [
+                (f"{c}__not_null", f"{c} is null") for c in columns if f"{c}__not_null" not in named
+            ]
+            keys.append(("primary_key__duplicates", columns))
+        elif constraint.get("type") == "unique":
+            keys.append(("__".join(columns) + "__unique", columns))
+    meta = model.get("config", {}).get("meta") or model.get("meta") or {}
+    for n, columns in enumerate(meta.get("row_keys") or [], start=1):
+        keys.append((f"row_key_{n}__repeated", list(columns)))
+    return counts, keys
+
+
+def _describe(model: dict, name: str, count: int) -> str:
+    """One broken constraint in words, from its count's name (see _constraint_counts)."""
+    rows = f"{count:,} row{'s' if count != 1 else ''}"
+    keys = f"{count:,} key{'s' if count != 1 else ''}"
+    column, _, kind = name.rpartition("__")
+    if kind == "not_null":
+        return f"{column} null in {rows}"
+    if kind.startswith("check_"):
+        checks = [
+            c["expression"]
+            for c in model.get("columns", {}).get(column, {}).get("constraints") or []
+            if c.get("type") == "check"
+        ]
+        n = int(kind.split("_")[1])
+        expression = checks[n - 1] if n <= len(checks) else kind
+        return f"{column} breaks check ({expression}) in {rows}"
+    if kind == "duplicates":
+        columns = next(
+            (
+                c.get("columns")
+                for c in model.get("constraints") or []
+                if c.get("type") == "primary_key"
+            ),
+            [],
+        )
+        return f"primary key ({', '.join(columns)}) repeated: {keys}"
+    if kind == "unique":
+        return f"{column.replace('__', ', ')} not unique: {keys}"
+    if kind == "repeated":
+        meta = model.get("config", {}).get("meta") or model.get("meta") or {}
+        n = int(column.removeprefix("row_key_"))
+        return f"row key ({', '.join(meta['row_keys'][n - 1])}) repeated: {keys}"
+    return f"{name}: {count:,}"
+
+
+def _model_of(cfg: Settings, node) -> dict | None:
+    """The manifest node of a failed node's model: the node itself for a model, the model
+    it tests for a test (from the manifest dbt wrote before running)."""
+    if node.resource_type == "model":
+        return node.to_dict()
+    try:
+        with (cfg.dbt_target_dir / "manifest.json").open(encoding="utf-8") as f:
+            return json.load(f)["nodes"].get(node.attached_node)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _broken_constraints(cfg: Settings, node) -> str:
+    """For a model whose rows DuckDB refused, or a failed constraints_hold test: which of
+    the model's constraints break, and in how many rows, e.g. ``"; broken: tag_value
+    null in 2 rows, primary key (business_date, customer_id) repeated: 1 key"``. Counted
+    again from the model's query (a test's: from its own failing row). Empty for any
+    other node, or when the counts cannot be read again."""
     metadata = getattr(node, "test_metadata", None)
+    is_test = getattr(metadata, "name", None) == "constraints_hold"
     sql = getattr(node, "compiled_code", None)
-    if getattr(metadata, "name", None) != "not_null_columns" or not sql:
+    if not sql or not (is_test or getattr(node, "resource_type", None) == "model"):
         return ""
+    model = _model_of(cfg, node)
+    if model is None:
+        return ""
+    if not is_test:
+        counts, keys = _constraint_counts(model)
+        selects = [f"sum(case when {cond} then 1 else 0 end) as {name}" for name, cond in counts]
+        for name, cols in keys:
+            present = " and ".join(f"{c} is not null" for c in cols)
+            where = "" if name.startswith("row_key_") else f" where {present}"
+            selects.append(
+                f"(select count(*) from (select 1 from checked{where}"
+                f" group by {', '.join(cols)} having count(*) > 1) as repeated) as {name}"
+            )
+        if not selects:
+            return ""
+        sql = f"with checked as ({sql}) select {', '.join(selects)} from checked"
     try:
         con = open_warehouse(cfg)
         try:
@@ -200,17 +339,17 @@ def _null_columns(cfg: Settings, node) -> str:
             names = [d[0] for d in cursor.description]
         finally:
             con.close()
-    except duckdb.Error:  # the test's own failure is reported all the same
-        log.warning("could not read back the null counts of %s", node.unique_id)
+    except duckdb.Error:  # the node's own failure is reported all the same
+        log.warning("could not count the broken constraints of %s", node.unique_id)
         return ""
     if row is None:
         return ""
-    nulls = [
-        f"{name} in {count:,} row{'s' if count != 1 else ''}"
+    broken = [
+        _describe(model, name, int(count))
         for name, count in zip(names, row, strict=True)
-        if count
+        if name != "rows_checked" and count
     ]
-    return f"; null: {', '.join(nulls)}" if nulls else ""
+    return f"; broken: {', '.join(broken)}" if broken else ""
 
 
 # What a seed load and the docs site are made from. Seeds are re-loaded, and the docs
@@ -303,6 +442,8 @@ def build_layer(
     """``dbt build`` (models and their tests) of one layer for a business date."""
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}")
+    if layer != "staging" and not full_refresh:
+        _refuse_tables_without_contract(cfg, layer)
     return dbt(
         cfg,
         ["build", "--select", layer, "--indirect-selection", INDIRECT_SELECTION[layer]],
@@ -312,13 +453,49 @@ def build_layer(
     )
 
 
+def _refuse_tables_without_contract(cfg: Settings, layer: str) -> None:
+    """A daily build appends to tables made by an earlier build. Tables made before the
+    models enforced their contracts have no constraints, and would take rows that break
+    them without a word: refuse, and say how to remake them."""
+    with connect_writer(cfg) as con:
+        tables, keyed = con.execute(
+            "select (select count(*) from duckdb_tables() where schema_name = $1),"
+            " (select count(*) from duckdb_constraints() where schema_name = $1)",
+            [layer],
+        ).fetchone()
+    if tables and not keyed:
+        raise DbtBuildError(
+            f"the {layer} tables predate their contracts (no constraint to enforce): "
+            "rebuild them once with `kairos build --full-refresh`"
+        )
+
+
+def build_models(
+    cfg: Settings, business_date: dt.date | None, full_refresh: bool = False
+) -> StepResult:
+    """``dbt build`` of every layer, models and tests, in one invocation: dbt runs each
+    node once its parents are built, and a failed node skips what reads it. Each dbt
+    invocation pays a fixed cost (the manifest, the adapter), so three cost twice it
+    more than one. Tests are selected eagerly: a test runs with the models it reads,
+    including one that also reads a seed (loaded by ``seed`` first)."""
+    if not full_refresh:
+        for layer in LAYERS[1:]:
+            _refuse_tables_without_contract(cfg, layer)
+    return dbt(
+        cfg,
+        ["build", "--select", *LAYERS, "--indirect-selection", "eager"],
+        business_date,
+        full_refresh,
+        writes_models=True,
+    )
+
+
 def build(
     cfg: Settings, business_date: dt.date | None, full_refresh: bool = False
 ) -> list[StepResult]:
-    """Seeds, then every layer in order, for one business date (or all dates)."""
+    """Seeds, then every layer, for one business date (or all dates)."""
     steps = [seed(cfg, business_date, force=full_refresh)]
-    for layer in LAYERS:
-        steps.append(build_layer(cfg, layer, business_date, full_refresh))
+    steps.append(build_models(cfg, business_date, full_refresh))
     return steps
 
 

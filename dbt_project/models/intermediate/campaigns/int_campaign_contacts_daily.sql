@@ -28,4 +28,4 @@ daily as (
 
 )
 
-select * from daily
+{{ select_bigint_counts('daily', ['contacts']) }}

@@ -83,4 +83,9 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', [
+    'hotline_calls',
+    'hotline_transfers',
+    'network_calls',
+    'outbound_contacts'
+]) }}

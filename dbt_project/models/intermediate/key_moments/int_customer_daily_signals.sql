@@ -348,4 +348,12 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', [
+    'hotline_calls_30d',
+    'hotline_transfers_30d',
+    'network_calls_30d',
+    'outbound_contacts_7d',
+    'outbound_contacts_recent',
+    'complaints_30d',
+    'open_complaints'
+]) }}

@@ -57,4 +57,4 @@ daily as (
 
 )
 
-select * from daily
+{{ select_bigint_counts('daily', ['contacts', 'responses']) }}

@@ -52,4 +52,4 @@ daily as (
 
 )
 
-select * from daily
+{{ select_bigint_counts('daily', ['events']) }}

@@ -213,4 +213,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['compliant_checks']) }}

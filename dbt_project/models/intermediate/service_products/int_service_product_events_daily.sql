@@ -33,4 +33,4 @@ daily as (
 
 )
 
-select * from daily
+{{ select_bigint_counts('daily', ['uses', 'new_orders', 'cancellations']) }}

@@ -46,4 +46,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['customers_reached', 'customers_participated']) }}

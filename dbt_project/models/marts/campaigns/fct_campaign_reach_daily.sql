@@ -69,4 +69,14 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', [
+    'customers_reached',
+    'reached_by_sms',
+    'reached_by_mms',
+    'reached_by_outbound_call',
+    'reached_by_app',
+    'reached_by_web',
+    'reached_by_store',
+    'customers_not_reached',
+    'contacts_to_date'
+]) }}

@@ -136,4 +136,9 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', [
+    'n_participant',
+    'n_target_non_participant',
+    'n_target',
+    'n_control'
+]) }}

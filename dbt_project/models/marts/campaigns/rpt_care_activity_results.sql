@@ -64,4 +64,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['participants', 'participants_surveyed', 'control_surveyed']) }}

@@ -229,4 +229,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['call_order']) }}

@@ -85,4 +85,9 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', [
+    'complaints_30d',
+    'hotline_calls_30d',
+    'hotline_transfers_30d',
+    'network_calls_30d'
+]) }}

@@ -128,4 +128,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['entered', 'stayed', 'in_care_activity']) }}

@@ -67,4 +67,17 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', [
+    'target_tasks',
+    'executed',
+    'pending',
+    'never_executed',
+    'reached',
+    'accepted',
+    'declined',
+    'not_reached',
+    'complained',
+    'opted_out',
+    'holdouts',
+    'holdouts_contacted'
+]) }}

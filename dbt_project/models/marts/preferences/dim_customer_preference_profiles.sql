@@ -133,4 +133,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['channel_contacts', 'channel_responses']) }}

@@ -261,4 +261,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['evidence_count', 'positive_count']) }}

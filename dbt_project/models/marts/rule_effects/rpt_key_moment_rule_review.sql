@@ -248,4 +248,17 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', [
+    'targets',
+    'holdouts',
+    'contacts_spent',
+    'targets_goal_met',
+    'holdouts_goal_met',
+    'targets_complained',
+    'holdouts_complained',
+    'targets_opted_out',
+    'holdouts_opted_out',
+    'targets_surveyed',
+    'holdouts_surveyed',
+    'members_window_closed'
+]) }}

@@ -249,4 +249,4 @@ tiered as (
 
 )
 
-select * from tiered
+{{ select_bigint_counts('tiered', ['surveys', 'long_phone_surveys']) }}

@@ -50,4 +50,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['surveys']) }}

@@ -89,4 +89,9 @@ final as (
 
 {% endif %}
 
-select * from final
+{{ select_bigint_counts('final', [
+    'uses',
+    'new_orders',
+    'cancellations',
+    'active_subscriptions'
+]) }}

@@ -46,4 +46,4 @@ usage as (
 
 )
 
-select * from usage
+{{ select_bigint_counts('usage', ['uses', 'new_orders', 'cancellations', 'events']) }}

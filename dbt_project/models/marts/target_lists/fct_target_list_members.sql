@@ -249,4 +249,4 @@ members as (
 
 )
 
-select * from members
+{{ select_bigint_counts('members', ['call_order']) }}

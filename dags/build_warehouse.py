@@ -9,9 +9,9 @@ date is rebuilt with every later built date after it, in order, unless
 `rebuild_later_dates` is off). Nothing pending: the steps skip.
 
 Steps (`kairos.pipeline.BUILD_STEPS`, the same functions as `kairos build`), in two
-tasks in pool `kairos_duckdb_writer`: `dbt_build` runs `dbt_seed`, `dbt_build_staging`,
-`dbt_build_intermediate` and `dbt_build_marts` (each a `dbt build`, models and tests,
-under the warehouse writer lock; a failure names its layer); `publish_snapshot` runs
+tasks in pool `kairos_duckdb_writer`: `dbt_build` runs `dbt_seed` and `dbt_build_models`
+(one `dbt build` of staging, intermediate and marts, models and tests, under the
+warehouse writer lock; a failure names its nodes); `publish_snapshot` runs
 `record_build`, `dbt_docs` and `publish_snapshot` (the analysts' read-only copy) and
 updates the Asset `warehouse_marts`. Then `has_more` / `continue_backlog` start the next run while
 dates are pending, also after a failed date. Every task alerts through

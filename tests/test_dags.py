@@ -422,7 +422,8 @@ def test_a_failing_dbt_test_stops_the_build_before_the_marts(
     airflow_db, cfg, deliver, read_warehouse
 ):
     """The gate: a row no contract allows reaches raw (here written straight into it, as
-    an upstream bug would); staging's tests fail, and no mart is built on it."""
+    an upstream bug would); staging's check fails, no mart that reads it is built, the
+    date fails and nothing reaches the analysts' snapshot."""
     import duckdb
 
     from kairos.airflow_local import asset_events, run_dag
@@ -442,9 +443,24 @@ def test_a_failing_dbt_test_stops_the_build_before_the_marts(
     assert result.task_states["publish_snapshot"] == "upstream_failed"
     assert not (cfg.home / "snapshot" / "kairos.duckdb").exists()
     assert asset_events("build_warehouse", result.run_id) == []
-    assert read_warehouse(
-        "select count(*) from information_schema.tables where table_schema = 'marts'"
-    ) == [(0,)]
+    built = {
+        t
+        for (t,) in read_warehouse(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        )
+    }
+    # the marts that read the campaign members (one dbt build: a failed check skips
+    # every node downstream of the model it checked)
+    readers = {
+        "fct_campaign_participation_daily",
+        "fct_campaign_reach_daily",
+        "fct_customer_preference_scores",
+        "fct_dissatisfied_pool_movement_daily",
+        "rpt_care_activity_results",
+        "fct_target_list_members",
+    }
+    assert built and not built & readers
+    assert read_warehouse("select status from audit.build_ledger") == [("failed",)]
 
 
 @pytest.fixture(scope="module")

@@ -184,6 +184,13 @@ def test_raw_counts_suite_fails_on_a_day_with_40_percent_fewer_rows(home, key):
     assert failed_columns(result) == {"ratio_to_trailing_avg"}, result.summary()
 
 
+# The marts' contracts refuse some of these rows as they are written; the gate must catch
+# them all the same (a table made before its contract, a mart built on another engine),
+# so those breaks first copy the table without its constraints.
+def _uncontracted(table: str) -> str:
+    return f"create or replace table {table} as select * from {table}; "
+
+
 MART_BREAKS = {
     "marts_key_moment_warnings_rows": (
         "update marts.fct_key_moment_warnings set script = script || '{value}'"
@@ -192,7 +199,8 @@ MART_BREAKS = {
         "script",
     ),
     "marts_key_moment_tasks_rows": (
-        f"update marts.fct_key_moment_tasks set channel = 'fax' where business_date = '{DAY}'"
+        _uncontracted("marts.fct_key_moment_tasks")
+        + f"update marts.fct_key_moment_tasks set channel = 'fax' where business_date = '{DAY}'"
         " and rowid = (select min(rowid) from marts.fct_key_moment_tasks"
         f" where business_date = '{DAY}')",
         "channel",
@@ -202,7 +210,8 @@ MART_BREAKS = {
         "reasons",
     ),
     "marts_customer_preferences_rows": (
-        "update marts.dim_customer_preference_profiles set channel_evidence = 'maybe'"
+        _uncontracted("marts.dim_customer_preference_profiles")
+        + "update marts.dim_customer_preference_profiles set channel_evidence = 'maybe'"
         " where customer_id = (select min(customer_id)"
         " from marts.dim_customer_preference_profiles)",
         "channel_evidence",

@@ -56,7 +56,7 @@ from (
                     {% if stratum -%}
                     count(distinct {{ stratum }}) as strata,
                     {%- else -%}
-                    1 as strata,
+                    cast(1 as {{ dbt.type_bigint() }}) as strata,
                     {%- endif %}
                     {%- for name, a, b in [
                         ('syy', 'fit_y', 'fit_y'), ('sym', 'fit_y', 'fit_low'),

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kairos-installed
 export KAIROS_HOME ?= $(CURDIR)/var
 export KAIROS_PROJECT_DIR ?= $(CURDIR)
 
-.PHONY: review-sim celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-keys bench-daily bench-scale bench-airflow docs contract-doc lock clean portal airflow next-day soak fuzz chaos
+.PHONY: review-sim celery-setup soak-celery spark-setup spark-build lock-spark setup browser demo test lint format bench-ingest bench-build bench-gate bench-keys bench-backfill bench-daily bench-scale bench-airflow docs contract-doc lock clean portal airflow next-day soak fuzz chaos
 
 setup: $(STAMP)
 
@@ -131,6 +131,9 @@ bench-gate: setup
 
 bench-keys: setup
 	$(BIN)/python -m bench.bench_keys $(BENCH_ARGS)
+
+bench-backfill: setup
+	$(BIN)/python -m bench.bench_backfill $(BENCH_ARGS)
 
 # The whole daily run (ingest, build, snapshot, publish) on day N of history against
 # DuckDB's bare read_csv of the same day's bytes: BENCH_ARGS="--subscribers 200000 --days 10"

@@ -714,3 +714,51 @@ def test_duckdb_values_quoted_in_errors_never_reach_dbt_logs(cfg, caplog):
             finally:
                 logger.propagate = False
         assert "1001" not in caplog.text and "13800138000" not in caplog.text
+
+
+def test_a_backlog_builds_each_date_then_refreshes_the_snapshot_once(cfg, deliver, capsys, caplog):
+    """`kairos build` over several loaded dates builds them in order in one process, each
+    as a date-by-date build would, then refreshes the docs site and the analysts' snapshot
+    once -- also when a later date fails: the dates built reach publishing, the failed one
+    is in the build ledger and the command fails."""
+    import logging
+
+    from kairos import cli, pipeline
+    from tests.conftest import DAY
+
+    days = [DAY + dt.timedelta(days=k) for k in range(4)]
+    deliver(day=days[0], days=4, subscribers=300)
+    ingest_dates(cfg, days[0], days[0])
+    assert cli.main(["build"]) == 0  # the first build reads every date loaded: one
+    ingest_dates(cfg, days[1], days[-1])
+    capsys.readouterr()
+    con = duckdb.connect(str(cfg.warehouse))
+    try:  # the last date delivers a line twice (written directly: ingestion refuses it)
+        con.execute(
+            "insert into raw.boss_subscribers select * from raw.boss_subscribers"
+            " where business_date = $1 and subscriber_id ="
+            " (select min(subscriber_id) from raw.boss_subscribers where business_date = $1)",
+            [days[3]],
+        )
+    finally:
+        con.close()
+    with caplog.at_level(logging.INFO, logger="kairos.pipeline.build"):
+        assert cli.main(["build"]) == 1
+    out = capsys.readouterr()
+    assert f"built {days[1]}\nbuilt {days[2]}\n" in out.out
+    assert f"for {days[3]}" in out.err
+    assert "broken: primary key (subscriber_id, business_date) repeated: 1 key" in out.err
+    assert sorted(pipeline.snapshot_builds(cfg)) == days[:3]
+    steps = [r.getMessage() for r in caplog.records if ":" not in r.getMessage()]
+    assert [s for s in steps if s.startswith(("publish_snapshot", "dbt_docs"))] == [
+        f"dbt_docs {days[2]}",
+        f"publish_snapshot {days[2]}",
+    ]
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        ledger = con.execute(
+            "select business_date, status from audit.build_ledger order by finished_at"
+        ).fetchall()
+    finally:
+        con.close()
+    assert ledger == [*((d, "built") for d in days[:3]), (days[3], "failed")]

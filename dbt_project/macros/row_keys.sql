@@ -27,7 +27,10 @@
         {%- else -%}
             {%- set written = '1 = 1' -%}
         {%- endif %}
-        select error('row key (' || row_key || ') repeated: ' || repeated || ' keys')
+        select error(
+            'row key (' || row_key || ') repeated: ' || repeated
+            || case when repeated = 1 then ' key' else ' keys' end
+        )
         from (
         {%- for key in keys %}
             select '{{ key | join(", ") }}' as row_key, count(*) as repeated

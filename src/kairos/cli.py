@@ -436,13 +436,16 @@ def _build(args, cfg: Settings) -> int:
         print(f"kairos build: {exc}", file=sys.stderr)
         return 2
     print(plan.describe())
-    for day in plan.dates:
-        try:
-            state = pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, run_id)
-        except warehouse.DbtBuildError as exc:
-            print(f"kairos build: {day}: {exc}", file=sys.stderr)
-            return 1
-        print(f"built {day}: snapshot {state['snapshot']}")
+    if not plan.dates:
+        return 0
+    try:
+        state = pipeline.build_dates(
+            cfg, plan.dates, run_id, on_built=lambda day: print(f"built {day}", flush=True)
+        )
+    except warehouse.DbtBuildError as exc:
+        print(f"kairos build: {exc}", file=sys.stderr)
+        return 1
+    print(f"snapshot {state['snapshot']}")
     return 0
 
 

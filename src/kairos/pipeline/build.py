@@ -324,6 +324,38 @@ def full_refresh(cfg: Settings, run_id: str) -> list[dt.date]:
     return dates
 
 
+# The steps a date of a backlog leaves to the last date built: the docs site and the
+# analysts' snapshot describe the whole warehouse, not one date, so refreshing them after
+# every date of a backlog did the same work once per date.
+ONCE_PER_BACKLOG = ("dbt_docs", "publish_snapshot")
+
+
+def build_dates(
+    cfg: Settings,
+    dates: tuple[dt.date, ...] | list[dt.date],
+    run_id: str,
+    on_built: Callable[[dt.date], None] | None = None,
+) -> dict:
+    """Build ``dates`` in order in this process (``kairos build`` over a backlog): each
+    date's dbt build and ledger row as a date-by-date build makes them, then the docs and
+    the snapshot once, after the last date built -- also when a later date fails, so the
+    dates built reach the analysts and publishing. Returns the last state."""
+    per_date = tuple(s for s in BUILD_STEPS if s[0] not in ONCE_PER_BACKLOG)
+    once = tuple(s for s in BUILD_STEPS if s[0] in ONCE_PER_BACKLOG)
+    state: dict = {}
+    built = None
+    try:
+        for day in dates:
+            state = run_steps(per_date, cfg, day, run_id)
+            built = day
+            if on_built is not None:
+                on_built(day)
+    finally:
+        if built is not None:
+            state.update(run_steps(once, cfg, built, run_id))
+    return state
+
+
 def run_steps(
     steps: tuple[tuple[str, Step], ...],
     cfg: Settings,

@@ -762,3 +762,51 @@ def test_a_backlog_builds_each_date_then_refreshes_the_snapshot_once(cfg, delive
     finally:
         con.close()
     assert ledger == [*((d, "built") for d in days[:3]), (days[3], "failed")]
+
+
+def test_each_kind_of_broken_constraint_reads_as_words():
+    """The names of the constraints_hold test's counts (and of the runner's own count of
+    a model DuckDB refused) come back as the constraint they stand for -- the check's
+    expression from the project, never a value."""
+    from kairos.warehouse import runner
+
+    model = {
+        "columns": {
+            "channel": {
+                "name": "channel",
+                "constraints": [
+                    {"type": "not_null"},
+                    {"type": "check", "expression": "channel in ('sms', 'app')"},
+                ],
+            },
+            "list_id": {"name": "list_id", "constraints": []},
+        },
+        "constraints": [{"type": "primary_key", "columns": ["business_date", "list_id"]}],
+        "config": {"meta": {"row_keys": [["business_date", "customer_id"]]}},
+    }
+    counts, keys = runner._constraint_counts(model)
+    assert [name for name, _ in counts] == [
+        "channel__not_null",
+        "channel__check_1",
+        "business_date__not_null",
+        "list_id__not_null",
+    ]
+    assert keys == [
+        ("primary_key__duplicates", ["business_date", "list_id"]),
+        ("row_key_1__repeated", ["business_date", "customer_id"]),
+    ]
+    words = [
+        runner._describe(model, name, n)
+        for name, n in [
+            ("channel__not_null", 1),
+            ("channel__check_1", 4),
+            ("primary_key__duplicates", 2),
+            ("row_key_1__repeated", 1),
+        ]
+    ]
+    assert words == [
+        "channel null in 1 row",
+        "channel breaks check (channel in ('sms', 'app')) in 4 rows",
+        "primary key (business_date, list_id) repeated: 2 keys",
+        "row key (business_date, customer_id) repeated: 1 key",
+    ]

@@ -270,7 +270,35 @@ FACTS = [
     # full build sees as of its last date: they are not compared.)
     "marts.fct_phone_manager_call_allocations",
     "marts.fct_phone_manager_capacity_daily",
+    # the KANO fits' daily surveys and hinges (integers: equal to the bit)
+    "intermediate.int_satisfaction_surveys_profiled",
+    "intermediate.int_satisfaction_kano_cells_daily",
 ]
+# sums of doubles, added in whatever order the engine's threads take: equal to rounding
+SUMMED = {
+    "intermediate.int_satisfaction_kano_moments_daily": 4,
+    "marts.rpt_satisfaction_kano": 3,
+}
+
+
+def _keyed_rows(cfg, table, keys):
+    """The table's rows, keyed by their first ``keys`` columns."""
+    return {tuple(r.values())[:keys]: r for r in _query(cfg, f"select * from {table}")}
+
+
+def _assert_close(table, got, expected):
+    """Same keys and values; doubles equal to 1e-9 (relative) or 1e-9 (absolute)."""
+    assert got.keys() == expected.keys(), table
+    for key, row in expected.items():
+        for column, value in row.items():
+            if isinstance(value, float):
+                assert got[key][column] == pytest.approx(value, rel=1e-9, abs=1e-9), (
+                    table,
+                    key,
+                    column,
+                )
+            else:
+                assert got[key][column] == value, (table, key, column)
 
 
 def _full_parses(cfg) -> list[str]:
@@ -291,6 +319,8 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg,
     # nodes run, not parsed (with it passed as a dbt var, every date parsed all again)
     assert _full_parses(cfg) == ["saved manifest not found"]
     daily = {t: _digest(cfg, t) for t in FACTS}
+    summed = {t: _keyed_rows(cfg, t, keys) for t, keys in SUMMED.items()}
+    assert summed["marts.rpt_satisfaction_kano"], "no KANO fit to compare"
     # rerunning the middle date replaces exactly that date
     for layer in warehouse.LAYERS:
         warehouse.build_layer(cfg, layer, days[1])
@@ -307,6 +337,8 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg,
     for layer in warehouse.LAYERS:
         warehouse.build_layer(cfg, layer, None, full_refresh=True)
     assert {t: _digest(cfg, t) for t in FACTS} == daily
+    for table, keys in SUMMED.items():
+        _assert_close(table, _keyed_rows(cfg, table, keys), summed[table])
 
 
 def test_subscriber_profiles_built_over_the_old_view_keep_every_date(cfg):
@@ -372,6 +404,27 @@ def test_short_boards_split_the_balance_reminder_by_group(november):
     assert {b["weak_standard_item"] for b in mzone} == {"HL01"}
 
 
+KANO_MODELS = [
+    "int_satisfaction_kano_cells_daily",
+    "int_satisfaction_kano_moments_daily",
+    "rpt_satisfaction_kano",
+]
+
+
+def _kano_refitted(cfg, tmp_path, dbt_vars):
+    """A copy of the warehouse whose KANO models are rebuilt over every date with
+    ``dbt_vars``: the hinges and the moments depend on them, not only the mart."""
+    home = tmp_path / "home"
+    (home / "warehouse").mkdir(parents=True)
+    shutil.copyfile(cfg.warehouse, home / "warehouse" / "kairos.duckdb")
+    copied = dataclasses.replace(cfg, home=home, warehouse=home / "warehouse" / "kairos.duckdb")
+    result = warehouse.dbt(
+        copied, ["run", "--select", *KANO_MODELS, "--vars", dbt_vars], None, full_refresh=True
+    )
+    assert not result.failures, result.failures
+    return copied
+
+
 def test_kano_is_adjusted_for_the_segment_that_confounds_it(november, tmp_path):
     """Issue 34: rural customers' short board is network (lower, weighing double), and
     GoTone's network is planted one-dimensional. Pooled across segments the fit reads
@@ -397,16 +450,7 @@ def test_kano_is_adjusted_for_the_segment_that_confounds_it(november, tmp_path):
         <= brands[("gotone", "network")]["contrast_high"]
     )
     # the same fit, pooled: the confounder pushes the one-dimensional network to must-be
-    home = tmp_path / "home"
-    (home / "warehouse").mkdir(parents=True)
-    shutil.copyfile(cfg.warehouse, home / "warehouse" / "kairos.duckdb")
-    pooled_cfg = dataclasses.replace(cfg, home=home, warehouse=home / "warehouse" / "kairos.duckdb")
-    as_of = _query(cfg, "select max(as_of_date) as d from marts.rpt_satisfaction_kano")[0]["d"]
-    warehouse.dbt(
-        pooled_cfg,
-        ["run", "--select", "rpt_satisfaction_kano", "--vars", "{kano_adjust_for_segment: false}"],
-        as_of,
-    )
+    pooled_cfg = _kano_refitted(cfg, tmp_path, "{kano_adjust_for_segment: false}")
     (pooled,) = _query(
         pooled_cfg,
         """select * from marts.rpt_satisfaction_kano
@@ -417,6 +461,124 @@ def test_kano_is_adjusted_for_the_segment_that_confounds_it(november, tmp_path):
     assert pooled["contrast_low"] > 0, pooled  # the interval excludes the truth
     assert pooled["leaning_class"] == "must_be" and pooled["kano_class"] != "one_dimensional"
     assert pooled["contrast"] - adjusted["contrast"] > 0.05
+
+
+INDICATORS = ["network", "tariff", "billing", "hotline", "store", "reminders"]
+
+
+def _least_squares(columns, response, strata):
+    """OLS of ``response`` on ``columns`` (the first two: the pieces below and above the
+    hinge) and the stratum dummies: the two slopes and their standard errors."""
+    np = pytest.importorskip("numpy")
+    design = np.column_stack([*columns, strata])
+    coef, *_ = np.linalg.lstsq(design, response, rcond=None)
+    residual = response - design @ coef
+    variance = residual @ residual / (len(response) - len(columns) - strata.shape[1])
+    inverse = np.linalg.pinv(design.T @ design)
+    return coef[0], coef[1], np.sqrt(variance * inverse[0, 0]), np.sqrt(variance * inverse[1, 1])
+
+
+def _kano_by_least_squares(surveys, as_of, window):
+    """The KANO fits of the big groups (brand, family and enterprise membership) by
+    ordinary least squares over the surveys themselves, with numpy: per group and
+    indicator, y on the pieces below and above the hinge, the mean of the other scores
+    and a dummy per stratum (city / tier); then once more on y less the other
+    indicators' first-round contributions. A survey's hinge is its group and stratum's
+    mean gap over the window closing on the survey's date. The mart solves the same fits
+    from daily sums: this is the other way to the same numbers."""
+    np = pytest.importorskip("numpy")
+    groups = {}
+    for r in surveys:
+        r["stratum"] = f"{r['city'] or '?'} / {r['customer_tier'] or '?'}"
+        r["total"] = sum(r[f"score_{i}"] for i in INDICATORS)
+        family = "family_member" if r["is_family_member"] else "not_family_member"
+        enterprise = "enterprise_member" if r["is_enterprise_member"] else "not_enterprise_member"
+        for key in [
+            ("brand", r["brand_code"]),
+            ("family_membership", family),
+            ("enterprise_membership", enterprise),
+        ]:
+            groups.setdefault(key, []).append(r)
+    span = dt.timedelta(days=window)
+    fits = {}
+    for key, rows in groups.items():
+        dated = [r for r in rows if as_of - span < r["business_date"] <= as_of]
+        strata = sorted({r["stratum"] for r in dated})
+        dummies = np.array([[r["stratum"] == s for s in strata] for r in dated], dtype=float)
+        y = np.array([r["overall_score"] for r in dated], float)
+        pieces, others = {}, {}
+        for ind in INDICATORS:
+            daily = {}  # (stratum, date) -> [gaps in fifths summed, surveys]
+            for r in rows:
+                cell = daily.setdefault((r["stratum"], r["business_date"]), [0, 0])
+                cell[0] += 6 * r[f"score_{ind}"] - r["total"]
+                cell[1] += 1
+            hinges = {
+                (s, day): [
+                    sum(v[k] for (t, d), v in daily.items() if t == s and day - span < d <= day)
+                    for k in (0, 1)
+                ]
+                for s, day in daily
+            }
+            u = np.array(
+                [
+                    (
+                        6 * r[f"score_{ind}"]
+                        - r["total"]
+                        - hinges[(r["stratum"], r["business_date"])][0]
+                        / hinges[(r["stratum"], r["business_date"])][1]
+                    )
+                    / 5
+                    for r in dated
+                ]
+            )
+            pieces[ind] = (np.minimum(u, 0), np.maximum(u, 0))
+            others[ind] = np.array([(r["total"] - r[f"score_{ind}"]) / 5 for r in dated])
+        first = {i: _least_squares([*pieces[i], others[i]], y, dummies) for i in INDICATORS}
+        for ind in INDICATORS:
+            adjusted = y - sum(
+                first[j][0] * pieces[j][0] + first[j][1] * pieces[j][1]
+                for j in INDICATORS
+                if j != ind
+            )
+            fitted = _least_squares([*pieces[ind], others[ind]], adjusted, dummies)
+            fits[(*key, ind)] = (len(dated), *fitted)
+    return fits
+
+
+def test_kano_from_daily_sums_equals_least_squares_over_the_surveys(november, tmp_path):
+    """The KANO mart adds a day's sums instead of refitting the window's surveys
+    (macros/kano.sql). Its fits equal ordinary least squares on the surveys themselves,
+    over a window short enough (20 days) that the surveys of 1 November fall out of it
+    and out of the hinges of 21 November, while 2 November's still count in those."""
+    cfg, _ = november
+    refitted = _kano_refitted(cfg, tmp_path, "{survey_window_days: 20}")
+    as_of = _query(refitted, "select max(as_of_date) as d from marts.rpt_satisfaction_kano")[0]["d"]
+    surveys = _query(
+        refitted,
+        """select * from intermediate.int_satisfaction_surveys_profiled
+           where not is_long_phone_survey"""
+        + "".join(f" and score_{i} is not null" for i in INDICATORS),
+    )
+    assert {r["business_date"] for r in surveys} >= {dt.date(2026, 11, 1), dt.date(2026, 11, 2)}
+    expected = _kano_by_least_squares(surveys, as_of, 20)
+    mart = {
+        (r["group_type"], r["group_value"], r["indicator"]): r
+        for r in _query(refitted, "select * from marts.rpt_satisfaction_kano")
+    }
+    assert len(expected) == (3 + 2 + 2) * len(INDICATORS)  # brands, family, enterprise
+    for key, (surveys_n, penalty, reward, penalty_se, reward_se) in expected.items():
+        row = mart[key]
+        assert row["surveys"] == surveys_n, key
+        for name, value in [
+            ("penalty", penalty),
+            ("reward", reward),
+            ("penalty_se", penalty_se),
+            ("reward_se", reward_se),
+        ]:
+            assert row[name] == pytest.approx(value, rel=1e-6, abs=1e-9), (key, name)
+    # the window moved: fewer surveys than every date's
+    assert all(r["surveys"] < len(surveys) for r in mart.values())
 
 
 def test_kano_classes_recover_the_planted_ones_and_tier_the_short_boards(november):

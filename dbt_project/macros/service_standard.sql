@@ -11,11 +11,14 @@
     ) / (1 + 3.8416e0 / ({{ n }}))))
 {%- endmacro %}
 
-{#- The short boards' window: the 90 business dates up to the surveys' as-of date. -#}
-{% macro in_survey_window(column='business_date') -%}
+{#- The satisfaction window: the `survey_window_days` (90) business dates up to the
+    surveys' as-of date, or, with `to`, up to that date (a column: the window each row
+    of a daily table closes). -#}
+{% macro in_survey_window(column='business_date', to=none) -%}
+    {%- set last = to or as_of_date(ref('stg_bi__satisfaction_surveys')) -%}
     {{ column }}
-    > {{ dbt.dateadd('day', -90, as_of_date(ref('stg_bi__satisfaction_surveys'))) }}
-    and {{ column }} <= {{ as_of_date(ref('stg_bi__satisfaction_surveys')) }}
+    > {{ dbt.dateadd('day', -var('survey_window_days'), last) }}
+    and {{ column }} <= {{ last }}
 {%- endmacro %}
 
 {#- The customer groups of the short boards, one union branch per kind of group: brand x

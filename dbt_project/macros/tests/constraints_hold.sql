@@ -5,9 +5,9 @@
     check (an accepted set, a range, a mask), unique and primary_key. On DuckDB the
     intermediate models and the marts enforce their contract, so a row that breaks one
     fails the model's own write and this test is disabled there: the build runs one node
-    per model. Where nothing enforces them -- the staging views on DuckDB (`on_view`),
-    every model on Spark, whose Parquet tables enforce no constraint -- this test checks
-    them all at once.
+    per model. Where nothing enforces them -- the staging views on DuckDB and a table whose
+    contract is not enforced (`unenforced`), every model on Spark, whose Parquet tables
+    enforce no constraint -- this test checks them all at once.
 
     Fails with one row of counts, a column per constraint: `<column>__not_null` (rows
     null), `<column>__check_<n>` (rows breaking the column's n-th check),
@@ -15,8 +15,8 @@
     by more than one row; a row key, config meta row_keys, counts empty values as equal:
     see macros/row_keys.sql).
     Only counts: no value of the data reaches the message. -#}
-{% test constraints_hold(model, on_view=false) %}
-    {{ config(enabled=(on_view or target.type != 'duckdb')) }}
+{% test constraints_hold(model, unenforced=false) %}
+    {{ config(enabled=(unenforced or target.type != 'duckdb')) }}
     {%- set node = kairos.constrained_node(model) -%}
     {%- set counts = [] -%}
     {%- set keys = [] -%}

@@ -1,19 +1,29 @@
--- The satisfaction surveys of the 90-day window (in_survey_window), one row per survey,
--- with the profile of the surveyed line on the survey's date: what the short boards and
--- the KANO classes group by. Phone interviews over phone_survey_max_seconds are flagged
+-- The satisfaction surveys, one row per survey, with the profile of the surveyed line
+-- on the survey's date: what the short boards and the KANO classes group by. Built a
+-- date at a time (a date's surveys meet only that date's profiles); the marts read the
+-- window (in_survey_window). Phone interviews over phone_survey_max_seconds are flagged
 -- (docs/domain.md#three-measurements), not dropped: each mart shows them apart.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=partition_strategy(),
+    unique_key='business_date',
+    partition_by=['business_date'],
+    on_schema_change='fail'
+) }}
+
 with
 
 surveys as (
 
     select * from {{ ref('stg_bi__satisfaction_surveys') }}
-    where {{ in_survey_window() }}
+    where {{ for_business_date() }}
 
 ),
 
 profiles as (
 
     select * from {{ ref('int_subscriber_profiles') }}
+    where {{ for_business_date() }}
 
 ),
 

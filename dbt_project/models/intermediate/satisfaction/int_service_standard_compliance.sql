@@ -24,9 +24,10 @@ checks as (
 
 ),
 
-audits as (
+audit_days as (
 
-    select * from {{ ref('stg_bi__process_audits') }}
+    -- the audits, already counted per date and group (int_service_standard_audits_daily)
+    select * from {{ ref('int_service_standard_audits_daily') }}
     where {{ in_survey_window() }}
 
 ),
@@ -34,65 +35,6 @@ audits as (
 profiles as (
 
     select * from {{ ref('int_subscriber_profiles') }}
-
-),
-
-audited_customers as (
-
-    select distinct
-        customer_id,
-        business_date
-    from audits
-
-),
-
-customer_profiles as (
-
-    -- the customer's attributes on a day, from its first line (brand, tier and ARPU band
-    -- are the customer's in BOSS); ranked for the audited customers only, not for every
-    -- line of every day
-    select
-        profiles.customer_id,
-        profiles.business_date,
-        profiles.brand_code,
-        profiles.customer_tier,
-        profiles.arpu_band,
-        profiles.is_family_member,
-        profiles.is_enterprise_member,
-        row_number() over (
-            partition by profiles.customer_id, profiles.business_date
-            order by profiles.subscriber_id
-        ) as line_rank
-    from profiles
-    inner join audited_customers
-        on profiles.customer_id = audited_customers.customer_id
-            and profiles.business_date = audited_customers.business_date
-
-),
-
-audited as (
-
-    select
-        audits.item_code,
-        audits.is_compliant,
-        audits.elapsed_minutes,
-        audits.city,  -- a case's city is where it was handled
-        customer_profiles.brand_code,
-        customer_profiles.customer_tier,
-        customer_profiles.arpu_band,
-        customer_profiles.is_family_member,
-        customer_profiles.is_enterprise_member
-    from audits
-    inner join customer_profiles
-        on audits.customer_id = customer_profiles.customer_id
-            and audits.business_date = customer_profiles.business_date
-            and customer_profiles.line_rank = 1
-
-),
-
-audit_groups as (
-
-    {{ customer_groups('audited', 'item_code, is_compliant, elapsed_minutes') }}
 
 ),
 
@@ -115,8 +57,7 @@ check_groups as (
         current_groups.group_type,
         current_groups.group_value,
         checks.item_code,
-        checks.is_compliant,
-        cast(null as integer) as elapsed_minutes
+        checks.is_compliant
     from checks
     inner join current_groups
         on (current_groups.group_type = 'city' and checks.city = current_groups.group_value)
@@ -134,23 +75,39 @@ check_groups as (
 
 results as (
 
-    select * from audit_groups
+    select
+        group_type,
+        group_value,
+        item_code,
+        audits as checks,
+        compliant_audits as compliant_checks,
+        timed_audits as timed_checks,
+        elapsed_minutes
+    from audit_days
     union all
-    select * from check_groups
+    select
+        group_type,
+        group_value,
+        item_code,
+        1 as checks,
+        case when is_compliant then 1 else 0 end as compliant_checks,
+        0 as timed_checks,
+        0 as elapsed_minutes
+    from check_groups
 
 ),
 
 stats as (
 
     select
-        results.group_type,
-        results.group_value,
-        results.item_code,
-        count(*) as checks,
-        sum(case when results.is_compliant then 1 else 0 end) as compliant_checks,
-        avg(cast(results.elapsed_minutes as double)) as avg_elapsed_minutes
+        group_type,
+        group_value,
+        item_code,
+        sum(checks) as checks,
+        sum(compliant_checks) as compliant_checks,
+        {{ safe_ratio('sum(elapsed_minutes)', 'sum(timed_checks)') }} as avg_elapsed_minutes
     from results
-    group by results.group_type, results.group_value, results.item_code
+    group by group_type, group_value, item_code
 
 ),
 
@@ -213,4 +170,4 @@ final as (
 
 )
 
-{{ select_bigint_counts('final', ['compliant_checks']) }}
+{{ select_bigint_counts('final', ['checks', 'compliant_checks']) }}

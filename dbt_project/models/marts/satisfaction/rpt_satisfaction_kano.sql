@@ -1,8 +1,8 @@
 -- KANO classes per customer group and satisfaction indicator (docs/domain.md#kano), from
 -- the surveys of the last 90 days: penalty-reward contrast analysis. For each indicator,
 -- the overall score is regressed on how far the indicator sits below and above the
--- respondent's usual (kano_fit): the penalty is the slope below, the reward the slope
--- above. A must-be need costs satisfaction when it falls short and earns nothing when it
+-- respondent's usual (macros/kano.sql): the penalty is the slope below, the reward the
+-- slope above. A must-be need costs satisfaction when it falls short and earns nothing when it
 -- is exceeded (penalty > reward), an attractive one the reverse, a one-dimensional one
 -- both alike. The other indicators' own asymmetries leak into a fit of one indicator
 -- alone, so the fit is done twice: the second time on the overall score less the
@@ -15,107 +15,125 @@
 -- (docs/domain.md#three-measurements) are left out. The intervals take the first round as known.
 --
 -- Adjusted for segment (issue 34): every fit is within strata of city x customer tier
--- (kano_fit's stratum: fixed effects), and `u` is centred on the stratum's mean. A city
+-- (stratum fixed effects), and the hinge is the stratum's usual gap. A city
 -- is urban or rural, and in the generated data -- as in the operator's -- network is
 -- the short board of rural customers: lower there, and weighing more in their overall
 -- score. Pooled across strata, that difference between segments reads as a must-be
 -- shape of network for the whole brand; within strata it does not. `adjusted_for`
 -- names the adjustment on every row.
+--
+-- Solved from sufficient statistics (macros/kano.sql): the window's days of
+-- int_satisfaction_kano_moments_daily are added per group and stratum, and every
+-- covariance of both rounds is a sum of those -- a day adds its rows, the window is
+-- not refitted survey by survey.
 {%- set indicators = satisfaction_indicators() %}
 {%- set margin = var('kano_margin') %}
-{%- set stratum = 'stratum' if var('kano_adjust_for_segment') else none %}
+{%- set pairs = kano_moment_pairs() %}
 with
 
-surveys as (
+moments as (
 
-    select * from {{ ref('int_satisfaction_surveys_profiled') }}
-    where not is_long_phone_survey
-
-),
-
-by_group as (
-
-    {{ customer_groups('surveys', 'surveys.*', with_brand=true) }}
+    select * from {{ ref('int_satisfaction_kano_moments_daily') }}
+    where {{ in_survey_window() }}
 
 ),
 
-indicators as (
-
-    {%- for ind in indicators %}
-        select
-            group_type,
-            group_value,
-            brand_code,
-            customer_tier,
-            arpu_band,
-            survey_id,
-            concat_ws(' / ', coalesce(city, '?'), coalesce(customer_tier, '?')) as stratum,
-            '{{ ind }}' as indicator,
-            cast(overall_score as double) as overall_score,
-            cast(score_{{ ind }} as double) as indicator_score,
-            cast(
-                {%- for other in indicators if other != ind %}
-                    score_{{ other }}{{ ' +' if not loop.last }}
-                {%- endfor %}
-                as double
-            ) / {{ indicators | length - 1 }} as others_mean
-        from by_group
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-
-),
-
-centred as (
+strata as (
 
     select
-        *,
-        indicator_score - others_mean
-        - avg(indicator_score - others_mean) over (
-            partition by group_type, group_value, indicator{{ ', stratum' if stratum }}
-        ) as u
-    from indicators
+        group_type,
+        group_value,
+        stratum,
+        max(brand_code) as brand_code,
+        max(customer_tier) as customer_tier,
+        max(arpu_band) as arpu_band,
+        sum(surveys) as surveys,
+        {%- for feature in kano_features() %}
+            sum(s_{{ feature }}) as s_{{ feature }},
+        {%- endfor %}
+        {%- for a, b in pairs %}
+            sum({{ kano_pair(a, b) }}) as {{ kano_pair(a, b) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from moments
+    group by group_type, group_value, stratum
+
+),
+
+covariances as (
+
+    -- within strata: per stratum sum(a * b) - sum(a) * sum(b) / n, added over the strata
+    -- (each variable less its stratum's mean)
+    select
+        group_type,
+        group_value,
+        max(brand_code) as brand_code,
+        max(customer_tier) as customer_tier,
+        max(arpu_band) as arpu_band,
+        sum(surveys) as surveys,
+        count(*) as strata,
+        {%- for a, b in pairs %}
+            sum({{ kano_pair(a, b) }} - s_{{ a }} * s_{{ b }} / surveys)
+                as {{ kano_cov(a, b) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from strata
+    group by group_type, group_value
+
+),
+
+first_partialled as (
+
+    {{ kano_partialled('covariances', 'first') }}
 
 ),
 
 first_round as (
 
-    {{ kano_fit('centred', 'overall_score', stratum) }}
+    {{ kano_solve('first_partialled') }}
 
 ),
 
-contributions as (
+first_slopes as (
 
+    -- a fit not determined contributes nothing
     select
-        centred.*,
-        coalesce(
-            first_round.penalty * least(centred.u, 0)
-            + first_round.reward * greatest(centred.u, 0),
-            0
-        ) as contribution
-    from centred
-    inner join first_round
-        on centred.group_type = first_round.group_type
-            and centred.group_value = first_round.group_value
-            and centred.indicator = first_round.indicator
+        group_type,
+        group_value,
+        {%- for ind in indicators %}
+            coalesce(max(case when indicator = '{{ ind }}' then penalty end), 0)
+                as slope_l_{{ ind }},
+            coalesce(max(case when indicator = '{{ ind }}' then reward end), 0)
+                as slope_h_{{ ind }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from first_round
+    group by group_type, group_value
 
 ),
 
 adjusted as (
 
+    -- the second round's response: y less the first-round contributions of the other
+    -- indicators (kano_adjusted)
     select
-        *,
-        overall_score
-        - (
-            sum(contribution) over (partition by group_type, group_value, survey_id)
-            - contribution
-        ) as adjusted_score
-    from contributions
+        covariances.*,
+        {%- for ind in indicators %}
+            {{ kano_adjusted(ind, 'first_slopes') }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from covariances
+    inner join first_slopes
+        on covariances.group_type = first_slopes.group_type
+            and covariances.group_value = first_slopes.group_value
+
+),
+
+second_partialled as (
+
+    {{ kano_partialled('adjusted', 'second') }}
 
 ),
 
 second_round as (
 
-    {{ kano_fit('adjusted', 'adjusted_score', stratum) }}
+    {{ kano_solve('second_partialled') }}
 
 ),
 
@@ -124,13 +142,10 @@ groups as (
     select
         group_type,
         group_value,
-        case when group_type in ('brand', 'brand_tier_arpu') then max(brand_code) end
-            as brand_code,
-        case when group_type = 'brand_tier_arpu' then max(customer_tier) end
-            as customer_tier,
-        case when group_type = 'brand_tier_arpu' then max(arpu_band) end as arpu_band
-    from by_group
-    group by group_type, group_value
+        brand_code,
+        customer_tier,
+        arpu_band
+    from covariances
 
 ),
 
@@ -194,7 +209,8 @@ final as (
         classified.contrast_high,
         classified.kano_class,
         classified.leaning_class,
-        {{ "'city x customer_tier'" if stratum else "'nothing'" }} as adjusted_for,
+        {{ "'city x customer_tier'" if var('kano_adjust_for_segment') else "'nothing'" }}
+            as adjusted_for,
         classified.strata,
         case
             when classified.surveys < {{ var('kano_min_surveys') }} then 'too_few_surveys'
@@ -209,4 +225,4 @@ final as (
 
 )
 
-select * from final
+{{ select_bigint_counts('final', ['surveys', 'strata']) }}

@@ -16,6 +16,7 @@ with
 grouped as (
 
     select * from {{ ref('int_satisfaction_surveys_profiled') }}
+    where {{ in_survey_window() }}
 
 ),
 

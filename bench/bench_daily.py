@@ -45,6 +45,7 @@ from kairos.ingest import ingest_dates
 cfg = Settings.from_env()
 phase, day = sys.argv[1], dt.date.fromisoformat(sys.argv[2])
 timings = {}
+models = {}
 if phase == "ingest":
     t0 = time.perf_counter()
     results, failures = ingest_dates(cfg, day, day)
@@ -55,11 +56,17 @@ elif phase == "build":
     from kairos.warehouse import snapshot
     pipeline.run_steps(pipeline.BUILD_STEPS, cfg, day, "bench", timings)
     rows = (snapshot.describe(cfg) or {}).get("made", "")  # how the snapshot was made
+    # each model's own seconds in the day's dbt build, so growth with history has a name
+    results = json.loads((cfg.dbt_target_dir / "run_results.json").read_text())
+    models = {
+        r["unique_id"].split(".")[-1]: r["execution_time"]
+        for r in results["results"] if r["unique_id"].startswith("model.")
+    }
 else:
     # a list withheld by its gate (partial) is published work all the same
     state = pipeline.run_steps(pipeline.PUBLISH_STEPS, cfg, day, "bench", timings)
     rows = state["status"]
-print("BENCH_RESULT", json.dumps({"timings": timings, "rows": rows}), flush=True)
+print("BENCH_RESULT", json.dumps({"timings": timings, "rows": rows, "models": models}), flush=True)
 """
 MARK = "BENCH_RESULT "
 
@@ -78,6 +85,8 @@ def run_day(day: dt.date, env: dict) -> dict:
             "steps": result["timings"],
             "rows": result["rows"],
         }
+        if phase == "build":
+            figures[phase]["models"] = result["models"]
     return figures
 
 
@@ -121,6 +130,28 @@ def floor(day: dt.date, landing: Path, work: Path, env: dict) -> tuple[float, fl
     return seconds, peak, json.loads(line)
 
 
+def growth(days: list[dict], early: int = 8, shown: int = 12) -> None:
+    """The dbt build's growth with history: day ``early`` against the last day, overall and
+    for the models that grew the most (issue 35's aim: day 30 <= 1.1x day 8)."""
+    if len(days) <= early:
+        return
+    first, last = days[early - 1]["build"], days[-1]["build"]
+    step = "dbt_build_models"
+    a, b = first["steps"].get(step), last["steps"].get(step)
+    if not a or not b:
+        return
+    print(
+        f"  dbt build day {early} {a:.1f} s, day {len(days)} {b:.1f} s: ratio {b / a:.2f}"
+        " (aim <= 1.1)"
+    )
+    grew = sorted(
+        last["models"], key=lambda m: last["models"][m] - first["models"].get(m, 0), reverse=True
+    )
+    print(f"  {'model':<44}{'day ' + str(early):>9}{'day ' + str(len(days)):>9}")
+    for model in grew[:shown]:
+        print(f"  {model:<44}{first['models'].get(model, 0):9.2f}{last['models'][model]:9.2f}")
+
+
 def report(days: list[dict], floor_s: float, floor_peak: float, floor_rows: int) -> dict:
     last = days[-1]
     total = sum(last[p]["seconds"] for p in ("ingest", "build", "publish"))
@@ -148,6 +179,7 @@ def report(days: list[dict], floor_s: float, floor_peak: float, floor_rows: int)
         f" time ratio {builds[-1]['seconds'] / builds[0]['seconds']:.2f},"
         f" memory ratio {builds[-1]['peak_mib'] / builds[0]['peak_mib']:.2f}"
     )
+    growth(days)
     return {
         "whole_run_s": total,
         "floor_s": floor_s,

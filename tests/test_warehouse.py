@@ -278,7 +278,15 @@ FACTS = [
 SUMMED = {
     "intermediate.int_satisfaction_kano_moments_daily": 4,
     "marts.rpt_satisfaction_kano": 3,
+    # stepped a day at a time from the day before's running state, or summed over the
+    # window: the same scores (the ranks too)
+    "marts.fct_customer_preference_scores": 3,
 }
+PREFERENCES = ["int_customer_preference_evidence_daily", "fct_customer_preference_scores"]
+PREFERENCE_TABLES = [
+    "intermediate.int_customer_preference_evidence_daily",
+    "marts.fct_customer_preference_scores",
+]
 
 
 def _keyed_rows(cfg, table, keys):
@@ -339,6 +347,27 @@ def test_daily_builds_equal_a_full_build_and_a_rerun_replaces_only_its_date(cfg,
     assert {t: _digest(cfg, t) for t in FACTS} == daily
     for table, keys in SUMMED.items():
         _assert_close(table, _keyed_rows(cfg, table, keys), summed[table])
+    # A one-day preference window: each day's step subtracts the whole day before. From
+    # the first day's window, the others stepped, against the last day's window summed.
+    one_day = ["run", "--select", *PREFERENCES, "--vars", "{preference_lookback_days: 1}"]
+    warehouse.dbt(cfg, one_day, days[0], full_refresh=True)
+    for day in days[1:]:
+        warehouse.dbt(cfg, one_day, day)
+    stepped = {t: _keyed_rows(cfg, t, 4) for t in PREFERENCE_TABLES}
+    assert _query(
+        cfg, f"select distinct business_date as d from {PREFERENCE_TABLES[0]} order by 1"
+    ) == [{"d": d} for d in days[1:]], "the state keeps the last two dates"
+    warehouse.dbt(cfg, one_day, None, full_refresh=True)
+    for table in PREFERENCE_TABLES:
+        summed_now = _keyed_rows(cfg, table, 4)
+        assert summed_now, table
+        if table == PREFERENCE_TABLES[0]:  # the full build keeps the last date only
+            stepped[table] = {k: r for k, r in stepped[table].items() if k[1] == days[-1]}
+        _assert_close(table, stepped[table], summed_now)
+    # only the last day's evidence is left: a key used on the day before alone is gone
+    assert {
+        r["last_evidence_date"] for r in _query(cfg, f"select * from {PREFERENCE_TABLES[0]}")
+    } == {days[-1]}
 
 
 def test_subscriber_profiles_built_over_the_old_view_keep_every_date(cfg):

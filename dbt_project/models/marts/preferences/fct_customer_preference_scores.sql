@@ -7,6 +7,12 @@
 -- p0 = the population's rate for that kind of evidence, so one lucky response does not
 -- make a preference. Use-type evidence (service products) scores the preference's share
 -- of the customer's weighted uses. Rank 1 in a class is the customer's top preference.
+--
+-- Contact and service-product evidence comes summed and weighted from the running state
+-- int_customer_preference_evidence_daily (a day added, not 180 summed). Campaign evidence
+-- is summed over the window here, from each member's latest state: a participation
+-- reported days after its reach counts with the reach date's weight while the reach is
+-- in the window (the late-evidence rule), and nothing once it has left.
 {%- set as_of = as_of_date(ref('stg_crm__customers')) %}
 {%- set lookback_start = dbt.dateadd('day', -var('preference_lookback_days'), as_of) %}
 
@@ -25,23 +31,10 @@ taxonomy as (
 
 ),
 
-responses as (
+evidence as (
 
-    select * from {{ ref('int_customer_contact_responses_daily') }}
-    where
-        business_date
-        > {{ lookback_start }}
-        and business_date <= {{ as_of }}
-
-),
-
-product_uses as (
-
-    select * from {{ ref('int_customer_product_uses_daily') }}
-    where
-        business_date
-        > {{ lookback_start }}
-        and business_date <= {{ as_of }}
+    select * from {{ ref('int_customer_preference_evidence_daily') }}
+    where business_date = {{ as_of }}
 
 ),
 
@@ -63,23 +56,21 @@ campaigns as (
 
 ),
 
-{#- in doubles: Spark divides by a decimal literal (90.0) to six places -#}
-{%- set weight = "power(0.5, cast(" ~ dbt.datediff('{date}', as_of, 'day')
-    ~ " as double) / " ~ var('preference_half_life_days') ~ ")" %}
+{%- set weight = preference_weight('{date}', as_of) %}
 
 channel_evidence as (
 
     select
         customer_id,
-        'contact_channel' as evidence_source,
-        channel as evidence_value,
-        sum(contacts) as trials,
-        sum(responses) as positives,
-        sum(contacts * {{ weight.replace('{date}', 'business_date') }}) as weighted_trials,
-        sum(responses * {{ weight.replace('{date}', 'business_date') }}) as weighted_positives,
-        max(business_date) as last_evidence_date
-    from responses
-    group by customer_id, channel
+        evidence_source,
+        evidence_value,
+        trials,
+        positives,
+        weighted_trials,
+        weighted_positives,
+        last_evidence_date
+    from evidence
+    where evidence_source = 'contact_channel'
 
 ),
 
@@ -119,31 +110,21 @@ campaign_evidence as (
 
 ),
 
-product_days as (
-
-    select
-        customer_id,
-        service_product_code,
-        count(distinct business_date) as days_used,
-        max(business_date) as last_used
-    from product_uses
-    group by customer_id, service_product_code
-
-),
-
 continuous_evidence as (
 
     -- continuous use: of the products a customer used, the share used on 3 days or more
+    -- (a product's daily rows are its days of use)
     select
         customer_id,
         'participation_mode' as evidence_source,
         'continuous_use' as evidence_value,
         count(*) as trials,
-        sum(case when days_used >= 3 then 1 else 0 end) as positives,
+        sum(case when source_rows >= 3 then 1 else 0 end) as positives,
         cast(count(*) as double) as weighted_trials,
-        cast(sum(case when days_used >= 3 then 1 else 0 end) as double) as weighted_positives,
-        max(last_used) as last_evidence_date
-    from product_days
+        cast(sum(case when source_rows >= 3 then 1 else 0 end) as double) as weighted_positives,
+        max(last_evidence_date) as last_evidence_date
+    from evidence
+    where evidence_source = 'service_product'
     group by customer_id
 
 ),
@@ -183,30 +164,28 @@ response_scores as (
 
 use_evidence as (
 
-    {%- for source, column in [('service_product_category', 'category_code'),
-        ('service_product', 'service_product_code')] %}
-        select
-            customer_id,
-            '{{ source }}' as evidence_source,
-            {{ column }} as evidence_value,
-            sum(events) as trials,
-            sum(events) as positives,
-            sum(events * {{ weight.replace('{date}', 'business_date') }}) as weighted_trials,
-            sum(events * {{ weight.replace('{date}', 'business_date') }}) as weighted_positives,
-            max(business_date) as last_evidence_date
-        from product_uses
-        group by customer_id, {{ column }}
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    select
+        customer_id,
+        evidence_source,
+        evidence_value,
+        trials,
+        positives,
+        weighted_trials,
+        weighted_positives,
+        last_evidence_date
+    from evidence
+    where evidence_source in ('service_product_category', 'service_product')
 
 ),
 
 use_totals as (
 
+    -- every product's uses: each use is of one product
     select
         customer_id,
-        sum(events * {{ weight.replace('{date}', 'business_date') }}) as weighted_uses
-    from product_uses
+        sum(weighted_trials) as weighted_uses
+    from evidence
+    where evidence_source = 'service_product'
     group by customer_id
 
 ),

@@ -8,7 +8,7 @@
 -- the weight it has reached). Evidence whose last daily row left the window has no row.
 -- Without the day before's state (the first build, a full refresh, a date after a gap,
 -- a rebuild of an older date) the date's state is summed over the window instead; the
--- two agree to rounding (tests/test_preferences.py).
+-- two agree to rounding (tests/test_warehouse.py).
 --
 -- Only the last two dates' states are kept (the day before is what a rebuild of the
 -- date reads): older ones are deleted after each build.

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_random_kills_alone_and_beside_another_process_keep_every_invariant(tmp_path):
     # publish and snapshot first, while the build is current; re-deliveries last
-    mix = {"publish": 2, "snapshot": 2, "build": 1, "ingest": 9}
+    mix = {"publish": 2, "snapshot": 2, "build": 1, "ingest": 5}
     # the pairs whose steps take seconds; make chaos draws builds into pairs too
     pairs = (
         ("ingest", "ingest"),
@@ -22,10 +22,10 @@ def test_random_kills_alone_and_beside_another_process_keep_every_invariant(tmp_
         ("ingest", "publish"),
         ("snapshot", "snapshot"),
     )
-    tally, _ = chaos.chaos(cases=14, seed=20261124, home=tmp_path, mix=mix, pairs=pairs)
+    tally, _ = chaos.chaos(cases=10, seed=20261124, home=tmp_path, mix=mix, pairs=pairs)
     singles = {k: n for k, n in tally.items() if " + " not in k[0]}
-    assert sum(singles.values()) == 14
-    assert sum(tally.values()) == 14 + len(pairs)
+    assert sum(singles.values()) == 10
+    assert sum(tally.values()) == 10 + len(pairs)
     # most kills land while the step runs (a kill after the end proves little)
-    assert sum(n for (_, what), n in singles.items() if what == "killed") >= 8, tally
+    assert sum(n for (_, what), n in singles.items() if what == "killed") >= 6, tally
     assert sum(n for (_, what), n in tally.items() if what.startswith("one killed")) >= 2, tally

@@ -8,12 +8,12 @@ one (`audit.load_ledger`, `audit.build_ledger`), or the `business_date` param (a
 date is rebuilt with every later built date after it, in order, unless
 `rebuild_later_dates` is off). Nothing pending: the steps skip.
 
-Steps (`kairos.pipeline.BUILD_STEPS`, the same functions as `kairos build`), in two
-tasks in pool `kairos_duckdb_writer`: `dbt_build` runs `dbt_seed` and `dbt_build_models`
-(one `dbt build` of staging, intermediate and marts, models and tests, under the
-warehouse writer lock; a failure names its nodes); `publish_snapshot` runs
-`record_build`, `dbt_docs` and `publish_snapshot` (the analysts' read-only copy) and
-updates the Asset `warehouse_marts`. Then `has_more` / `continue_backlog` start the next run while
+Steps (`kairos.pipeline.BUILD_STEPS`, the same functions as `kairos build`), in one
+task, `build`, in pool `kairos_duckdb_writer`: `dbt_seed`, `dbt_build_models` (one `dbt
+build` of staging, intermediate and marts, models and tests, under the warehouse writer
+lock; a failure names its nodes), `record_build`, `dbt_docs` and `publish_snapshot` (the
+analysts' read-only copy); a failure names its step. On success it updates the Asset
+`warehouse_marts`. Then `has_more` / `continue_backlog` start the next run while
 dates are pending, also after a failed date. Every task alerts through
 `KAIROS_ALERT_HOOK` on failure. Design: docs/orchestration.md.
 """

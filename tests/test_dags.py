@@ -54,14 +54,14 @@ def test_ingest_dag_shape(dagbag, system):
     assert _acyclic(dag)
     assert dag.catchup is False
     assert dag.doc_md and f"ingest_{system}" in dag.doc_md
-    # one sensor for the system's delivery and one load task (not a sensor and a load per
-    # extract, each paying a task's start-up, the loads queued on the one-slot pool)
-    assert set(dag.task_dict) == {"wait_delivery", "load", "missing_deliveries"}
-    wait, load = dag.task_dict["wait_delivery"], dag.task_dict["load"]
-    assert wait.extract_keys == [e.key for e in contract.for_system(system)]
-    assert load.pool == WRITER_POOL and load.trigger_rule == "all_done"
-    assert load.upstream_task_ids == {"wait_delivery"}
-    assert dag.task_dict["missing_deliveries"].upstream_task_ids == {"wait_delivery"}
+    # one task waits for the system's delivery and loads it (not a sensor and a load
+    # task, nor a sensor and a load per extract, each paying a task's start-up)
+    assert set(dag.task_dict) == {"load", "missing_deliveries", "run_outcome"}
+    load = dag.task_dict["load"]
+    assert load.extract_keys == [e.key for e in contract.for_system(system)]
+    assert load.pool == WRITER_POOL
+    assert dag.task_dict["missing_deliveries"].upstream_task_ids == {"load"}
+    assert dag.task_dict["missing_deliveries"].trigger_rule == "all_done"
     assert [a.uri for a in load.outlets] == [f"kairos://warehouse/raw/{system}"]
 
 
@@ -148,8 +148,8 @@ def test_a_late_file_times_the_sensor_out_softly_with_an_alert(
     deliver(subscribers=500, faults=["late:boss.payments", "late:boss.daily_balances"])
     result = run_dag(cfg, "ingest_boss", DAY)
     assert result.state != "running"
-    assert result.task_states["wait_delivery"] == "skipped"
-    # the delivered extracts are loaded; the day is not complete, so no Asset
+    # past the deadline the delivered extracts are loaded; the day is not complete, so
+    # the load ends skipped, without the Asset
     assert result.task_states["load"] == "skipped"
     assert read_warehouse(
         "select count(*) from audit.load_ledger where extract = 'daily_usage'"
@@ -220,18 +220,14 @@ def test_build_warehouse_is_scheduled_on_the_three_raw_assets(dagbag):
     assert _acyclic(dag)
     uris = {a.uri for a in dag.timetable.asset_condition.objects}
     assert uris == {f"kairos://warehouse/raw/{s}" for s in ("boss", "crm", "bi")}
-    # the build steps in two tasks, every step once and in the pipeline's order
+    # the build steps in one task, every step once and in the pipeline's order
     from kairos import pipeline
     from kairos.orchestration import BUILD_TASKS
 
     assert [s for _, names in BUILD_TASKS for s in names] == [n for n, _ in pipeline.BUILD_STEPS]
-    assert {"dbt_build", "publish_snapshot"} <= set(dag.task_dict)
-    assert dag.task_dict["dbt_build"].pool == WRITER_POOL
-    assert dag.task_dict["publish_snapshot"].pool == WRITER_POOL
-    assert [a.uri for a in dag.task_dict["publish_snapshot"].outlets] == [
-        "kairos://warehouse/marts"
-    ]
-    assert dag.task_dict["dbt_build"].outlets == []
+    assert {"plan", "build", "has_more", "continue_backlog"} <= set(dag.task_dict)
+    assert dag.task_dict["build"].pool == WRITER_POOL
+    assert [a.uri for a in dag.task_dict["build"].outlets] == ["kairos://warehouse/marts"]
 
 
 def test_every_task_goes_to_the_configured_queue(airflow_db, dagbag, monkeypatch):
@@ -439,8 +435,7 @@ def test_a_failing_dbt_test_stops_the_build_before_the_marts(
     con.close()
     result = run_dag(cfg, "build_warehouse", DAY)
     assert result.state == "failed"
-    assert result.task_states["dbt_build"] == "failed"
-    assert result.task_states["publish_snapshot"] == "upstream_failed"
+    assert result.task_states["build"] == "failed"
     assert not (cfg.home / "snapshot" / "kairos.duckdb").exists()
     assert asset_events("build_warehouse", result.run_id) == []
     built = {
@@ -518,7 +513,7 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days, monkeypatch
     con.close()
     second = run_dag(cfg, "build_warehouse", d2, scheduled=True)
     assert second.state == "failed"
-    assert second.task_states["dbt_build"] == "failed"
+    assert second.task_states["build"] == "failed"
     assert second.task_states["has_more"] == "success"  # d3 still goes ahead
     assert pipeline.plan_build(cfg).dates == (d3,)
 
@@ -548,7 +543,7 @@ def test_pending_dates_are_built_one_by_one_oldest_first(three_days, monkeypatch
     assert daily.build_record(cfg, d1)["history_gaps"] == []
 
     idle = run_dag(cfg, "build_warehouse", d3, scheduled=True)
-    assert idle.ok and idle.task_states["dbt_build"] == "skipped"
+    assert idle.ok and idle.task_states["build"] == "skipped"
 
     # d1 again: older than d3, so d3 (which depends on it) is rebuilt too, in order;
     # d2 stays refused until its data is fixed

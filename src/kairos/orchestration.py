@@ -24,8 +24,8 @@ import time
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Asset, BaseNotifier, BaseSensorOperator, Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk import DAG, Asset, BaseNotifier, BaseOperator, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from kairos import contract, dates
@@ -41,14 +41,15 @@ OWNER = "kairos-data-engineering"
 
 # How build_warehouse groups the pipeline's build steps into tasks. A task per step paid
 # Airflow's start-up and dbt's import once per step: under the scheduler a day's build
-# took twice the CLI's. The seeds and the one dbt build of the three layers run in one
-# task (a failure names its nodes), the ledger, docs site and snapshot in the next, which
-# updates the warehouse Asset.
+# took twice the CLI's. All five run in one task, `build`, in order, as `kairos build`
+# runs them: a failure names its step (and, for the dbt build, its nodes) in the task's
+# error and its alert, and the steps after it do not run; on success the task updates
+# the warehouse Asset. (Two tasks, the dbt build and then the ledger, docs and snapshot,
+# cost one more task start, about 3 s of every day.)
 # publish_target_lists runs its four steps (gates, lists, publish) in one task likewise:
 # its report names the step that failed.
 BUILD_TASKS = (
-    ("dbt_build", ("dbt_seed", "dbt_build_models")),
-    ("publish_snapshot", ("record_build", "dbt_docs", "publish_snapshot")),
+    ("build", ("dbt_seed", "dbt_build_models", "record_build", "dbt_docs", "publish_snapshot")),
 )
 
 
@@ -187,58 +188,22 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
         )
     )
     def _ingest():
-        # one sensor for the system's delivery: a sensor per extract cost a task's
-        # start-up each, for a check that takes milliseconds when the files are there
-        wait = DeliverySensor(
-            task_id="wait_delivery",
+        # One task waits for the system's delivery and loads it. A sensor task before the
+        # load cost a task's start-up per system on every day (about 3 s), for a check
+        # that takes milliseconds when the files are there; a task per extract, queued on
+        # the one-slot writer pool, cost one per extract (about 10 s each, for loads of
+        # 0.6-4.6 s). Each extract's load is still its own ledger row (the operations
+        # page, `kairos status`) and in the task's result; a retry re-loads only what
+        # failed (bytes loaded well are not reloaded).
+        load = DeliveryLoad(
+            task_id="load",
+            system=system,
             extract_keys=[e.key for e in extracts],
             poke_interval=cfg.sensor_poke_s,
-            timeout=cfg.sensor_timeout_s,
-            soft_fail=True,
-            retries=0,  # a deadline passed is final for the run
+            wait_timeout=cfg.sensor_timeout_s,
+            outlets=[raw_asset(system)],
+            pool=WRITER_POOL,
         )
-
-        # One task loads the system's extracts one after another in one process: a task
-        # per extract queued on the one-slot writer pool paid Airflow's start-up per
-        # extract (about 10 s each, for loads of 0.6-4.6 s). Each extract's load is still
-        # its own ledger row (the operations page, `kairos status`) and in the task's
-        # result; a retry re-loads only what failed (bytes loaded well are not reloaded).
-        @task(
-            task_id="load", outlets=[raw_asset(system)], pool=WRITER_POOL, trigger_rule="all_done"
-        )
-        def load(**context) -> dict:
-            # lazy: DAG files are parsed often; a step's code loads when its task runs
-            from kairos.ingest import ingest_system
-
-            day = business_date(context)
-            done = ingest_system(Settings.from_env(), system, day, dag_run_id=context["run_id"])
-            summary = done.summary()
-            for extract, status in summary["extracts"].items():
-                log.info("%s %s: %s", extract, day, status)
-            if done.failed:
-                # the ledger holds each; retrying the same bytes cannot help
-                raise AirflowFailException(
-                    f"{system} {day}: {len(done.failed)} of {len(extracts)} extracts failed"
-                    f" ({'; '.join(done.failed.values())}); the others: "
-                    + ", ".join(
-                        f"{k} {v}" for k, v in summary["extracts"].items() if k not in done.failed
-                    )
-                )
-            if done.not_delivered:
-                # the sensors' deadline passed (missing_deliveries alerts): the day is not
-                # complete and the Asset waits, as a skipped load always did
-                raise AirflowSkipException(
-                    f"{system} {day}: not delivered: {', '.join(done.not_delivered)}"
-                )
-            if done.not_sealed:
-                raise AirflowFailException(
-                    f"{system} {day}: no good load of {', '.join(done.not_sealed)}"
-                )
-            # the system's whole delivery is in: the build may read the date
-            context["outlet_events"][raw_asset(system)].extra = summary
-            return summary
-
-        wait >> load()
 
         @task(task_id="missing_deliveries", trigger_rule="all_done")
         def missing_deliveries(**context) -> list[str]:
@@ -268,56 +233,98 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
                 )
             return missing
 
-        wait >> missing_deliveries()
+        load >> missing_deliveries()
+        # missing_deliveries, the one leaf after the load, runs whatever the load's end:
+        # the watcher makes a failed load fail the run
+        _run_fails_with([load])
 
     return _ingest()
 
 
-class DeliverySensor(BaseSensorOperator):
-    """Waits for the control files of a system's extracts for the run's business date:
-    done when every one has arrived.
+class DeliveryLoad(BaseOperator):
+    """Waits for the control files of a system's extracts for the run's business date,
+    then loads the delivered extracts in order (:func:`kairos.ingest.ingest_system`).
 
-    Deferrable: while a file is missing, the wait moves to the triggerer
-    (``DeliveryTrigger``) and holds no worker slot -- and avoids the race that fails
-    reschedule-mode sensors in Airflow 3.3 (apache/airflow#71172). Past ``timeout`` the
-    sensor fails softly (skipped), so the run goes on to load what did arrive and ends
-    instead of blocking the ones behind; ``missing_deliveries`` names what did not."""
+    While a file is missing the wait moves to the triggerer (``DeliveryTrigger``): the
+    task holds no worker slot and no writer-pool slot (deferred tasks do not count in a
+    pool), and the race that fails reschedule-mode sensors in Airflow 3.3
+    (apache/airflow#71172) cannot happen. Past ``wait_timeout`` it loads what did arrive
+    and ends skipped, without the Asset, instead of blocking the runs behind it;
+    ``missing_deliveries`` names what did not arrive."""
 
-    def __init__(self, *, extract_keys: list[str], **kwargs):
+    def __init__(
+        self,
+        *,
+        system: str,
+        extract_keys: list[str],
+        poke_interval: float,
+        wait_timeout: float,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.system = system
         self.extract_keys = list(extract_keys)
+        self.poke_interval = poke_interval
+        self.wait_timeout = wait_timeout
 
-    def _missing(self, context) -> list[str]:
+    def execute(self, context):
         # lazy: DAG files are parsed often; a step's code loads when its task runs
         from kairos.ingest import is_delivered
 
         cfg, day = Settings.from_env(), business_date(context)
-        return [k for k in self.extract_keys if not is_delivered(cfg, k, day)]
-
-    def poke(self, context) -> bool:
-        return not self._missing(context)
-
-    def execute(self, context):
-        missing = self._missing(context)
+        missing = [k for k in self.extract_keys if not is_delivered(cfg, k, day)]
         if not missing:
-            return True
-        landing, day = Settings.from_env().landing, business_date(context)
-        paths = [str(contract.get(k).control_path(landing, day)) for k in missing]
+            return self._load(context)
+        paths = [str(contract.get(k).control_path(cfg.landing, day)) for k in missing]
         self.log.info("waiting for %s", ", ".join(p.rsplit("/", 1)[-1] for p in paths))
-        deadline = pendulum.now("UTC").add(seconds=self.timeout)
+        deadline = pendulum.now("UTC").add(seconds=self.wait_timeout)
         self.defer(
             trigger=DeliveryTrigger(paths, self.poke_interval, deadline.isoformat()),
             method_name="execute_complete",
         )
 
-    def execute_complete(self, context, event=None) -> bool:
+    def execute_complete(self, context, event=None):
         if (event or {}).get("status") != "delivered":
             missing = (event or {}).get("missing", [])
-            raise AirflowSensorTimeout(
-                f"{len(missing)} control file(s) not delivered within {self.timeout:.0f}s:"
-                f" {', '.join(p.rsplit('/', 1)[-1] for p in missing)}"
+            self.log.warning(
+                "%d control file(s) not delivered within %.0fs: %s; loading what arrived",
+                len(missing),
+                self.wait_timeout,
+                ", ".join(p.rsplit("/", 1)[-1] for p in missing),
             )
-        return True
+        return self._load(context)
+
+    def _load(self, context) -> dict:
+        # lazy: DAG files are parsed often; a step's code loads when its task runs
+        from kairos.ingest import ingest_system
+
+        system, day = self.system, business_date(context)
+        done = ingest_system(Settings.from_env(), system, day, dag_run_id=context["run_id"])
+        summary = done.summary()
+        for extract, status in summary["extracts"].items():
+            log.info("%s %s: %s", extract, day, status)
+        if done.failed:
+            # the ledger holds each; retrying the same bytes cannot help
+            raise AirflowFailException(
+                f"{system} {day}: {len(done.failed)} of {len(self.extract_keys)} extracts"
+                f" failed ({'; '.join(done.failed.values())}); the others: "
+                + ", ".join(
+                    f"{k} {v}" for k, v in summary["extracts"].items() if k not in done.failed
+                )
+            )
+        if done.not_delivered:
+            # past the wait's deadline (missing_deliveries alerts): the day is not
+            # complete and the Asset waits
+            raise AirflowSkipException(
+                f"{system} {day}: not delivered: {', '.join(done.not_delivered)}"
+            )
+        if done.not_sealed:
+            raise AirflowFailException(
+                f"{system} {day}: no good load of {', '.join(done.not_sealed)}"
+            )
+        # the system's whole delivery is in: the build may read the date
+        context["outlet_events"][raw_asset(system)].extra = summary
+        return summary
 
 
 class DeliveryTrigger(BaseTrigger):
@@ -534,7 +541,7 @@ def build_warehouse_dag(doc_md: str | None = None) -> DAG:
         " last built one, oldest first.",
         doc_md,
         ["dbt", "warehouse"],
-        outlets={"publish_snapshot": [WAREHOUSE_ASSET]},
+        outlets={"build": [WAREHOUSE_ASSET]},
     )
 
 

@@ -165,15 +165,15 @@ def _dag_args(
 
 
 def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
-    """``ingest_<system>``: wait for the system's control files; then one task loads
+    """``ingest_<system>``: one task waits for the system's control files, then loads
     every delivered extract in order and, when every extract of the day is in, seals the
     day and updates the system's raw Asset.
 
-    A delivery that does not arrive before the sensor's deadline ends the run without the
+    A delivery that does not arrive before the wait's deadline ends the run without the
     Asset (soft fail, with an alert), without blocking the runs behind it, which can run
     beside it (``max_active_runs``), their loads queued on the writer pool."""
     extracts = contract.for_system(system)
-    cfg = Settings.from_env()  # parse time: the sensors' timing and the retry delay
+    cfg = Settings.from_env()  # parse time: the wait's timing and the retry delay
 
     @dag(
         **_dag_args(
@@ -208,7 +208,7 @@ def ingest_dag(system: str, doc_md: str | None = None) -> DAG:
         @task(task_id="missing_deliveries", trigger_rule="all_done")
         def missing_deliveries(**context) -> list[str]:
             """One alert for the system and run, naming every extract whose delivery
-            missed its sensor's deadline (not one alert per extract)."""
+            missed the wait's deadline (not one alert per extract)."""
             # lazy: DAG files are parsed often; a step's code loads when its task runs
             from kairos import alerts
             from kairos.ingest import is_delivered  # lazy: as above
